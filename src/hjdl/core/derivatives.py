@@ -1,0 +1,143 @@
+"""Closed-form derivatives of the Hopf–Cole value and of the LSE layer (THEORY §3, §6).
+
+With ``Δ_j = x − y_j`` and Gibbs weights ``π_j ∝ exp(−[g_j + Δ_jᵀA⁻¹Δ_j/(4t)]/eps)``:
+
+    ∇u   = A⁻¹ (x − E_π y) / (2t)
+    u_t  = −E_π[Δᵀ A⁻¹ Δ] / (4t²)            (+ eps d/(2t) for the normalised value)
+    ∇²u  = A⁻¹/(2t) − A⁻¹ Cov_π(y) A⁻¹ / (4t² eps)
+
+and for the layer ``f = LSE_eps(Wx + b)``: ``∇f = E_π W``, ``∇²f = Cov_π(W) / eps``.
+At ``eps = 0`` the Hessians are returned as their almost-everywhere values (``A⁻¹/(2t)`` and 0);
+on the power-diagram boundaries (ties) they are measures, not functions.
+These are the formulas; :func:`hjdl.pde_residual` checks the PDE by autograd instead.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._validation import (
+    as_tensor,
+    check_eps,
+    check_finite,
+    check_matrix_rows,
+    check_points,
+    check_time,
+    check_vector,
+    common,
+)
+from ..errors import ShapeError
+from .solution import _check_data
+from .initial_data import InitialData
+from .kernel import _gibbs
+
+__all__ = [
+    "layer_weights",
+    "lse_layer_grad",
+    "lse_layer_hessian",
+    "hopf_cole_weights",
+    "hopf_cole_grad",
+    "hopf_cole_time_derivative",
+    "hopf_cole_hessian",
+]
+
+
+def _scalar_eps(eps, like):
+    e, mode = check_eps(eps, like=like)
+    if e.ndim:
+        raise ShapeError(f"eps: expected a single number here, received shape {tuple(e.shape)}")
+    return e, mode
+
+
+def _moments(p: torch.Tensor, V: torch.Tensor):
+    """Mean ``E_p V`` (..., d) and covariance ``Cov_p V`` (..., d, d) of rows V (N, d)."""
+    mean = p @ V
+    second = (p @ (V[:, :, None] * V[:, None, :]).reshape(V.shape[0], -1)).reshape(
+        *p.shape[:-1], V.shape[1], V.shape[1])
+    return mean, second - mean[..., :, None] * mean[..., None, :]
+
+
+def _layer_inputs(x, W, b, eps):
+    xt, Wt, bt = as_tensor(x, "x"), check_matrix_rows(as_tensor(W, "W"), "W"), as_tensor(b, "b")
+    xt, Wt, bt = common(xt, Wt, bt, names=("x", "W", "b"))
+    check_vector(bt, Wt.shape[0], "b", f"the {Wt.shape[0]} rows of W")
+    check_points(xt, Wt.shape[1], "x", "W")
+    for v, n in ((xt, "x"), (Wt, "W"), (bt, "b")):
+        check_finite(v, n)
+    e, mode = _scalar_eps(eps, xt)
+    return xt, Wt, bt, e, mode
+
+
+def layer_weights(x, W, b, eps) -> torch.Tensor:
+    """Gibbs weights ``π(x) = softmax((Wx + b)/eps)`` of the layer, shape ``(..., N)``."""
+    xt, Wt, bt, e, mode = _layer_inputs(x, W, b, eps)
+    return _gibbs(xt @ Wt.T + bt, e, mode, -1)
+
+
+def lse_layer_grad(x, W, b, eps) -> torch.Tensor:
+    """``∇_x f = E_π W = Σ_j π_j W_j``, shape ``(..., d)`` (THEORY §4)."""
+    xt, Wt, bt, e, mode = _layer_inputs(x, W, b, eps)
+    return _gibbs(xt @ Wt.T + bt, e, mode, -1) @ Wt
+
+
+def lse_layer_hessian(x, W, b, eps) -> torch.Tensor:
+    """``∇²_x f = Cov_π(W) / eps``, shape ``(..., d, d)`` (THEORY §6); 0 at eps = 0 (a.e.)."""
+    xt, Wt, bt, e, mode = _layer_inputs(x, W, b, eps)
+    _, cov = _moments(_gibbs(xt @ Wt.T + bt, e, mode, -1), Wt)
+    if float(e) == 0:
+        return torch.zeros_like(cov)
+    return cov / e
+
+
+def _hc_inputs(x, data, eps, t):
+    _check_data(data)
+    xt = as_tensor(x, "x")
+    if xt.dtype != data.dtype:
+        xt, _ = common(xt, data.y, names=("x", "data.y"))
+        data = data.to(xt.dtype)
+    check_points(xt, data.dim, "x", "data (atoms)")
+    check_finite(xt, "x")
+    e, mode = _scalar_eps(eps, xt)
+    tt = check_time(t, like=xt)
+    if tt.ndim:
+        raise ShapeError(f"t: expected a single number here, received shape {tuple(tt.shape)}")
+    return xt, data, e, mode, tt
+
+
+def _hc_weights(xt, data: InitialData, e, mode, tt):
+    diff = xt[..., None, :] - data.y  # (..., N, d)
+    cost = data.g + (diff * data.apply_inverse(diff)).sum(-1) / (4 * tt)
+    return _gibbs(-cost, e, mode, -1), diff
+
+
+def hopf_cole_weights(x, data: InitialData, eps, t=1.0) -> torch.Tensor:
+    """Gibbs weights over atoms ``π_j ∝ exp(−[g_j + |x − y_j|²_{A⁻¹}/(4t)]/eps)``, ``(..., N)``."""
+    xt, data, e, mode, tt = _hc_inputs(x, data, eps, t)
+    return _hc_weights(xt, data, e, mode, tt)[0]
+
+
+def hopf_cole_grad(x, data: InitialData, eps, t=1.0) -> torch.Tensor:
+    """``∇u = A⁻¹(x − E_π y)/(2t)``, shape ``(..., d)``."""
+    xt, data, e, mode, tt = _hc_inputs(x, data, eps, t)
+    p, _ = _hc_weights(xt, data, e, mode, tt)
+    return data.apply_inverse(xt - p @ data.y) / (2 * tt)
+
+
+def hopf_cole_time_derivative(x, data: InitialData, eps, t=1.0, normalized: bool = False) -> torch.Tensor:
+    """``u_t = −E_π[Δᵀ A⁻¹ Δ]/(4t²)`` (``+ eps d/(2t)`` when ``normalized``), shape ``(...)``."""
+    xt, data, e, mode, tt = _hc_inputs(x, data, eps, t)
+    p, diff = _hc_weights(xt, data, e, mode, tt)
+    ut = -(p * (diff * data.apply_inverse(diff)).sum(-1)).sum(-1) / (4 * tt * tt)
+    return ut + e * data.dim / (2 * tt) if normalized else ut
+
+
+def hopf_cole_hessian(x, data: InitialData, eps, t=1.0) -> torch.Tensor:
+    """``∇²u = A⁻¹/(2t) − A⁻¹ Cov_π(y) A⁻¹/(4t² eps)``, shape ``(..., d, d)``."""
+    xt, data, e, mode, tt = _hc_inputs(x, data, eps, t)
+    p, _ = _hc_weights(xt, data, e, mode, tt)
+    Ainv = data.metric_inverse()
+    base = (Ainv / (2 * tt)).expand(*p.shape[:-1], data.dim, data.dim)
+    if float(e) == 0:
+        return base.clone()
+    _, cov = _moments(p, data.y)
+    return base - Ainv @ cov @ Ainv / (4 * tt * tt * e)

@@ -1,0 +1,188 @@
+"""The LSE kernel: ``lse``, its gradient ``gibbs`` and the Gibbs ``entropy`` (THEORY §1).
+
+Every other formula of hjdl is built on the private engine here; stability lives in it
+(STYLE.md practice 2): a finite shift by the row maximum, ``-inf`` entries (masked neurons),
+all ``-inf`` rows, and ``eps == 0`` (the exact tropical limit) are defined explicitly.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._validation import (
+    EPS_MIXED,
+    EPS_POSITIVE,
+    EPS_ZERO,
+    as_tensor,
+    check_dim,
+    check_eps,
+    check_no_nan,
+)
+
+__all__ = ["lse", "gibbs", "entropy"]
+
+
+# ----------------------------------------------------------------------------------------------
+# private engine (inputs trusted; eps already a tensor broadcastable against z with ``dim`` kept)
+
+
+def _log_sum_exp(s: torch.Tensor, dim: int, finite: bool = False) -> torch.Tensor:
+    """``log Σ exp(s)`` along ``dim`` (kept), with ``-inf`` rows giving ``-inf`` and zero gradient.
+
+    ``finite=True`` promises that ``s`` has no infinite entries and uses torch's fused kernel.
+    """
+    if finite:
+        return torch.logsumexp(s, dim, keepdim=True)
+    m = s.detach().amax(dim, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    total = torch.exp(s - m).sum(dim, keepdim=True)
+    empty = total == 0
+    out = m + torch.log(torch.where(empty, torch.ones_like(total), total))
+    return torch.where(empty, torch.full_like(out, -torch.inf), out)
+
+
+def _tropical_max(z: torch.Tensor, dim: int) -> torch.Tensor:
+    """``max z`` along ``dim`` (kept); ties share the gradient equally; ``-inf`` rows: zero gradient."""
+    m = z.amax(dim, keepdim=True)
+    return torch.where(torch.isfinite(m), m, m.detach())
+
+
+def _lse(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int, finite: bool = False) -> torch.Tensor:
+    """``LSE_eps(z)`` along ``dim`` (kept). ``mode`` says whether eps is all zero, all positive or mixed."""
+    if mode == EPS_ZERO:
+        return _tropical_max(z, dim)
+    if mode == EPS_POSITIVE:
+        return eps * _log_sum_exp(z / eps, dim, finite)
+    positive = eps > 0
+    safe = torch.where(positive, eps, torch.ones_like(eps))
+    viscous = safe * _log_sum_exp(z / safe, dim, finite)
+    return torch.where(positive, viscous, _tropical_max(z, dim))
+
+
+def _gibbs(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int) -> torch.Tensor:
+    """``softmax(z / eps)`` along ``dim``; eps = 0: uniform over the tied maxima; ``-inf`` rows: zeros."""
+    def tropical() -> torch.Tensor:
+        m = z.detach().amax(dim, keepdim=True)
+        hit = (z.detach() == m) & torch.isfinite(m)
+        count = hit.sum(dim, keepdim=True).clamp_min(1)
+        return hit.to(z.dtype) / count.to(z.dtype)
+
+    if mode == EPS_ZERO:
+        return tropical()
+    positive = eps > 0
+    safe = eps if mode == EPS_POSITIVE else torch.where(positive, eps, torch.ones_like(eps))
+    s = z / safe
+    m = s.detach().amax(dim, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    w = torch.exp(s - m)
+    total = w.sum(dim, keepdim=True)
+    p = w / torch.where(total == 0, torch.ones_like(total), total)
+    if mode == EPS_POSITIVE:
+        return p
+    return torch.where(positive, p, tropical())
+
+
+def _entropy(p: torch.Tensor, dim: int) -> torch.Tensor:
+    """``-Σ p log p`` along ``dim`` (removed) with ``0 log 0 = 0``."""
+    positive = p > 0
+    logp = torch.log(torch.where(positive, p, torch.ones_like(p)))
+    return -(torch.where(positive, p * logp, torch.zeros_like(p))).sum(dim)
+
+
+def _eps_keepdim(eps: torch.Tensor, z_ndim: int, dim: int) -> torch.Tensor:
+    """Insert the reduced axis into a user eps that broadcasts against the output shape."""
+    if eps.ndim == 0:
+        return eps
+    neg = dim - z_ndim  # negative position of the reduced axis in z
+    need = -neg - 1     # output axes to the right of the reduced axis
+    if eps.ndim < need:
+        eps = eps.reshape((1,) * (need - eps.ndim) + tuple(eps.shape))
+    return eps.unsqueeze(neg)
+
+
+def _prepare(z, eps, dim, name="z"):
+    zt = as_tensor(z, name)
+    check_no_nan(zt, name)
+    d = check_dim(dim, zt.ndim)
+    e, mode = check_eps(eps, like=zt)
+    if zt.ndim == 0:
+        zt = zt.reshape(1)
+    out_shape = zt.shape[:d] + zt.shape[d + 1:]
+    if e.ndim:
+        try:
+            torch.broadcast_shapes(e.shape, out_shape)
+        except RuntimeError:
+            from ..errors import ShapeError
+            raise ShapeError(
+                f"eps: a tensor eps must broadcast against the output shape {tuple(out_shape)} "
+                f"(z without axis {d}), received shape {tuple(e.shape)}") from None
+    return zt, _eps_keepdim(e, zt.ndim, d), mode, d - zt.ndim
+
+
+# ----------------------------------------------------------------------------------------------
+# public functions
+
+
+def lse(z, eps, dim: int = -1) -> torch.Tensor:
+    r"""Log-sum-exp at temperature ``eps``: ``LSE_eps(z) = eps log Σ_j exp(z_j / eps)``.
+
+    Computed as ``m + eps log Σ exp((z_j − m)/eps)`` with ``m`` the row maximum. ``eps = 0`` is
+    the exact tropical limit ``max z`` (T1: ``max z <= LSE_eps(z) <= max z + eps log N``).
+
+    Args:
+        z: logits, any shape; ``-inf`` entries are masked neurons (NaN and ``+inf`` are refused).
+        eps: a number ``>= 0`` or a tensor of them broadcasting against the output shape
+            (``z`` without ``dim``); a tensor eps vectorises over temperatures.
+        dim: the axis reduced.
+
+    Returns:
+        ``z``'s shape without ``dim``, in ``z``'s dtype and device. A row of only ``-inf``
+        gives ``-inf`` with zero gradient.
+
+    The gradient with respect to ``z`` is :func:`gibbs` (THEORY §1); for ``eps = 0`` it is the
+    tie rule of :func:`gibbs` (equal shares among tied maxima).
+
+    Example:
+        >>> import torch, hjdl
+        >>> hjdl.lse(torch.tensor([0.0, 1.0]), eps=0.0)
+        tensor(1.)
+    """
+    zt, e, mode, neg = _prepare(z, eps, dim)
+    return _lse(zt, e, mode, neg).squeeze(neg)
+
+
+def gibbs(z, eps, dim: int = -1) -> torch.Tensor:
+    r"""Gibbs weights ``π = softmax(z / eps) = ∇_z LSE_eps(z)`` along ``dim`` (THEORY §1).
+
+    Tie rule at ``eps = 0``: the weights are shared equally among the tied maxima, which is the
+    limit ``eps → 0+`` of the softmax (and the gradient of ``max`` used by :func:`lse`).
+    ``-inf`` entries get weight 0; a row of only ``-inf`` gets all-zero weights.
+
+    Example:
+        >>> import torch, hjdl
+        >>> hjdl.gibbs(torch.tensor([1.0, 1.0, 0.0]), eps=0)
+        tensor([0.5000, 0.5000, 0.0000])
+    """
+    zt, e, mode, neg = _prepare(z, eps, dim)
+    return _gibbs(zt, e, mode, neg)
+
+
+def entropy(p, dim: int = -1) -> torch.Tensor:
+    r"""Shannon entropy ``H(p) = −Σ_j p_j log p_j`` along ``dim``, with ``0 log 0 = 0``.
+
+    For Gibbs weights, ``0 <= H <= log N`` and (T2) ``LSE_eps(z) = ⟨π, z⟩ + eps H(π)``.
+
+    Example:
+        >>> import torch, hjdl
+        >>> round(float(hjdl.entropy(torch.full((4,), 0.25))), 6)  # log 4
+        1.386294
+    """
+    pt = as_tensor(p, "p")
+    check_no_nan(pt, "p")
+    if bool((pt < 0).any()):
+        from ..errors import InputError
+        raise InputError("p: expected probabilities (entries >= 0), received negative entries")
+    d = check_dim(dim, pt.ndim, "dim")
+    if pt.ndim == 0:
+        pt = pt.reshape(1)
+    return _entropy(pt, d)
