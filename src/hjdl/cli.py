@@ -1,0 +1,419 @@
+"""The ``hjdl`` command: list, run and reproduce experiments; verify the core.
+
+::
+
+    hjdl --version
+    hjdl ls
+    hjdl run NAME [--preset quick|paper] [--out DIR] [--seed N] [--no-progress]
+    hjdl reproduce [--preset quick|paper] [--out DIR] [--only NAME ...] [--seed N] [--no-progress]
+    hjdl verify [--json] [--full]
+
+``run`` and ``reproduce`` write, under ``DIR`` (default ``runs/latest``)::
+
+    DIR/report.md, DIR/report.html                 claims ledger first, then one section each
+    DIR/<experiment>/result.json, config.json, meta.json, <figure>.png
+    DIR/<experiment>/error.txt                     only when the experiment failed
+
+Every file is written atomically. Exit codes: 0 success, 1 an experiment or a check failed,
+2 bad arguments (one line on stderr naming the value and the known choices).
+This module is the only place (with :mod:`hjdl.plotting`) that touches files or figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+from hjdl._version import __version__
+
+__all__ = ["main", "build_parser"]
+
+DEFAULT_OUT = "runs/latest"
+_DEPENDENCIES = ("torch", "numpy", "scipy", "matplotlib")
+
+
+class UsageError(Exception):
+    """Bad command-line value: reported as one line on stderr, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (``hjdl run: error: ... (see 'hjdl run --help')``)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------
+def _emit(text: str, stream: TextIO | None = None) -> None:
+    """Print ``text`` without dying on a terminal that cannot encode it."""
+    stream = stream if stream is not None else sys.stdout
+    try:
+        stream.write(text + "\n")
+    except UnicodeEncodeError:
+        enc = getattr(stream, "encoding", None) or "ascii"
+        stream.write(text.encode(enc, "backslashreplace").decode(enc) + "\n")
+    stream.flush()
+
+
+def _text_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [len(c) for c in columns]
+    for row in rows:
+        widths = [max(w, len(str(c))) for w, c in zip(widths, row)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*columns).rstrip(), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*map(str, row)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _git(args: Sequence[str]) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=os.getcwd(),
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _environment() -> dict[str, Any]:
+    """Versions, platform and git state, computed once per command."""
+    versions: dict[str, str | None] = {"python": platform.python_version(), "hjdl": __version__}
+    for dist in _DEPENDENCIES:
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    commit = _git(["rev-parse", "HEAD"])
+    dirty = None
+    if commit is not None:
+        status = _git(["status", "--porcelain", "--untracked-files=no"])
+        dirty = None if status is None else bool(status)
+    return {
+        "versions": versions,
+        "platform": platform.platform(),
+        "git_commit": commit,
+        "git_dirty": dirty,
+    }
+
+
+def _safe_filename(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._")
+    return cleaned or "figure"
+
+
+# --------------------------------------------------------------------------------------------
+# ls
+# --------------------------------------------------------------------------------------------
+def _cmd_ls(args: argparse.Namespace) -> int:
+    from hjdl import experiments
+
+    exps = experiments.all_experiments()
+    if not exps:
+        _emit("no experiments registered")
+        return 0
+    rows = [(e.name, e.title, ", ".join(e.presets)) for e in exps]
+    _emit(_text_table(("name", "title", "presets"), rows))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# run / reproduce
+# --------------------------------------------------------------------------------------------
+def _resolve(names: Sequence[str] | None, preset: str) -> list:
+    """The experiments to run (all when ``names`` is None), with ``preset`` checked for each."""
+    from hjdl import experiments
+    from hjdl.errors import UnknownNameError
+
+    if names is None:
+        selected = experiments.all_experiments()
+    else:
+        selected = []
+        for name in names:
+            try:
+                exp = experiments.get(name)
+            except UnknownNameError as exc:
+                raise UsageError(str(exc)) from None
+            if exp not in selected:
+                selected.append(exp)
+    known = sorted({p for e in experiments.all_experiments() for p in e.presets} | {"quick", "paper"})
+    if not selected and preset not in known:
+        raise UsageError(f"unknown preset {preset!r}; known presets: {', '.join(known)}")
+    for exp in selected:
+        if preset not in exp.presets:
+            raise UsageError(
+                f"unknown preset {preset!r} for experiment {exp.name!r}; "
+                f"known presets: {', '.join(exp.presets)}"
+            )
+    return selected
+
+
+def _save_figures(result, exp_dir: Path, rel_dir: str) -> dict[str, str]:
+    """Save the registered figures of ``result`` as PNG; returns {figure: path relative to DIR}."""
+    from hjdl._io import save_figure_atomic
+    from hjdl.plotting import figures_for
+    from hjdl.plotting.style import DPI
+
+    paths: dict[str, str] = {}
+    for name, fig in figures_for(result).items():
+        filename = _safe_filename(name) + ".png"
+        save_figure_atomic(fig, exp_dir / filename, dpi=DPI)
+        paths[name] = f"{rel_dir}/{filename}"
+    return paths
+
+
+def _run_one(exp, preset: str, seed: int, out: Path, show_progress: bool, env: dict, command: list[str]):
+    """Run one experiment and write its files; never raises for a failing experiment."""
+    from hjdl._io import atomic_write_json, atomic_write_text
+    from hjdl.experiments import Result, jsonable
+
+    exp_dir = out / exp.name
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    started = _utc_now()
+    t0 = time.perf_counter()
+    config = exp.config(preset)
+    ran = False
+    try:
+        result = exp.run(preset, seed=seed, progress=show_progress)
+        ran = True
+    except Exception:
+        result = Result(
+            name=exp.name,
+            preset=preset,
+            config=config,
+            title=exp.title,
+            description=exp.description,
+            seed=seed,
+            error=traceback.format_exc(),
+        )
+    figures: dict[str, str] = {}
+    if ran:
+        try:
+            figures = _save_figures(result, exp_dir, exp.name)
+        except Exception:
+            result.error = "The experiment ran, but its figures failed:\n" + traceback.format_exc()
+    wall = time.perf_counter() - t0
+
+    atomic_write_json(exp_dir / "config.json", jsonable(result.config or config))
+    if ran:
+        try:
+            atomic_write_json(exp_dir / "result.json", result.to_json_dict())
+        except Exception:
+            result.error = (result.error or "") + "Writing result.json failed:\n" + traceback.format_exc()
+    else:
+        (exp_dir / "result.json").unlink(missing_ok=True)  # stale file from an earlier run
+    if result.failed:
+        atomic_write_text(exp_dir / "error.txt", result.error or "")
+    else:
+        (exp_dir / "error.txt").unlink(missing_ok=True)
+    meta = {
+        "experiment": exp.name,
+        "title": exp.title,
+        "preset": preset,
+        "seed": seed,
+        "status": "failed" if result.failed else "ok",
+        "started_utc": started,
+        "wall_seconds": round(wall, 4),
+        "figures": sorted(figures),
+        **env,
+        "command": command,
+    }
+    atomic_write_json(exp_dir / "meta.json", jsonable(meta))
+    return result, figures
+
+
+def _run_experiments(exps: list, args: argparse.Namespace, command: list[str]) -> int:
+    from hjdl._io import atomic_write_text
+    from hjdl._progress import progress
+    from hjdl.reporting import counts_line, html_report, markdown_report
+
+    out = Path(args.out).expanduser().resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    show_progress = not args.no_progress
+    env = _environment()
+    started = _utc_now()
+    t0 = time.perf_counter()
+    if not exps:
+        _emit("hjdl: warning: no experiments registered; writing an empty report", sys.stderr)
+
+    results, figures = [], {}
+    for exp in progress(exps, desc=args.command, enabled=show_progress, label=lambda e: e.name):
+        result, paths = _run_one(exp, args.preset, args.seed, out, show_progress, env, command)
+        results.append(result)
+        figures[exp.name] = paths
+
+    report_meta = {
+        "preset": args.preset,
+        "seed": args.seed,
+        "experiments": ", ".join(e.name for e in exps) or "(none)",
+        "started (UTC)": started,
+        "wall seconds": round(time.perf_counter() - t0, 2),
+        "hjdl": __version__,
+        "git commit": env["git_commit"] or "unknown",
+        "git dirty": env["git_dirty"],
+        "platform": env["platform"],
+        "versions": env["versions"],
+        "command": " ".join(command),
+    }
+    md_path, html_path = out / "report.md", out / "report.html"
+    atomic_write_text(md_path, markdown_report(results, figures, meta=report_meta))
+    atomic_write_text(html_path, html_report(results, figures, meta=report_meta))
+
+    _emit(f"{len(results)} experiment(s): {counts_line(results, sep=', ')}")
+    _emit("report written to:")
+    _emit(f"  {html_path}")
+    _emit(f"  {md_path}")
+    failed = [r for r in results if r.failed]
+    if failed:
+        _emit(f"hjdl: {len(failed)} experiment(s) failed:", sys.stderr)
+        for r in failed:
+            _emit(f"  {r.name}: see {out / r.name / 'error.txt'}", sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace, command: list[str]) -> int:
+    return _run_experiments(_resolve([args.name], args.preset), args, command)
+
+
+def _cmd_reproduce(args: argparse.Namespace, command: list[str]) -> int:
+    return _run_experiments(_resolve(args.only, args.preset), args, command)
+
+
+# --------------------------------------------------------------------------------------------
+# verify
+# --------------------------------------------------------------------------------------------
+def _check_dict(check: Any) -> dict[str, Any]:
+    if hasattr(check, "as_dict"):
+        raw = dict(check.as_dict())
+    elif dataclasses.is_dataclass(check):
+        raw = dataclasses.asdict(check)
+    else:
+        raw = dict(check)
+    head = {
+        "name": raw.pop("name"),
+        "measured": raw.pop("measured"),
+        "tolerance": raw.pop("tolerance"),
+        "passed": bool(raw.pop("passed")),
+    }
+    return {**head, **raw}
+
+
+def _check_row(c: dict[str, Any]) -> list[str]:
+    from hjdl.experiments import format_number as fmt
+
+    if c.get("kind") == "order":
+        measured = f"order {fmt(c['measured'])}"
+        expected = c.get("expected")
+        tolerance = f"|p - {fmt(expected)}| <= {fmt(c['tolerance'])}" if expected is not None else f"+-{fmt(c['tolerance'])}"
+    else:
+        measured = fmt(c["measured"])
+        tolerance = f"<= {fmt(c['tolerance'])}"
+    return [c["name"], measured, tolerance, str(c.get("tolerance_source", "")), "PASS" if c["passed"] else "FAIL"]
+
+
+def _cmd_verify(args: argparse.Namespace, command: list[str]) -> int:
+    import contextlib
+
+    from hjdl.experiments import jsonable
+    from hjdl.pde import verification
+
+    try:
+        # keep stdout clean for --json: anything the checks print goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            checks = verification.run_checks(quick=not args.full, progress=not args.json)
+    except Exception:
+        _emit("hjdl verify: the checks could not run:", sys.stderr)
+        _emit(traceback.format_exc().rstrip(), sys.stderr)
+        return 1
+    rows = [_check_dict(c) for c in checks]
+    if args.json:
+        sys.stdout.write(json.dumps({"checks": jsonable(rows)}, indent=2, allow_nan=False) + "\n")
+        sys.stdout.flush()
+    else:
+        table = _text_table(
+            ("check", "measured", "tolerance", "tolerance from", "result"), [_check_row(c) for c in rows]
+        )
+        _emit(table)
+        n_pass = sum(c["passed"] for c in rows)
+        _emit(f"{n_pass}/{len(rows)} checks passed" + ("" if n_pass == len(rows) else "; FAILED: "
+              + ", ".join(c["name"] for c in rows if not c["passed"])))
+    return 0 if all(c["passed"] for c in rows) else 1
+
+
+# --------------------------------------------------------------------------------------------
+# parser and entry point
+# --------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hjdl",
+        description="The Hamilton-Jacobi theory of deep learning, executable: run the "
+        "experiments, write the report, verify the core.",
+    )
+    parser.add_argument("--version", action="version", version=f"hjdl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("ls", help="list the registered experiments")
+    p.set_defaults(handler=lambda a, c: _cmd_ls(a))
+
+    def add_run_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--preset", default="quick", help="preset: quick (seconds) or paper (default: quick)")
+        p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output folder (default: {DEFAULT_OUT})")
+        p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+
+    p = sub.add_parser("run", help="run one experiment and write its results and a report")
+    p.add_argument("name", metavar="NAME", help="experiment name (see 'hjdl ls')")
+    add_run_options(p)
+    p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("reproduce", help="run every experiment (or --only some) and write the report")
+    p.add_argument("--only", nargs="+", action="extend", metavar="NAME", help="run only these experiments")
+    add_run_options(p)
+    p.set_defaults(handler=_cmd_reproduce)
+
+    p = sub.add_parser("verify", help="independent checks of the LSE <=> Hamilton-Jacobi correspondence")
+    p.add_argument("--json", action="store_true", help="print only JSON on stdout")
+    p.add_argument("--full", action="store_true", help="the full (slower) checks instead of the quick ones")
+    p.set_defaults(handler=_cmd_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``hjdl`` and ``python -m hjdl``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or an argparse error (already printed)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    try:
+        return int(args.handler(args, ["hjdl", *argv]))
+    except UsageError as exc:
+        _emit(f"hjdl {args.command}: error: {exc}", sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        _emit("hjdl: interrupted", sys.stderr)
+        return 130

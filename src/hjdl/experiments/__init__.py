@@ -1,0 +1,49 @@
+"""Reproduced experiments, registered by name (STYLE practice 12).
+
+Each experiment module registers itself on import with :func:`register`; ``hjdl ls`` lists
+them, ``hjdl run NAME`` / ``hjdl reproduce`` run them and write the results.
+
+>>> from hjdl.experiments import names, get
+>>> isinstance(names(), list)
+True
+"""
+
+from __future__ import annotations
+
+from hjdl.experiments.registry import (
+    KINDS,
+    VERDICTS,
+    Claim,
+    Experiment,
+    Result,
+    Table,
+    all_experiments,
+    format_number,
+    get,
+    jsonable,
+    names,
+    register,
+    unregister,
+)
+
+# ---- experiment modules (each registers itself on import) ------------------------------------
+# One import per module, in report order, e.g.
+#     from hjdl.experiments import identity, tropical_limit, attention_identity  # noqa: F401
+from hjdl.experiments import identity, tropical_limit, attention_identity  # noqa: F401,E402
+# ---- end of experiment modules ---------------------------------------------------------------
+
+__all__ = [
+    "KINDS",
+    "VERDICTS",
+    "Claim",
+    "Experiment",
+    "Result",
+    "Table",
+    "all_experiments",
+    "format_number",
+    "get",
+    "jsonable",
+    "names",
+    "register",
+    "unregister",
+]

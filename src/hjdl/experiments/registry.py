@@ -1,0 +1,510 @@
+"""The experiment registry: claims, tables, results, and experiments registered by name.
+
+An experiment is a function ``func(config, *, seed, progress) -> Result`` registered with
+declarative presets (plain dicts, at least ``"quick"`` and ``"paper"``)::
+
+    @register("identity", title="LSE = Hopf-Cole on the 4-atom table",
+              description="...", presets={"quick": {"n": 5}, "paper": {"n": 50}})
+    def identity(config, *, seed, progress):
+        ...
+        return Result(name="identity", preset="", config=config, tables={...},
+                      claims=[Claim(...)])
+
+    get("identity").run("quick", seed=0)
+
+The library does no I/O: a :class:`Result` is a record; ``hjdl run`` / ``hjdl reproduce``
+write it (``result.json``), its config, its metadata and its figures.
+
+Claims follow THEORY §3: a claim is ``"confirmed"`` only by a check that could have failed;
+an algebraic identity is recorded with ``kind="identity"`` and verdict ``"identity"`` and is
+reported as such, never counted as evidence.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import html
+import math
+import numbers
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any, Callable, Mapping
+
+from hjdl.errors import InputError, UnknownNameError
+
+__all__ = [
+    "VERDICTS",
+    "KINDS",
+    "Claim",
+    "Table",
+    "Result",
+    "Experiment",
+    "register",
+    "unregister",
+    "get",
+    "names",
+    "all_experiments",
+    "format_number",
+    "jsonable",
+]
+
+#: Allowed claim verdicts, in the order the report counts them.
+VERDICTS: tuple[str, ...] = ("confirmed", "partly", "not confirmed", "identity")
+#: Allowed claim kinds: evidence (a check that could fail) or an algebraic identity.
+KINDS: tuple[str, ...] = ("evidence", "identity")
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_REQUIRED_PRESETS: tuple[str, ...] = ("quick", "paper")
+
+
+# --------------------------------------------------------------------------------------------
+# conversion helpers
+# --------------------------------------------------------------------------------------------
+def _unwrap_scalar(x: Any) -> Any:
+    """Return a Python scalar for a NumPy / torch scalar (0-d), else ``x`` unchanged."""
+    if isinstance(x, (bool, int, float, str)) or x is None:
+        return x
+    item = getattr(x, "item", None)
+    shape = getattr(x, "shape", None)
+    if callable(item) and shape is not None and tuple(shape) == ():
+        return item()
+    if isinstance(x, numbers.Integral):
+        return int(x)
+    if isinstance(x, numbers.Real):
+        return float(x)
+    return x
+
+
+def jsonable(obj: Any) -> Any:
+    """Convert ``obj`` to something :func:`json.dumps` accepts with ``allow_nan=False``.
+
+    NumPy / torch scalars become Python numbers, arrays and tensors become (nested) lists,
+    tuples and sets become lists, dataclasses become dicts, paths become strings, mapping keys
+    become strings. ``NaN`` becomes ``None`` (JSON ``null``); ``±inf`` become the strings
+    ``"inf"`` / ``"-inf"`` (strict JSON has no infinity). Anything else becomes ``str(obj)``.
+
+    >>> jsonable({"a": (1, float("nan")), 2: float("inf")})
+    {'a': [1, None], '2': 'inf'}
+    """
+    obj = _unwrap_scalar(obj)
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return None
+        if math.isinf(obj):
+            return "inf" if obj > 0 else "-inf"
+        return obj
+    if isinstance(obj, complex):
+        return {"real": jsonable(obj.real), "imag": jsonable(obj.imag)}
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        to_json = getattr(obj, "to_json_dict", None)
+        if callable(to_json):
+            return to_json()
+        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, PurePath):
+        return str(obj)
+    # torch tensors (duck-typed: no torch import here)
+    if hasattr(obj, "detach") and hasattr(obj, "cpu") and hasattr(obj, "tolist"):
+        return jsonable(obj.detach().cpu().tolist())
+    # NumPy arrays and anything array-like with tolist()
+    if hasattr(obj, "tolist") and hasattr(obj, "shape"):
+        return jsonable(obj.tolist())
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return [jsonable(v) for v in sorted(obj, key=repr)]
+    return str(obj)
+
+
+def format_number(x: Any, spec: str | Callable[[Any], str] | None = None) -> str:
+    """Format one table cell compactly.
+
+    Integers print in full; floats with ``1e-3 <= |x| < 1e5`` use ``{:.4g}``, others (tiny or
+    huge) use ``{:.2e}``; ``0`` prints ``0``; NaN/inf print ``nan`` / ``inf`` / ``-inf``;
+    ``None`` prints an empty cell; strings pass through; arrays print as lists. ``spec``
+    overrides the float format: a format spec (``".3e"``) or a callable.
+
+    >>> format_number(0.123456), format_number(1.5e-12), format_number(42), format_number(0.0)
+    ('0.1235', '1.50e-12', '42', '0')
+    """
+    x = _unwrap_scalar(x)
+    if x is None:
+        return ""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if callable(spec):
+            return str(spec(x))
+        if math.isnan(x):
+            return "nan"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        if spec is not None:
+            return format(x, spec)
+        if x == 0.0:
+            return "0"
+        if 1e-3 <= abs(x) < 1e5:
+            return f"{x:.4g}"
+        return f"{x:.2e}"
+    if hasattr(x, "tolist") or isinstance(x, (list, tuple)):
+        values = x.tolist() if hasattr(x, "tolist") else x
+        if isinstance(values, list):
+            return "[" + ", ".join(format_number(v, spec) for v in values) + "]"
+        return format_number(values, spec)
+    return str(x)
+
+
+def _is_number(x: Any) -> bool:
+    x = _unwrap_scalar(x)
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+# --------------------------------------------------------------------------------------------
+# records
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Claim:
+    """One statement of the paper and what the experiment found about it.
+
+    ``verdict`` is one of :data:`VERDICTS`. ``kind="evidence"`` means the check could have
+    failed; ``kind="identity"`` marks an algebraic identity (reported as such, not as
+    evidence) and requires ``verdict="identity"``. Passing ``verdict="identity"`` alone sets
+    ``kind="identity"``. ``measured`` is text; numbers are formatted with
+    :func:`format_number`. ``why`` is one sentence explaining the verdict.
+
+    >>> Claim("f = q - u", "float64 oracle", "max err 3e-16", "identity", "algebra").kind
+    'identity'
+    """
+
+    statement: str
+    check: str
+    measured: str
+    verdict: str
+    why: str
+    kind: str = "evidence"
+
+    def __post_init__(self) -> None:
+        for arg in ("statement", "check", "why"):
+            value = getattr(self, arg)
+            if not isinstance(value, str) or not value.strip():
+                raise InputError(
+                    f"Claim {arg}={value!r}: expected a non-empty string "
+                    f"(statement of the paper, the check used, one sentence why)"
+                )
+        if not isinstance(self.measured, str):
+            self.measured = format_number(self.measured)
+        if self.verdict not in VERDICTS:
+            raise InputError(
+                f"Claim verdict={self.verdict!r}: expected one of {', '.join(map(repr, VERDICTS))}"
+            )
+        if self.kind not in KINDS:
+            raise InputError(
+                f"Claim kind={self.kind!r}: expected one of {', '.join(map(repr, KINDS))}"
+            )
+        if self.verdict == "identity":
+            self.kind = "identity"
+        if self.kind == "identity" and self.verdict != "identity":
+            raise InputError(
+                f"Claim kind='identity' with verdict={self.verdict!r}: an algebraic identity is "
+                "not evidence; use verdict='identity' (or kind='evidence' for a check that "
+                "could fail)"
+            )
+
+    @property
+    def is_evidence(self) -> bool:
+        return self.kind == "evidence"
+
+    def to_json_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass
+class Table:
+    """A titled table of rows; cells are numbers, strings, or ``None``.
+
+    >>> print(Table("t", ["eps", "err"], [[0.5, 1e-17]]).to_markdown())
+    | eps | err |
+    | ---: | ---: |
+    | 0.5 | 1.00e-17 |
+    """
+
+    title: str
+    columns: list[str]
+    rows: list[list] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.columns = [str(c) for c in self.columns]
+        self.rows = [list(r) for r in self.rows]
+        for i, row in enumerate(self.rows):
+            if len(row) != len(self.columns):
+                raise InputError(
+                    f"Table {self.title!r}: row {i} has {len(row)} cells, expected "
+                    f"{len(self.columns)} (columns {self.columns})"
+                )
+
+    def formatted_rows(self, float_format: str | Callable | None = None) -> list[list[str]]:
+        """Rows as strings, numbers formatted by :func:`format_number`."""
+        return [[format_number(c, float_format) for c in row] for row in self.rows]
+
+    def numeric_columns(self) -> list[bool]:
+        """Whether each column holds only numbers (ignoring empty cells)."""
+        out = []
+        for j in range(len(self.columns)):
+            cells = [r[j] for r in self.rows if r[j] is not None]
+            out.append(bool(cells) and all(_is_number(c) for c in cells))
+        return out
+
+    def to_markdown(self, float_format: str | Callable | None = None) -> str:
+        """A GitHub-flavoured markdown table (without the title); numeric columns right-aligned."""
+        header = "| " + " | ".join(_md_cell(c) for c in self.columns) + " |"
+        rule = "| " + " | ".join("---:" if n else "---" for n in self.numeric_columns()) + " |"
+        body = [
+            "| " + " | ".join(_md_cell(c) for c in row) + " |"
+            for row in self.formatted_rows(float_format)
+        ]
+        return "\n".join([header, rule, *body])
+
+    def to_html(self, float_format: str | Callable | None = None) -> str:
+        """An HTML ``<table>`` (without the title); numeric cells get class ``num``."""
+        numeric = self.numeric_columns()
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        lines = ["<table>", f"<thead><tr>{head}</tr></thead>", "<tbody>"]
+        for row in self.formatted_rows(float_format):
+            cells = "".join(
+                f'<td class="num">{html.escape(c)}</td>' if n else f"<td>{html.escape(c)}</td>"
+                for c, n in zip(row, numeric)
+            )
+            lines.append(f"<tr>{cells}</tr>")
+        lines += ["</tbody>", "</table>"]
+        return "\n".join(lines)
+
+    def to_json_dict(self) -> dict:
+        return {"title": self.title, "columns": list(self.columns), "rows": jsonable(self.rows)}
+
+
+@dataclass
+class Result:
+    """What one experiment run produced (a record: no I/O).
+
+    ``tables`` are shown in the report, ``series`` hold raw arrays for figures and
+    ``result.json``, ``claims`` feed the claims ledger, ``notes`` are free text.
+    :meth:`Experiment.run` fills ``preset``, ``seed``, ``title`` and ``description``.
+    ``error`` holds a traceback when the run (or its figures) failed.
+    """
+
+    name: str
+    preset: str
+    config: dict
+    tables: dict[str, Table] = field(default_factory=dict)
+    series: dict[str, dict] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    summary: str = ""
+    title: str = ""
+    description: str = ""
+    seed: int | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tables, (list, tuple)):
+            self.tables = {t.title: t for t in self.tables}
+        for key, table in self.tables.items():
+            if not isinstance(table, Table):
+                raise InputError(
+                    f"Result {self.name!r}: tables[{key!r}] is {type(table).__name__}, "
+                    "expected hjdl.experiments.Table"
+                )
+        self.claims = list(self.claims)
+        for i, claim in enumerate(self.claims):
+            if not isinstance(claim, Claim):
+                raise InputError(
+                    f"Result {self.name!r}: claims[{i}] is {type(claim).__name__}, "
+                    "expected hjdl.experiments.Claim"
+                )
+        if isinstance(self.notes, str):
+            self.notes = [self.notes]
+        self.notes = [str(n) for n in self.notes]
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def to_json_dict(self) -> dict:
+        """A JSON-safe dict (see :func:`jsonable`: NaN → ``null``)."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "preset": self.preset,
+            "seed": self.seed,
+            "config": jsonable(self.config),
+            "summary": self.summary,
+            "claims": [c.to_json_dict() for c in self.claims],
+            "tables": {k: t.to_json_dict() for k, t in self.tables.items()},
+            "series": jsonable(self.series),
+            "notes": list(self.notes),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping) -> "Result":
+        """Rebuild a result from :meth:`to_json_dict` output (arrays come back as lists)."""
+        return cls(
+            name=data["name"],
+            preset=data.get("preset", ""),
+            config=dict(data.get("config", {})),
+            tables={k: Table(**t) for k, t in data.get("tables", {}).items()},
+            series=dict(data.get("series", {})),
+            claims=[Claim(**c) for c in data.get("claims", [])],
+            notes=list(data.get("notes", [])),
+            summary=data.get("summary", ""),
+            title=data.get("title", ""),
+            description=data.get("description", ""),
+            seed=data.get("seed"),
+            error=data.get("error"),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# experiments and the registry
+# --------------------------------------------------------------------------------------------
+ExperimentFunc = Callable[..., Result]
+
+
+def _unknown(what: str, value: Any, known: list[str]) -> str:
+    listing = ", ".join(known) if known else "(none registered)"
+    hint = difflib.get_close_matches(str(value), known, n=1)
+    suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+    return f"unknown {what} {value!r}; known {what}s: {listing}{suggestion}"
+
+
+@dataclass
+class Experiment:
+    """A registered experiment: metadata, declarative presets and the function that runs it."""
+
+    name: str
+    title: str
+    description: str
+    presets: dict[str, dict]
+    func: ExperimentFunc
+
+    def config(self, preset: str = "quick", **overrides: Any) -> dict:
+        """The preset's config (a deep copy) updated with ``overrides`` (known keys only)."""
+        if preset not in self.presets:
+            raise InputError(f"experiment {self.name!r}: " + _unknown("preset", preset, list(self.presets)))
+        config = copy.deepcopy(self.presets[preset])
+        unknown = sorted(set(overrides) - set(config))
+        if unknown:
+            raise InputError(
+                f"experiment {self.name!r}: unknown config key(s) {unknown} for preset "
+                f"{preset!r}; known keys: {', '.join(config) or '(none)'}"
+            )
+        config.update(overrides)
+        return config
+
+    def run(self, preset: str = "quick", seed: int = 0, progress: bool = False, **overrides: Any) -> Result:
+        """Run with ``presets[preset]`` updated by ``overrides``; returns the :class:`Result`."""
+        if isinstance(seed, bool) or not isinstance(_unwrap_scalar(seed), int):
+            raise InputError(f"seed={seed!r}: expected an integer")
+        config = self.config(preset, **overrides)
+        result = self.func(config, seed=int(seed), progress=bool(progress))
+        if not isinstance(result, Result):
+            raise InputError(
+                f"experiment {self.name!r} returned {type(result).__name__}; "
+                "an experiment function must return hjdl.experiments.Result"
+            )
+        result.name = result.name or self.name
+        result.preset = preset
+        result.seed = int(seed)
+        if not result.config:
+            result.config = config
+        result.title = result.title or self.title
+        result.description = result.description or self.description
+        return result
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def register(
+    name: str, title: str, description: str, presets: Mapping[str, Mapping[str, Any]]
+) -> Callable[[ExperimentFunc], ExperimentFunc]:
+    """Decorator registering ``func(config, *, seed, progress) -> Result`` under ``name``.
+
+    ``name`` is lower case (letters, digits, ``-``, ``_``; it names the output folder);
+    ``presets`` must contain ``"quick"`` (seconds) and ``"paper"`` (the paper's sizes).
+    The decorated function is returned unchanged.
+    """
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise InputError(
+            f"experiment name={name!r}: expected lower-case letters, digits, '-' or '_' "
+            "(e.g. 'tropical-limit')"
+        )
+    if name in _REGISTRY:
+        raise InputError(f"experiment {name!r} is already registered; choose another name")
+    if not isinstance(presets, Mapping) or not all(p in presets for p in _REQUIRED_PRESETS):
+        got = list(presets) if isinstance(presets, Mapping) else presets
+        raise InputError(
+            f"experiment {name!r}: presets={got!r}; expected a dict with at least the presets "
+            f"{', '.join(map(repr, _REQUIRED_PRESETS))}, each a dict of config values"
+        )
+    for key, value in presets.items():
+        if not isinstance(value, Mapping):
+            raise InputError(f"experiment {name!r}: preset {key!r} is {value!r}; expected a dict")
+
+    def decorator(func: ExperimentFunc) -> ExperimentFunc:
+        if not callable(func):
+            raise InputError(f"experiment {name!r}: {func!r} is not callable")
+        _REGISTRY[name] = Experiment(
+            name=name,
+            title=title,
+            description=description,
+            presets={k: dict(v) for k, v in presets.items()},
+            func=func,
+        )
+        return func
+
+    return decorator
+
+
+def unregister(name: str) -> None:
+    """Remove ``name`` from the registry (no error if absent; used by tests)."""
+    _REGISTRY.pop(name, None)
+
+
+def get(name: str) -> Experiment:
+    """The experiment registered as ``name`` (``_`` and ``-`` are interchangeable).
+
+    Raises :class:`~hjdl.errors.UnknownNameError` listing the known names.
+    """
+    if isinstance(name, str):
+        for candidate in (name, name.replace("_", "-"), name.replace("-", "_")):
+            if candidate in _REGISTRY:
+                return _REGISTRY[candidate]
+    raise UnknownNameError(_unknown("experiment", name, names()))
+
+
+def names() -> list[str]:
+    """Registered experiment names, in registration (= report) order."""
+    return list(_REGISTRY)
+
+
+def all_experiments() -> list[Experiment]:
+    """Registered experiments, in registration order."""
+    return list(_REGISTRY.values())
