@@ -110,6 +110,8 @@ def _meta_rows(meta: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     for key, value in meta.items():
         if isinstance(value, Mapping):
             value = ", ".join(f"{k} {v}" for k, v in value.items())
+        if value is None:
+            value = "unknown"
         rows.append((str(key), format_number(value) if not isinstance(value, str) else value))
     return rows
 

@@ -429,7 +429,12 @@ class Experiment:
                 f"experiment {self.name!r} returned {type(result).__name__}; "
                 "an experiment function must return hjdl.experiments.Result"
             )
-        result.name = result.name or self.name
+        if result.name and result.name != self.name:
+            raise InputError(
+                f"experiment {self.name!r} returned a Result named {result.name!r}; "
+                f"use name={self.name!r} (or leave it empty)"
+            )
+        result.name = self.name
         result.preset = preset
         result.seed = int(seed)
         if not result.config:

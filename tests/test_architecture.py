@@ -1,0 +1,199 @@
+"""The dependency arrows of STYLE.md, read from the source with ``ast`` (no imports executed).
+
+Each rule is one row of ``RULES``: which modules it applies to, which imports they may not
+make, and the exceptions. Adding a rule adds a row.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the importing module, e.g. "hjdl.core.lse"
+    target: str  # the imported module (or package attribute), e.g. "hjdl.errors"
+    line: int
+    top_level: bool  # at module level (not inside a function or class body)
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_package(path: Path) -> bool:
+    return path.name == "__init__.py"
+
+
+def scan(root: Path, package: str = "hjdl") -> tuple[set[str], list[Import]]:
+    """All module names under ``root/package`` and every import they make (absolute names)."""
+    files = sorted((root / package).rglob("*.py"))
+    modules = {_module_name(f, root) for f in files}
+    imports: list[Import] = []
+    for f in files:
+        name = _module_name(f, root)
+        tree = ast.parse(f.read_text(encoding="utf-8"), filename=str(f))
+        # an import is "top level" when it is not nested in a def/class (if/try blocks count as top)
+        nested = {
+            id(n)
+            for fn in ast.walk(tree)
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+            for n in ast.walk(fn)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base_parts = name.split(".")
+                    if not _is_package(f):
+                        base_parts = base_parts[:-1]
+                    base_parts = base_parts[: len(base_parts) - (node.level - 1)]
+                    base = ".".join(base_parts + ([node.module] if node.module else []))
+                else:
+                    base = node.module or ""
+                targets = []
+                for alias in node.names:
+                    candidate = f"{base}.{alias.name}"
+                    targets.append(candidate if candidate in modules else base)
+            else:
+                continue
+            for target in targets:
+                imports.append(Import(name, target, node.lineno, id(node) not in nested))
+    return modules, imports
+
+
+def _under(*prefixes: str) -> Callable[[str], bool]:
+    return lambda name: any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+@dataclass(frozen=True)
+class Rule:
+    why: str
+    applies_to: Callable[[str], bool]  # importing modules the rule constrains
+    forbidden: Callable[[str], bool]  # imported names it may not use
+    exempt: Callable[[str], bool] = lambda name: False  # importing modules allowed anyway
+    top_level_only: bool = False  # only module-level imports are forbidden (lazy ones allowed)
+
+
+_HJDL = _under("hjdl")
+_CORE_MAY_USE = _under("hjdl.core", "hjdl.errors", "hjdl._validation")
+
+RULES: list[Rule] = [
+    Rule(
+        "hjdl.core imports nothing of ours except hjdl.errors and hjdl._validation",
+        applies_to=_under("hjdl.core"),
+        forbidden=lambda t: _HJDL(t) and not _CORE_MAY_USE(t),
+    ),
+    Rule(
+        "hjdl.core never imports hjdl.pde (pde checks core, not the other way round)",
+        applies_to=_under("hjdl.core"),
+        forbidden=_under("hjdl.pde"),
+    ),
+    Rule(
+        "hjdl.plotting is imported by nothing in the library (only by hjdl.cli)",
+        applies_to=_under("hjdl"),
+        forbidden=_under("hjdl.plotting"),
+        exempt=_under("hjdl.plotting", "hjdl.cli", "hjdl.__main__"),
+    ),
+    Rule(
+        "hjdl.cli is imported by nothing in the library (only by hjdl.__main__)",
+        applies_to=_under("hjdl"),
+        forbidden=_under("hjdl.cli"),
+        exempt=_under("hjdl.cli", "hjdl.__main__"),
+    ),
+    Rule(
+        "matplotlib is used only in hjdl.plotting",
+        applies_to=_under("hjdl"),
+        forbidden=_under("matplotlib"),
+        exempt=_under("hjdl.plotting", "hjdl.cli"),
+    ),
+    Rule(
+        "hjdl.cli imports matplotlib only lazily (inside functions)",
+        applies_to=_under("hjdl.cli"),
+        forbidden=_under("matplotlib"),
+        top_level_only=True,
+    ),
+    Rule(
+        "the library does no I/O: only hjdl.cli uses the file writers of hjdl._io",
+        applies_to=_under("hjdl"),
+        forbidden=_under("hjdl._io"),
+        exempt=_under("hjdl.cli", "hjdl._io"),
+    ),
+]
+
+
+def violations(imports: list[Import], rule: Rule) -> list[str]:
+    return [
+        f"{imp.module}:{imp.line} imports {imp.target}"
+        for imp in imports
+        if rule.applies_to(imp.module)
+        and not rule.exempt(imp.module)
+        and rule.forbidden(imp.target)
+        and (imp.top_level or not rule.top_level_only)
+    ]
+
+
+MODULES, IMPORTS = scan(SRC)
+
+
+def test_the_scan_sees_the_package():
+    assert {"hjdl", "hjdl.cli", "hjdl.errors"} <= MODULES
+    assert any(i.module == "hjdl.__main__" and i.target == "hjdl.cli" for i in IMPORTS)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.why for r in RULES])
+def test_rule(rule):
+    found = violations(IMPORTS, rule)
+    assert not found, f"{rule.why}:\n  " + "\n  ".join(found)
+
+
+# --- the checker itself can fail -----------------------------------------------------------------
+FAKE_TREE = {
+    "hjdl/__init__.py": "from hjdl import core\n",
+    "hjdl/errors.py": "",
+    "hjdl/plotting/__init__.py": "import matplotlib\nfrom . import figs\n",
+    "hjdl/plotting/figs.py": "from matplotlib.figure import Figure\n",
+    "hjdl/pde/__init__.py": "",
+    "hjdl/pde/grid.py": "from ..core import lse\n",
+    "hjdl/core/__init__.py": "from .lse import lse\nfrom .. import errors\n",
+    "hjdl/core/lse.py": (
+        "import numpy\nfrom hjdl.pde import grid\nfrom ..plotting import figs\n"
+        "def f():\n    from hjdl import cli\n"
+    ),
+    "hjdl/cli.py": "import matplotlib.pyplot as plt\ndef g():\n    import matplotlib\n",
+}
+
+
+def test_rules_catch_violations(tmp_path):
+    for rel, text in FAKE_TREE.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    modules, imports = scan(tmp_path)
+    assert "hjdl.core.lse" in modules
+    targets = {(i.module, i.target) for i in imports}
+    # relative imports are resolved; "from .. import errors" names the module, not the package
+    assert ("hjdl.core", "hjdl.core.lse") in targets and ("hjdl.core", "hjdl.errors") in targets
+    assert ("hjdl.pde.grid", "hjdl.core.lse") in targets and ("hjdl.plotting", "hjdl.plotting.figs") in targets
+    found = {rule.why: violations(imports, rule) for rule in RULES}
+    assert found[RULES[0].why] == [
+        "hjdl.core.lse:2 imports hjdl.pde.grid",
+        "hjdl.core.lse:3 imports hjdl.plotting.figs",
+        "hjdl.core.lse:5 imports hjdl.cli",
+    ]
+    assert found[RULES[1].why] == ["hjdl.core.lse:2 imports hjdl.pde.grid"]
+    assert found[RULES[2].why] == ["hjdl.core.lse:3 imports hjdl.plotting.figs"]
+    assert found[RULES[3].why] == ["hjdl.core.lse:5 imports hjdl.cli"]  # lazy imports count too
+    assert found[RULES[4].why] == []  # matplotlib only in plotting (and cli)
+    assert found[RULES[5].why] == ["hjdl.cli:1 imports matplotlib.pyplot"]  # the lazy one is fine

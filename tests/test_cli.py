@@ -1,0 +1,218 @@
+"""The hjdl command line, against tiny experiments registered by the tests themselves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+import hjdl.experiments  # noqa: F401  (the real registrations happen before ours)
+from hjdl import cli
+from hjdl._version import __version__
+from hjdl.experiments.registry import Claim, Result, Table, register, unregister
+from hjdl.pde import verification
+from hjdl.pde.verification import Check
+from hjdl.plotting import register_figures, style, unregister_figures
+
+OK, BROKEN, BADFIG = "zz-cli-ok", "zz-cli-broken", "zz-cli-badfig"
+PRESETS = {"quick": {"n": 3}, "paper": {"n": 30}}
+
+
+def _ok(config, *, seed, progress):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=config["n"])
+    return Result(
+        name=OK,
+        preset="",
+        config=config,
+        tables={"values": Table("values", ["i", "x"], [[i, v] for i, v in enumerate(x)] + [[99, np.nan]])},
+        series={"curve": {"x": np.arange(config["n"]), "y": x}},
+        claims=[
+            Claim("sum of weights is 1", "algebra", "0", "identity", "holds by construction"),
+            Claim("x is finite", "np.isfinite", "all finite", "confirmed", "could have been NaN"),
+        ],
+        notes=["a note"],
+    )
+
+
+def _broken(config, *, seed, progress):
+    raise RuntimeError("deliberate failure in the experiment")
+
+
+class _ExplodingFigure(Figure):
+    def savefig(self, fname, **kwargs):
+        fname.write(b"\x89PNG partial")
+        raise RuntimeError("savefig exploded")
+
+
+@pytest.fixture
+def dummies():
+    register(OK, "OK experiment", "Always works.", PRESETS)(_ok)
+    register(BROKEN, "Broken experiment", "Always raises.", PRESETS)(_broken)
+    register(BADFIG, "Bad figure", "Works, but its figure cannot be saved.", PRESETS)(
+        lambda config, *, seed, progress: Result(BADFIG, "", config, claims=[])
+    )
+
+    @register_figures(OK)
+    def _ok_figures(result):
+        fig, (ax,) = style.new_figure()
+        s = result.series["curve"]
+        ax.plot(s["x"], s["y"], label="x")
+        style.finish([ax])
+        return {"curve plot": fig}
+
+    register_figures(BADFIG)(lambda result: {"bad": _ExplodingFigure()})
+    yield
+    for name in (OK, BROKEN, BADFIG):
+        unregister(name)
+        unregister_figures(name)
+
+
+def _run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys):
+    code, out, _ = _run(capsys, "--version")
+    assert code == 0 and out.strip() == f"hjdl {__version__}"
+
+
+def test_python_dash_m_hjdl():
+    proc = subprocess.run(
+        [sys.executable, "-m", "hjdl", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"hjdl {__version__}"
+
+
+def test_ls(capsys, dummies):
+    code, out, _ = _run(capsys, "ls")
+    assert code == 0
+    assert OK in out and "OK experiment" in out and "quick, paper" in out
+
+
+def test_run_writes_everything(capsys, dummies, tmp_path):
+    out_dir = tmp_path / "out"
+    code, out, err = _run(capsys, "run", OK, "--out", str(out_dir), "--seed", "7")
+    assert code == 0, err
+    exp = out_dir / OK
+    result = json.loads((exp / "result.json").read_text())
+    assert result["name"] == OK and result["seed"] == 7 and result["preset"] == "quick"
+    assert result["tables"]["values"]["rows"][-1] == [99, None]  # NaN -> null
+    assert json.loads((exp / "config.json").read_text()) == {"n": 3}
+    meta = json.loads((exp / "meta.json").read_text())
+    assert meta["seed"] == 7 and meta["preset"] == "quick" and meta["status"] == "ok"
+    assert set(meta["versions"]) >= {"python", "torch", "numpy", "scipy", "matplotlib", "hjdl"}
+    assert "git_commit" in meta and meta["wall_seconds"] >= 0 and meta["started_utc"].endswith("+00:00")
+    assert (exp / "curve_plot.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (exp / "error.txt").exists()
+    md = (out_dir / "report.md").read_text()
+    assert md.splitlines()[2] == "## Claims ledger"
+    assert f"![curve plot]({OK}/curve_plot.png)" in md
+    assert f'src="{OK}/curve_plot.png"' in (out_dir / "report.html").read_text()
+    # stdout names both reports by absolute path; progress goes to stderr
+    assert str((out_dir / "report.html").resolve()) in out and str((out_dir / "report.md").resolve()) in out
+    assert "[" in err and "1/1" in err
+    assert not list(out_dir.rglob("*.tmp"))
+
+
+def test_reproduce_records_failures_and_continues(capsys, dummies, tmp_path):
+    code, out, err = _run(
+        capsys, "reproduce", "--only", BROKEN, OK, BADFIG, "--out", str(tmp_path), "--no-progress"
+    )
+    assert code == 1
+    assert "deliberate failure" in (tmp_path / BROKEN / "error.txt").read_text()
+    assert not (tmp_path / BROKEN / "result.json").exists()
+    assert json.loads((tmp_path / BROKEN / "meta.json").read_text())["status"] == "failed"
+    assert (tmp_path / OK / "result.json").exists()  # ran after the failure
+    # a figure whose savefig raises leaves no PNG and no temporary file, and counts as a failure
+    assert not (tmp_path / BADFIG / "bad.png").exists()
+    assert "savefig exploded" in (tmp_path / BADFIG / "error.txt").read_text()
+    assert not list(tmp_path.rglob("*.tmp"))
+    md = (tmp_path / "report.md").read_text()
+    assert md.splitlines()[2] == "## Claims ledger"
+    assert "deliberate failure" in md and "2 experiments failed" in md
+    assert md.index(f"(`{BROKEN}`)") < md.index(f"(`{OK}`)")  # the order asked for
+    assert BROKEN in err and "error.txt" in err and err.count("\n") <= 4  # no traceback spam
+    # a later successful run removes the stale error file
+    assert _run(capsys, "run", OK, "--out", str(tmp_path), "--no-progress")[0] == 0
+    assert not (tmp_path / OK / "error.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, names",
+    [
+        (["run", "no-such-experiment"], ["'no-such-experiment'", OK]),
+        (["run", OK, "--preset", "huge"], ["'huge'", "quick", "paper"]),
+        (["reproduce", "--only", "nope"], ["'nope'", OK]),
+        (["reproduce", "--preset", "huge", "--only", OK], ["'huge'", "quick, paper"]),
+        (["run", OK, "--seed", "abc"], ["'abc'"]),
+        (["frobnicate"], ["'frobnicate'", "run", "reproduce"]),
+    ],
+)
+def test_bad_arguments_are_one_line_exit_2(capsys, dummies, tmp_path, argv, names):
+    code, out, err = _run(capsys, *argv, "--out", str(tmp_path)) if argv[0] != "frobnicate" else _run(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err and out == ""
+    for name in names:
+        assert name in err
+    assert not (tmp_path / "report.md").exists()
+
+
+CHECKS = [
+    Check("autograd PDE residual", 1e-13, 1e-10, "float64 rounding", True),
+    Check("grid solver 1-D", 1.97, 0.2, "scheme is 2nd order", True, kind="order", expected=2.0),
+    Check("Monte Carlo semigroup", float("nan"), 4.0, "4 standard errors", False, detail="x"),
+]
+
+
+@pytest.fixture
+def fake_checks(monkeypatch):
+    calls = []
+
+    def run_checks(quick=True, progress=False):
+        calls.append((quick, progress))
+        print("chatter that must not reach stdout")
+        return list(CHECKS)
+
+    monkeypatch.setattr(verification, "run_checks", run_checks)
+    return calls
+
+
+def test_verify_json(capsys, fake_checks):
+    code, out, err = _run(capsys, "verify", "--json")
+    assert code == 1 and fake_checks == [(True, False)]
+    data = json.loads(out)  # stdout is exactly one JSON document
+    assert list(data) == ["checks"] and len(data["checks"]) == 3
+    first = data["checks"][0]
+    assert list(first)[:4] == ["name", "measured", "tolerance", "passed"]
+    assert first["passed"] is True and first["tolerance_source"] == "float64 rounding"
+    assert data["checks"][2]["measured"] is None and data["checks"][2]["passed"] is False
+    assert "chatter" in err
+
+
+def test_verify_table_and_exit_codes(capsys, fake_checks, monkeypatch):
+    code, out, _ = _run(capsys, "verify", "--full")
+    assert code == 1 and fake_checks == [(False, True)]
+    for text in ("autograd PDE residual", "order 1.97", "|p - 2| <= 0.2", "4 standard errors", "PASS", "FAIL"):
+        assert text in out
+    assert "2/3 checks passed" in out
+    monkeypatch.setattr(verification, "run_checks", lambda quick, progress: CHECKS[:2])
+    assert _run(capsys, "verify")[0] == 0
+    code, out, _ = _run(capsys, "verify", "--json")
+    assert code == 0 and all(c["passed"] for c in json.loads(out)["checks"])
+
+
+def test_verify_crash_is_reported(capsys, monkeypatch):
+    def boom(quick, progress):
+        raise NotImplementedError("not yet")
+
+    monkeypatch.setattr(verification, "run_checks", boom)
+    code, out, err = _run(capsys, "verify", "--json")
+    assert code == 1 and out == "" and "not yet" in err

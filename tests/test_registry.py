@@ -1,0 +1,217 @@
+"""The experiment registry: claims, tables, results, registration and lookup."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hjdl.errors import InputError, UnknownNameError
+from hjdl.experiments import registry
+from hjdl.experiments.registry import (
+    Claim,
+    Experiment,
+    Result,
+    Table,
+    all_experiments,
+    format_number,
+    get,
+    jsonable,
+    names,
+    register,
+    unregister,
+)
+
+QUICK = {"n": 3, "eps": [1.0, 0.5]}
+PAPER = {"n": 50, "eps": [1.0, 0.5, 0.1]}
+
+
+@pytest.fixture
+def toy():
+    """A registered toy experiment, removed afterwards."""
+    calls = []
+
+    @register("zz-toy", title="Toy", description="A toy experiment.", presets={"quick": QUICK, "paper": PAPER})
+    def _toy(config, *, seed, progress):
+        calls.append((config, seed, progress))
+        return Result(name="", preset="", config={}, notes=["note"])
+
+    yield calls
+    unregister("zz-toy")
+
+
+# --- Claim -------------------------------------------------------------------------------------
+def test_claim_accepts_every_verdict():
+    for verdict in registry.VERDICTS:
+        c = Claim("s", "c", "m", verdict, "w")
+        assert c.verdict == verdict
+        assert c.kind == ("identity" if verdict == "identity" else "evidence")
+        assert c.is_evidence == (verdict != "identity")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(verdict="maybe"), "verdict='maybe'"),
+        (dict(kind="opinion"), "kind='opinion'"),
+        (dict(kind="identity", verdict="confirmed"), "not evidence"),
+        (dict(statement=""), "statement"),
+        (dict(why="  "), "why"),
+    ],
+)
+def test_claim_rejects_bad_values(kwargs, match):
+    base = dict(statement="s", check="c", measured="m", verdict="confirmed", why="w")
+    with pytest.raises(InputError, match=match):
+        Claim(**{**base, **kwargs})
+
+
+def test_claim_formats_numeric_measured():
+    assert Claim("s", "c", 1.5e-12, "confirmed", "w").measured == "1.50e-12"
+
+
+# --- Table -------------------------------------------------------------------------------------
+def test_format_number_is_compact():
+    assert format_number(0.123456) == "0.1235"
+    assert format_number(1.5e-12) == "1.50e-12"
+    assert format_number(3.0e7) == "3.00e+07"
+    assert format_number(0.0) == "0"
+    assert format_number(7) == "7"
+    assert format_number(np.float32(0.25)) == "0.25"
+    assert format_number(torch.tensor(2.0, dtype=torch.float64)) == "2"
+    assert format_number(float("nan")) == "nan"
+    assert format_number(-math.inf) == "-inf"
+    assert format_number(None) == ""
+    assert format_number("text") == "text"
+    assert format_number(0.5, ".3e") == "5.000e-01"
+    assert format_number(np.array([0.5, 1e-9])) == "[0.5, 1.00e-09]"
+
+
+def test_table_markdown_and_html():
+    t = Table("errors", ["eps", "error", "method|x"], [[0.5, 1e-17, "a|b"], [np.float64(0.1), None, "c<d"]])
+    md = t.to_markdown().splitlines()
+    assert md[0] == "| eps | error | method\\|x |"
+    assert md[1] == "| ---: | ---: | --- |"
+    assert md[2] == "| 0.5 | 1.00e-17 | a\\|b |"
+    assert md[3] == "| 0.1 |  | c<d |"
+    h = t.to_html()
+    assert h.startswith("<table>") and h.endswith("</table>")
+    assert "<th>method|x</th>" in h and "c&lt;d" in h and '<td class="num">1.00e-17</td>' in h
+    assert "| 5.0e-01 |" in t.to_markdown(".1e")
+
+
+def test_table_rejects_ragged_rows():
+    with pytest.raises(InputError, match="row 1 has 1 cells, expected 2"):
+        Table("t", ["a", "b"], [[1, 2], [3]])
+
+
+# --- Result ------------------------------------------------------------------------------------
+def test_result_to_json_is_strict_json_and_round_trips():
+    r = Result(
+        name="x",
+        preset="quick",
+        config={"eps": (1.0, 0.5), "dtype": torch.float64},
+        tables={"t": Table("t", ["a"], [[np.float32(1.5)], [float("nan")]])},
+        series={"curve": {"x": np.linspace(0, 1, 3), "y": torch.tensor([1.0, float("nan"), math.inf])}},
+        claims=[Claim("s", "c", "m", "partly", "w"), Claim("id", "algebra", "0", "identity", "exact")],
+        notes=["n"],
+        summary="sum",
+        seed=3,
+    )
+    d = r.to_json_dict()
+    text = json.dumps(d, allow_nan=False)  # no NaN/inf may survive
+    back = json.loads(text)
+    assert back["series"]["curve"]["x"] == [0.0, 0.5, 1.0]
+    assert back["series"]["curve"]["y"] == [1.0, None, "inf"]
+    assert back["tables"]["t"]["rows"] == [[1.5], [None]]
+    assert back["config"] == {"eps": [1.0, 0.5], "dtype": "torch.float64"}
+    assert back["claims"][1]["kind"] == "identity"
+    again = Result.from_json_dict(back)
+    assert again.claims == r.claims and again.tables["t"].columns == ["a"] and again.seed == 3
+
+
+def test_result_validates_members():
+    with pytest.raises(InputError, match="tables"):
+        Result("x", "quick", {}, tables={"t": [[1]]})
+    with pytest.raises(InputError, match="claims"):
+        Result("x", "quick", {}, claims=["confirmed"])
+
+
+def test_jsonable_handles_containers():
+    assert jsonable({1: {2, 1}, "t": np.int64(4), "b": np.bool_(True)}) == {"1": [1, 2], "t": 4, "b": True}
+
+
+# --- registry ----------------------------------------------------------------------------------
+def test_register_and_run_merges_preset_and_overrides(toy):
+    assert "zz-toy" in names()
+    exp = get("zz-toy")
+    assert isinstance(exp, Experiment) and exp in all_experiments()
+    r = exp.run("quick", seed=5, n=7)
+    config, seed, progress = toy[-1]
+    assert config == {"n": 7, "eps": [1.0, 0.5]} and seed == 5 and progress is False
+    assert (r.name, r.preset, r.seed, r.title) == ("zz-toy", "quick", 5, "Toy")
+    assert r.config == config
+    assert exp.presets["quick"]["n"] == 3  # the preset itself is not mutated
+    exp.run("paper")
+    assert toy[-1][0]["n"] == 50
+    assert get("zz_toy") is exp  # '_' and '-' are interchangeable
+
+
+def test_unknown_name_lists_known_names(toy):
+    with pytest.raises(UnknownNameError) as info:
+        get("zz-toi")
+    message = str(info.value)
+    assert "'zz-toi'" in message and "zz-toy" in message and "did you mean" in message
+    assert isinstance(info.value, KeyError) and isinstance(info.value, ValueError)
+
+
+def test_unknown_preset_and_override_list_known(toy):
+    with pytest.raises(InputError, match=r"unknown preset 'fast'.*quick, paper"):
+        get("zz-toy").run("fast")
+    with pytest.raises(InputError, match=r"unknown config key\(s\) \['m'\].*n, eps"):
+        get("zz-toy").run("quick", m=1)
+    with pytest.raises(InputError, match="seed"):
+        get("zz-toy").run("quick", seed=1.5)
+
+
+def test_register_rejects_bad_definitions(toy):
+    presets = {"quick": {}, "paper": {}}
+    with pytest.raises(InputError, match="already registered"):
+        register("zz-toy", "t", "d", presets)
+    with pytest.raises(InputError, match="lower-case"):
+        register("Bad Name", "t", "d", presets)
+    with pytest.raises(InputError, match="'quick', 'paper'"):
+        register("zz-nopaper", "t", "d", {"quick": {}})
+    assert "zz-nopaper" not in names()
+
+
+def test_experiment_must_return_a_result():
+    register("zz-wrong", "t", "d", {"quick": {}, "paper": {}})(lambda config, *, seed, progress: {"x": 1})
+    try:
+        with pytest.raises(InputError, match="must return hjdl.experiments.Result"):
+            get("zz-wrong").run()
+    finally:
+        unregister("zz-wrong")
+    assert "zz-wrong" not in names()
+
+
+def test_every_registered_experiment_is_well_formed():
+    """Table-driven: each real experiment has both presets, a title and a description."""
+    import hjdl.experiments  # noqa: F401  (registers the experiment modules)
+
+    for exp in all_experiments():
+        assert {"quick", "paper"} <= set(exp.presets), exp.name
+        assert exp.title and exp.description, exp.name
+
+
+def test_result_name_must_match_the_experiment():
+    register("zz-named", "t", "d", {"quick": {}, "paper": {}})(
+        lambda config, *, seed, progress: Result("someone-else", "", config)
+    )
+    try:
+        with pytest.raises(InputError, match="'someone-else'"):
+            get("zz-named").run()
+    finally:
+        unregister("zz-named")

@@ -1,0 +1,125 @@
+"""report.md / report.html: the claims ledger comes first, identities are not evidence."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from hjdl.experiments.registry import Claim, Result, Table
+from hjdl.reporting import (
+    LEDGER_COLUMNS,
+    claims_ledger,
+    counts_line,
+    html_report,
+    markdown_report,
+    verdict_counts,
+)
+
+
+@pytest.fixture
+def results():
+    a = Result(
+        name="alpha",
+        preset="quick",
+        config={"eps": [1.0, 0.5], "n": 4},
+        tables={"err": Table("errors vs eps", ["eps", "error"], [[1.0, 2e-16], [0.5, 3e-16]])},
+        claims=[
+            Claim("f = q - u (T3)", "float64 NumPy oracle", "max err 2e-16", "identity", "exact algebra"),
+            Claim("gap <= eps log N (T1)", "random layers", "slack >= 0", "confirmed", "could have failed, did not"),
+        ],
+        notes=["a note with | pipe"],
+        title="Alpha <test>",
+        description="Checks alpha.",
+        seed=0,
+    )
+    b = Result(
+        name="beta",
+        preset="quick",
+        config={},
+        claims=[Claim("order 2", "grid refinement", "1.6", "partly", "pre-asymptotic")],
+        title="Beta",
+    )
+    c = Result(
+        name="gamma",
+        preset="quick",
+        config={"k": 1},
+        claims=[Claim("u_eps -> u_0", "eps sweep", "no trend", "not confirmed", "error grows")],
+        title="Gamma",
+        error="Traceback (most recent call last):\nRuntimeError: boom",
+    )
+    return [a, b, c]
+
+
+FIGURES = {"alpha": {"profiles": "alpha/profiles.png"}, "beta": ["beta/curve one.png"]}
+
+
+def test_ledger_and_counts(results):
+    ledger = claims_ledger(results)
+    assert ledger.columns == list(LEDGER_COLUMNS)
+    assert [row[0] for row in ledger.rows] == ["alpha", "alpha", "beta", "gamma"]
+    assert ledger.rows[0][4] == "identity (not evidence)"
+    assert verdict_counts(results) == {"confirmed": 1, "partly": 1, "not confirmed": 1, "identity": 1}
+    line = counts_line(results)
+    assert line.startswith("1 confirmed · 1 partly · 1 not confirmed · 1 identity (not evidence)")
+    assert line.endswith("1 experiment failed")
+
+
+def test_markdown_opens_with_the_ledger(results):
+    md = markdown_report(results, FIGURES, meta={"seed": 0, "versions": {"torch": "2.13"}})
+    lines = md.splitlines()
+    assert lines[0] == "# hjdl report"
+    headings = [l for l in lines if l.startswith("## ")]
+    assert headings[0] == "## Claims ledger"
+    assert lines[4] == "| " + " | ".join(LEDGER_COLUMNS) + " |"
+    assert "| alpha | f = q - u (T3) | float64 NumPy oracle | max err 2e-16 | identity (not evidence) |" in md
+    counts = next(l for l in lines if l.startswith("**Verdicts:**"))
+    assert "1 confirmed" in counts and "1 identity (not evidence)" in counts
+    # the counts line comes after the ledger and before the first experiment section
+    assert lines.index(counts) < lines.index(headings[1])
+    assert headings[1:4] == ["## Alpha <test> (`alpha`)", "## Beta (`beta`)", "## Gamma (`gamma`)"]
+    assert "![profiles](alpha/profiles.png)" in md and "![curve one](beta/curve%20one.png)" in md
+    assert "### errors vs eps" in md and "| 1 | 2.00e-16 |" in md
+    assert "RuntimeError: boom" in md and "- a note with | pipe" in md
+    assert headings[-1] == "## Run" and "torch 2.13" in md
+
+
+def test_markdown_without_claims():
+    md = markdown_report([Result("x", "quick", {})])
+    assert md.splitlines()[2] == "## Claims ledger" and "_No claims were recorded._" in md
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.imgs, self.h2 = [], [], []
+        self._in_h2 = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "img":
+            self.imgs.append(dict(attrs)["src"])
+        self._in_h2 = tag == "h2"
+
+    def handle_data(self, data):
+        if self._in_h2 and data.strip():
+            self.h2.append(data.strip())
+            self._in_h2 = False
+
+
+def test_html_is_self_contained_and_opens_with_the_ledger(results):
+    page = html_report(results, FIGURES, meta={"seed": 0})
+    parser = _Collector()
+    parser.feed(page)
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page
+    assert "<link" not in page and "<script" not in page  # nothing external
+    assert parser.h2[0] == "Claims ledger"
+    assert parser.imgs == ["alpha/profiles.png", "beta/curve one.png"]
+    body = page.split("<body>", 1)[1]
+    assert body.index("Claims ledger") < body.index('class="counts"') < body.index('<section id="exp-alpha">')
+    for cls in ("v-confirmed", "v-partly", "v-not-confirmed", "v-identity"):
+        assert re.search(rf'\.{cls} \{{ color', page), cls  # each verdict has a colour
+        assert f'class="verdict {cls}"' in body
+    assert "Alpha &lt;test&gt;" in page and "<test>" not in body  # escaped
+    assert "RuntimeError: boom" in page
