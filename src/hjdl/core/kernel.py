@@ -102,7 +102,9 @@ def _eps_keepdim(eps: torch.Tensor, z_ndim: int, dim: int) -> torch.Tensor:
 
 def _prepare(z, eps, dim, name="z"):
     zt = as_tensor(z, name)
-    check_no_nan(zt, name)
+    finite = bool(torch.isfinite(zt).all())  # one pass; the common case takes torch's fused kernel
+    if not finite:
+        check_no_nan(zt, name)
     d = check_dim(dim, zt.ndim)
     e, mode = check_eps(eps, like=zt)
     if zt.ndim == 0:
@@ -116,7 +118,7 @@ def _prepare(z, eps, dim, name="z"):
             raise ShapeError(
                 f"eps: a tensor eps must broadcast against the output shape {tuple(out_shape)} "
                 f"(z without axis {d}), received shape {tuple(e.shape)}") from None
-    return zt, _eps_keepdim(e, zt.ndim, d), mode, d - zt.ndim
+    return zt, _eps_keepdim(e, zt.ndim, d), mode, d - zt.ndim, finite
 
 
 # ----------------------------------------------------------------------------------------------
@@ -147,8 +149,8 @@ def lse(z, eps, dim: int = -1) -> torch.Tensor:
         >>> hjdl.lse(torch.tensor([0.0, 1.0]), eps=0.0)
         tensor(1.)
     """
-    zt, e, mode, neg = _prepare(z, eps, dim)
-    return _lse(zt, e, mode, neg).squeeze(neg)
+    zt, e, mode, neg, finite = _prepare(z, eps, dim)
+    return _lse(zt, e, mode, neg, finite).squeeze(neg)
 
 
 def gibbs(z, eps, dim: int = -1) -> torch.Tensor:
@@ -163,7 +165,7 @@ def gibbs(z, eps, dim: int = -1) -> torch.Tensor:
         >>> hjdl.gibbs(torch.tensor([1.0, 1.0, 0.0]), eps=0)
         tensor([0.5000, 0.5000, 0.0000])
     """
-    zt, e, mode, neg = _prepare(z, eps, dim)
+    zt, e, mode, neg, _ = _prepare(z, eps, dim)
     return _gibbs(zt, e, mode, neg)
 
 
