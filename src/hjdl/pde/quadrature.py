@@ -8,11 +8,12 @@ by the tensor-product Gauss–Hermite rule ``E[f(Z)] ≈ π^{−d/2} Σ_i Π_k �
 (nodes ``ξ``, weights ``ω`` of ``∫ e^{−ξ²} f``), summed in log space. Independent of
 :mod:`hjdl.core` (NumPy only).
 
-Accuracy: for the Hopf–Cole value of THEORY §3 (a sum of Gaussians in x) the integrand, in the
-variable Z, is a sum of Gaussians of width ``√(t/s)`` centred at ``A^{−1/2}(y_j − x)/√(2εs)``;
-the rule is exponentially accurate while those centres lie inside the node range
-(``|ξ| ≲ √(2·order)``), i.e. while ``2εs`` is not tiny against the squared atom spread, and
-while ``t/s`` is not tiny.
+Accuracy: for the Hopf–Cole value of THEORY §3 (a sum of Gaussians in x) the integrand times
+the normal density is, per atom, a Gaussian in Z of width ``√(t/(t+s))`` centred at
+``z*_j = √s A^{−1/2}(y_j − x) / ((t+s)√(2ε))``. The rule is exponentially accurate (to round-off
+with the default 40 nodes) while the dominant ``|z*_j|`` lie well inside the node range
+``|√2 ξ| ≲ 2√order`` and ``s`` is not large against ``t``; it degrades when ``ε`` is tiny
+against ``s·|y_j − x|²/(t+s)²`` or when ``s ≫ t``. ``return_error_estimate`` flags this.
 """
 
 from __future__ import annotations
