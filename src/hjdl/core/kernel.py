@@ -29,7 +29,8 @@ __all__ = ["lse", "gibbs", "entropy"]
 def _log_sum_exp(s: torch.Tensor, dim: int, finite: bool = False) -> torch.Tensor:
     """``log Σ exp(s)`` along ``dim`` (kept), with ``-inf`` rows giving ``-inf`` and zero gradient.
 
-    ``finite=True`` promises that ``s`` has no infinite entries and uses torch's fused kernel.
+    ``finite=True`` uses torch's fused kernel: exact when every row has a finite entry (−inf
+    entries allowed) and no NaN or +inf; callers check the result and fall back otherwise.
     """
     if finite:
         return torch.logsumexp(s, dim, keepdim=True)
@@ -102,9 +103,6 @@ def _eps_keepdim(eps: torch.Tensor, z_ndim: int, dim: int) -> torch.Tensor:
 
 def _prepare(z, eps, dim, name="z"):
     zt = as_tensor(z, name)
-    finite = bool(torch.isfinite(zt).all())  # one pass; the common case takes torch's fused kernel
-    if not finite:
-        check_no_nan(zt, name)
     d = check_dim(dim, zt.ndim)
     e, mode = check_eps(eps, like=zt)
     if zt.ndim == 0:
@@ -118,7 +116,7 @@ def _prepare(z, eps, dim, name="z"):
             raise ShapeError(
                 f"eps: a tensor eps must broadcast against the output shape {tuple(out_shape)} "
                 f"(z without axis {d}), received shape {tuple(e.shape)}") from None
-    return zt, _eps_keepdim(e, zt.ndim, d), mode, d - zt.ndim, finite
+    return zt, _eps_keepdim(e, zt.ndim, d), mode, d - zt.ndim
 
 
 # ----------------------------------------------------------------------------------------------
@@ -149,8 +147,14 @@ def lse(z, eps, dim: int = -1) -> torch.Tensor:
         >>> hjdl.lse(torch.tensor([0.0, 1.0]), eps=0.0)
         tensor(1.)
     """
-    zt, e, mode, neg, finite = _prepare(z, eps, dim)
-    return _lse(zt, e, mode, neg, finite).squeeze(neg)
+    zt, e, mode, neg = _prepare(z, eps, dim)
+    # Fast path: torch's fused kernel is exact for rows with at least one finite entry. Only a
+    # non-finite result (NaN / +inf input, or a row of only -inf) needs a look at the input.
+    out = _lse(zt, e, mode, neg, finite=True)
+    if not bool(torch.isfinite(out).all()):
+        check_no_nan(zt, "z")
+        out = _lse(zt, e, mode, neg, finite=False)
+    return out.squeeze(neg)
 
 
 def gibbs(z, eps, dim: int = -1) -> torch.Tensor:
@@ -165,7 +169,8 @@ def gibbs(z, eps, dim: int = -1) -> torch.Tensor:
         >>> hjdl.gibbs(torch.tensor([1.0, 1.0, 0.0]), eps=0)
         tensor([0.5000, 0.5000, 0.0000])
     """
-    zt, e, mode, neg, _ = _prepare(z, eps, dim)
+    zt, e, mode, neg = _prepare(z, eps, dim)
+    check_no_nan(zt, "z")
     return _gibbs(zt, e, mode, neg)
 
 
