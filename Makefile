@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 tests
+	$(PY) -m pytest -n 2
 
 demo: $(STAMP)
 	$(VENV)/bin/hjdl reproduce --preset quick --out runs/latest
