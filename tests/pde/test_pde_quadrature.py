@@ -17,20 +17,7 @@ from hjdl.errors import DomainError, EpsilonError, NonFiniteError, NotPositiveDe
 from hjdl.pde import feynman_kac, heat_semigroup_gauss_hermite
 
 
-def hopf_cole(points, t, y, g, A, eps, normalized=True):
-    """ũ = −ε log Σ_j exp(−[g_j + (x−y_j)ᵀA⁻¹(x−y_j)/(4t)]/ε) + (εd/2) log(4πεt) + (ε/2) log det A.
-
-    ``normalized=False`` drops the two log terms (the value of THEORY T3).
-    """
-    y, g, A = np.asarray(y, float), np.asarray(g, float), np.asarray(A, float)
-    diff = np.asarray(points, float)[..., None, :] - y
-    z = -(g + np.einsum("...ni,ij,...nj->...n", diff, np.linalg.inv(A), diff) / (4 * t)) / eps
-    top = z.max(axis=-1)
-    u = -eps * (top + np.log(np.exp(z - top[..., None]).sum(axis=-1)))
-    if normalized:
-        d = y.shape[1]
-        u = u + eps * d / 2 * np.log(4 * np.pi * eps * t) + eps / 2 * np.log(np.linalg.det(A))
-    return u
+from helpers import numpy_hopf_cole as hopf_cole  # noqa: E402  (the shared NumPy oracle)
 
 
 ATOMS_2D = dict(y=[[-0.7, -0.4], [0.5, 0.2], [0.0, 0.8]], g=[0.0, 0.2, 0.4])

@@ -27,7 +27,7 @@ from .._validation import (
     common,
 )
 from ..errors import ShapeError
-from .solution import _check_data
+from .solution import _points_and_data
 from .initial_data import InitialData
 from .kernel import _gibbs
 
@@ -90,13 +90,7 @@ def lse_layer_hessian(x, W, b, eps) -> torch.Tensor:
 
 
 def _hc_inputs(x, data, eps, t):
-    _check_data(data)
-    xt = as_tensor(x, "x")
-    if xt.dtype != data.dtype:
-        xt, _ = common(xt, data.y, names=("x", "data.y"))
-        data = data.to(xt.dtype)
-    check_points(xt, data.dim, "x", "data (atoms)")
-    check_finite(xt, "x")
+    xt, data = _points_and_data(x, data)
     e, mode = _scalar_eps(eps, xt)
     tt = check_time(t, like=xt)
     if tt.ndim:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 
 from .._validation import (
-    EPS_MIXED,
     EPS_POSITIVE,
     EPS_ZERO,
     as_tensor,

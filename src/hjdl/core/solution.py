@@ -154,6 +154,18 @@ def _check_data(data):
     return data
 
 
+def _points_and_data(x, data):
+    """Validate ``data`` and points ``x`` (..., d); bring both to one dtype."""
+    _check_data(data)
+    xt = as_tensor(x, "x")
+    if xt.dtype != data.dtype:
+        xt, _ = common(xt, data.y, names=("x", "data.y"))
+        data = data.to(xt.dtype)
+    check_points(xt, data.dim, "x", "data (atoms)")
+    check_finite(xt, "x")
+    return xt, data
+
+
 def _hopf_cole_flat(xb, data, e, mode, tt, normalized, chunk):
     """u (or ũ) at flattened points; ``e`` and ``tt`` are 0-d or (P,)."""
     quad = (xb * data.apply_inverse(xb)).sum(-1)
@@ -192,13 +204,7 @@ def hopf_cole(x, data: InitialData, eps, t=1.0, normalized: bool = False, *,
         >>> float(hjdl.hopf_cole([[2.0]], data, eps=0.5, t=1.0))  # g + |x−y|²/(4t)
         2.0
     """
-    _check_data(data)
-    xt = as_tensor(x, "x")
-    if xt.dtype != data.dtype:
-        xt, _ = common(xt, data.y, names=("x", "data.y"))
-        data = data.to(xt.dtype)
-    check_points(xt, data.dim, "x", "data (atoms)")
-    check_finite(xt, "x")
+    xt, data = _points_and_data(x, data)
     e, mode = check_eps(eps, like=xt)
     tt = check_time(t, like=xt)
     _check_shapes_broadcast(xt.shape[:-1], eps=e, t=tt)
@@ -220,13 +226,7 @@ def hopf_lax(x, data: InitialData, t=1.0, *, chunk: int | None = None) -> torch.
         >>> float(hjdl.hopf_lax([[0.0]], data, t=0.25))
         1.0
     """
-    _check_data(data)
-    xt = as_tensor(x, "x")
-    if xt.dtype != data.dtype:
-        xt, _ = common(xt, data.y, names=("x", "data.y"))
-        data = data.to(xt.dtype)
-    check_points(xt, data.dim, "x", "data (atoms)")
-    check_finite(xt, "x")
+    xt, data = _points_and_data(x, data)
     tt = check_time(t, like=xt)
     _check_shapes_broadcast(xt.shape[:-1], t=tt)
     xb, shape = _batch(xt, [tt.shape], data.dim)
@@ -267,13 +267,7 @@ def pde_residual(x, data: InitialData, eps, t=1.0, normalized: bool = True) -> t
         >>> bool(r.abs().max() < 1e-12)
         True
     """
-    _check_data(data)
-    xt = as_tensor(x, "x")
-    if xt.dtype != data.dtype:
-        xt, _ = common(xt, data.y, names=("x", "data.y"))
-        data = data.to(xt.dtype)
-    check_points(xt, data.dim, "x", "data (atoms)")
-    check_finite(xt, "x")
+    xt, data = _points_and_data(x, data)
     e, mode = check_eps(eps, like=xt)
     if e.ndim:
         raise ShapeError(f"eps: pde_residual takes a single eps, received shape {tuple(e.shape)}")
