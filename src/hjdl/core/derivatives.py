@@ -50,11 +50,19 @@ def _scalar_eps(eps, like):
 
 
 def _moments(p: torch.Tensor, V: torch.Tensor):
-    """Mean ``E_p V`` (..., d) and covariance ``Cov_p V`` (..., d, d) of rows V (N, d)."""
-    mean = p @ V
-    second = (p @ (V[:, :, None] * V[:, None, :]).reshape(V.shape[0], -1)).reshape(
-        *p.shape[:-1], V.shape[1], V.shape[1])
-    return mean, second - mean[..., :, None] * mean[..., None, :]
+    """Mean ``E_p V`` (..., d) and covariance ``Cov_p V`` (..., d, d) of rows V (N, d).
+
+    Central moments are shift-invariant, so they are formed from ``V_j − V_top`` (the row of
+    largest weight at each point): every term is a positive weight times an O(|V|) number, and the
+    covariance keeps its relative accuracy when one weight is ~1 (the particle regime), where the
+    uncentred ``E[VVᵀ] − E[V]E[V]ᵀ`` cancels catastrophically. Memory ``O(points · N · d)``.
+    """
+    ref = V[p.detach().argmax(-1)]                      # (..., d)
+    omega = V - ref[..., None, :]                        # (..., N, d)
+    shift = (p[..., None, :] @ omega)[..., 0, :]         # E_p[V − ref]
+    dev = omega - shift[..., None, :]
+    cov = (dev * p[..., None]).transpose(-1, -2) @ dev
+    return ref + shift, cov
 
 
 def _layer_inputs(x, W, b, eps):

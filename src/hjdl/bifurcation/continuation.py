@@ -1,0 +1,395 @@
+r"""Branches of critical points of ``H(x; eps)`` followed in eps, and their folds (THEORY §5).
+
+A critical point solves ``F(x, s) = ∇_x H(x; e^s) = 0`` with ``s = log eps``: generically a set of
+curves in ``(x, s)``. Each curve is followed by pseudo-arclength continuation: predictor
+``v + h τ`` along the unit tangent ``τ`` (the null vector of ``∂F/∂(x, s)``), corrector Newton on
+``[F(v); τ·(v − v_pred)] = 0``, which stays regular where the curve turns back in eps. A fold
+(saddle-node) is where ``det ∇²_x H`` changes sign along a branch; it is refined by Newton on the
+extended system ``(∇_x H, det ∇²_x H) = 0`` in ``(x, s)`` and reported with its eps, location,
+``H`` and the pair of kinds (minimum / saddle / maximum) that annihilate there.
+
+Seeds: all critical points found by :func:`~hjdl.bifurcation.critical_points` at ``n_anchors``
+log-spaced eps values; a seed already lying on a traced branch is skipped, every other one starts
+a new branch traced in both directions. A branch that exists only strictly between two anchors
+(an isola narrower than the anchor spacing) can be missed; more anchors reduce that gap.
+
+Low eps. Branches stop where the Gibbs weights underflow (``π_(2) < plateau_tol``) or the
+corrector cannot converge (ridges along which ``∇²H`` is singular to working precision); the end
+reason of every branch is recorded, and nothing is reported from those regions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .._progress import progress as _progress
+from ..errors import InputError
+from .critical import DEGENERATE, KINDS, MAXIMUM, MINIMUM, SADDLE, check_bounds, classify, critical_points
+from .landscape import _check_layer, _check_positive_eps, _landscape
+
+__all__ = ["Branch", "Fold", "BifurcationDiagram", "continuation"]
+
+
+@dataclass
+class Branch:
+    """One traced curve of critical points: ``x`` ``(K, d)``, ``eps`` ``(K,)``, ``H`` ``(K,)``,
+    ``kind`` ``(K,)`` (codes of :data:`~hjdl.bifurcation.KINDS`; ``-1`` at refined folds),
+    ``det`` ``(K,)`` of ``∇²H``, and why each end stopped (``ends``)."""
+
+    x: np.ndarray
+    eps: np.ndarray
+    H: np.ndarray
+    kind: np.ndarray
+    det: np.ndarray
+    ends: tuple[str, str]
+
+
+@dataclass
+class Fold:
+    """A fold (saddle-node) point: ``eps``, ``x`` ``(d,)``, ``H``, the two ``kinds`` that meet
+    (names), the residuals ``grad_norm = |∇H|`` and ``det = det ∇²H`` there, whether the branch
+    turns back in eps (``turning``), whether Newton on the extended system converged
+    (``refined``), and the index of its branch."""
+
+    eps: float
+    x: np.ndarray
+    H: float
+    kinds: tuple[str, str]
+    grad_norm: float
+    det: float
+    turning: bool
+    refined: bool
+    branch: int
+
+
+@dataclass
+class BifurcationDiagram:
+    """Result of :func:`continuation`: branches, folds, and counts of critical points vs eps."""
+
+    branches: list[Branch]
+    folds: list[Fold]
+    eps_min: float
+    eps_max: float
+    bounds: np.ndarray
+    anchors: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self, eps) -> dict[str, np.ndarray]:
+        """Numbers of minima, saddles and maxima inside ``bounds`` at each ``eps`` (array-like).
+
+        Counted as the crossings of the level ``log eps`` by the branches (linear interpolation
+        between traced points; the kind is constant between folds).
+        """
+        e = np.atleast_1d(np.asarray(eps, dtype=float))
+        if np.any(~np.isfinite(e)) or np.any(e <= 0):
+            raise InputError(f"eps: expected positive numbers, received {eps!r}")
+        s = np.log(e)
+        out = {KINDS[k]: np.zeros(e.shape, dtype=int) for k in (MINIMUM, SADDLE, MAXIMUM)}
+        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
+        for br in self.branches:
+            sb = np.log(br.eps)
+            if sb.size < 2:
+                continue
+            s0, s1 = sb[:-1], sb[1:]
+            ds = s1 - s0
+            kind = np.where(br.kind[:-1] == DEGENERATE, br.kind[1:], br.kind[:-1])
+            a = (s0[None] - s[:, None])
+            c = (s1[None] - s[:, None])
+            cross = ((a < 0) & (c >= 0)) | ((a >= 0) & (c < 0))
+            cross &= ds[None] != 0
+            theta = np.where(cross, -a / np.where(ds == 0, 1, ds)[None], 0.0)
+            xi = br.x[:-1][None] + theta[..., None] * (br.x[1:] - br.x[:-1])[None]
+            inside = np.all((xi >= lo) & (xi <= hi), -1)
+            ok = cross & inside
+            for k in (MINIMUM, SADDLE, MAXIMUM):
+                out[KINDS[k]] += (ok & (kind[None] == k)).sum(-1)
+        return out
+
+    def plot(self, ax=None):
+        """Draw the diagram (``H`` at every critical point vs eps, folds marked); needs matplotlib.
+
+        Delegates to ``hjdl.plotting.bifurcation_plots.plot_diagram`` (imported lazily so that the
+        library itself never imports the plotting layer). Returns the matplotlib Figure.
+        """
+        import importlib
+        return importlib.import_module("hjdl.plotting.bifurcation_plots").plot_diagram(self, ax=ax)
+
+
+# ----------------------------------------------------------------------------------------------
+# the tracer
+
+
+class _System:
+    """F(v) = ∇_x H(x; e^s) and its Jacobian at a single point v = (x, s) (float64)."""
+
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+        self.d = W.shape[1]
+
+    def __call__(self, v):
+        x = torch.from_numpy(v[None, :self.d])
+        eps = torch.tensor(math.exp(v[self.d]), dtype=torch.float64)
+        H, g, h, dg, sec = _landscape(x, self.W, self.b, eps, 2, True)
+        J = np.empty((self.d, self.d + 1))
+        J[:, :self.d] = h[0].numpy()
+        J[:, self.d] = dg[0].numpy()
+        return g[0].numpy(), J, float(H[0]), float(sec[0])
+
+    def extended(self, v):
+        """``G = (∇H, det ∇²H)`` and its Jacobian (by autograd through the closed forms)."""
+        def G(vt):
+            eps = torch.exp(vt[self.d])
+            _, g, h, _, _ = _landscape(vt[None, :self.d], self.W, self.b, eps, 2)
+            return torch.cat([g[0], torch.linalg.det(h[0])[None]])
+
+        vt = torch.from_numpy(v.copy())
+        val = G(vt).detach().numpy()
+        jac = torch.autograd.functional.jacobian(G, vt).numpy()
+        return val, jac
+
+
+def _tangent(J, prev=None):
+    if prev is None:
+        _, _, Vt = np.linalg.svd(J)
+        t = Vt[-1]
+    else:
+        A = np.vstack([J, prev[None]])
+        rhs = np.zeros(J.shape[1])
+        rhs[-1] = 1.0
+        try:
+            t = np.linalg.solve(A, rhs)
+        except np.linalg.LinAlgError:
+            return None
+    n = np.linalg.norm(t)
+    if not np.isfinite(n) or n == 0:
+        return None
+    t = t / n
+    if prev is not None and t @ prev < 0:
+        t = -t
+    return t
+
+
+def _trace(system, v0, tau0, s_lo, s_hi, lo, hi, plateau_tol, h0, h_max, max_steps, h_min=1e-5):
+    """Follow one direction from v0; returns the list of points (after v0) and the end reason."""
+    d = system.d
+    v, tau, h = v0.copy(), tau0.copy(), h0
+    pts = []
+    reason = "max_steps"
+    for _ in range(max_steps):
+        accepted = False
+        while h >= h_min:
+            vp = v + h * tau
+            w = vp.copy()
+            ok = False
+            for _it in range(8):
+                F, J, _, _ = system(w)
+                A = np.vstack([J, tau[None]])
+                r = np.concatenate([F, [tau @ (w - vp)]])
+                try:
+                    dv = np.linalg.solve(A, -r)
+                except np.linalg.LinAlgError:
+                    break
+                w = w + dv
+                if not np.all(np.isfinite(w)):
+                    break
+                if np.linalg.norm(dv) < 1e-11 * (1 + np.linalg.norm(w)):
+                    ok = True
+                    break
+            if ok:
+                F, J, Hv, sec = system(w)
+                t_new = _tangent(J, tau)
+                if t_new is not None and t_new @ tau > math.cos(math.radians(25)) \
+                        and np.linalg.norm(w - vp) < 0.5 * h:
+                    accepted = True
+                    break
+            h *= 0.5
+        if not accepted:
+            reason = "stalled"
+            break
+        pts.append((w, Hv, sec))
+        v, tau = w, t_new
+        h = min(h * 1.5, h_max)
+        if sec < plateau_tol:
+            reason = "plateau"
+            break
+        if v[d] < s_lo or v[d] > s_hi:
+            reason = "eps_range"
+            break
+        if np.any(v[:d] < lo) or np.any(v[:d] > hi):
+            reason = "box"
+            break
+        if len(pts) > 10 and np.linalg.norm(v - v0) < 1.5 * h_max:
+            reason = "closed"
+            pts.append((v0.copy(), None, None))
+            break
+    return pts, reason
+
+
+def _refine_fold(system, va, vb, da, db):
+    """Newton on (∇H, det ∇²H) = 0 from the secant guess between va and vb."""
+    theta = da / (da - db) if da != db else 0.5
+    v = va + theta * (vb - va)
+    span = np.linalg.norm(vb - va)
+    converged = False
+    for _ in range(30):
+        G, JG = system.extended(v)
+        try:
+            dv = np.linalg.solve(JG, -G)
+        except np.linalg.LinAlgError:
+            break
+        v = v + dv
+        if not np.all(np.isfinite(v)):
+            break
+        if np.linalg.norm(dv) < 1e-13 * (1 + np.linalg.norm(v)):
+            converged = True
+            break
+    if not converged or np.linalg.norm(v - va) > 3 * span + 1e-9:
+        return va + theta * (vb - va), False
+    return v, True
+
+
+def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid: int | None = None,
+                 h_max: float = 0.08, max_steps: int = 500, plateau_tol: float = 1e-250,
+                 progress: bool = False) -> BifurcationDiagram:
+    r"""Critical points of ``H(x; eps)`` followed across ``[eps_min, eps_max]``, folds located.
+
+    Args:
+        W, b: the layer ``(N, d)``, ``(N,)`` (float64 is used internally).
+        eps_min, eps_max: the eps range, ``0 < eps_min < eps_max``.
+        bounds: ``(d, 2)`` box; branches are traced in the box enlarged by 10 % per side and
+            counted inside the box.
+        n_anchors: number of log-spaced eps values at which seeds are searched.
+        n_grid: Newton starts per axis at each anchor (see :func:`critical_points`).
+        h_max: largest arclength step in ``(x, log eps)``.
+        max_steps: per branch direction.
+        plateau_tol: branches stop where the second Gibbs weight is below this.
+        progress: show a progress bar over anchors.
+
+    Returns:
+        :class:`BifurcationDiagram` with ``branches``, ``folds`` (sorted by eps), ``counts(eps)``.
+
+    Example:
+        >>> import torch
+        >>> from hjdl.bifurcation import continuation
+        >>> W = torch.tensor([[-1.0], [0.0], [2.0]]); b = torch.tensor([-0.5, 0.0, -2.0])
+        >>> dg = continuation(W, b, 0.05, 2.0, [[-3.0, 3.0]], n_anchors=4)
+        >>> [f.kinds for f in dg.folds]       # the middle minimum meets a maximum and vanishes
+        [('minimum', 'maximum')]
+        >>> dg.counts([0.1, 1.0])["maximum"].tolist()
+        [2, 1]
+    """
+    Wt, bt = _check_layer(W, b)
+    Wt, bt = Wt.double(), bt.double()
+    d = Wt.shape[1]
+    for name, val in (("eps_min", eps_min), ("eps_max", eps_max)):
+        _check_positive_eps(val, Wt, name)
+    if not float(eps_min) < float(eps_max):
+        raise InputError(f"eps_min, eps_max: expected eps_min < eps_max, received {eps_min!r}, {eps_max!r}")
+    if isinstance(n_anchors, bool) or not isinstance(n_anchors, int) or n_anchors < 1:
+        raise InputError(f"n_anchors: expected a positive integer, received {n_anchors!r}")
+    box = check_bounds(bounds, d, Wt).numpy()
+    width = box[:, 1] - box[:, 0]
+    lo, hi = box[:, 0] - 0.1 * width, box[:, 1] + 0.1 * width
+    s_lo, s_hi = math.log(float(eps_min)), math.log(float(eps_max))
+    system = _System(Wt, bt)
+    anchors = np.exp(np.linspace(s_lo, s_hi, n_anchors)) if n_anchors > 1 else np.array([math.sqrt(eps_min * eps_max)])
+    raw: list[tuple[list, list[str]]] = []   # (points [(v, H, kind, det)], ends)
+    notes: list[str] = []
+    diag = float(np.linalg.norm(width))
+
+    def covered(v):
+        """Is the seed v already on a traced branch? (interpolate, then Newton at fixed eps)."""
+        eps = torch.tensor(math.exp(v[d]), dtype=torch.float64)
+        for pts, _ in raw:
+            V = np.array([p[0] for p in pts])
+            if len(V) < 2:
+                continue
+            s = V[:, d]
+            a, c = s[:-1] - v[d], s[1:] - v[d]
+            idx = np.nonzero((a <= 0) & (c >= 0) | (a >= 0) & (c <= 0))[0]
+            for i in idx:
+                ds = s[i + 1] - s[i]
+                th = 0.0 if ds == 0 else -a[i] / ds
+                xi = V[i, :d] + th * (V[i + 1, :d] - V[i, :d])
+                if np.linalg.norm(xi - v[:d]) > 0.5 * h_max * (1 + diag):
+                    continue
+                xt = torch.from_numpy(xi[None].copy())
+                for _ in range(6):
+                    _, g, h, _, _ = _landscape(xt, Wt, bt, eps, 2)
+                    try:
+                        xt = xt - torch.linalg.solve(h, g[..., None])[..., 0]
+                    except RuntimeError:
+                        break
+                if np.linalg.norm(xt[0].numpy() - v[:d]) < 1e-6 * diag:
+                    return True
+        return False
+
+    n_plateau = 0
+    for eps_a in _progress(anchors, desc="continuation", enabled=progress):
+        cp = critical_points(Wt, bt, float(eps_a), box, n_grid=n_grid, plateau_tol=plateau_tol,
+                             max_iter=40)
+        n_plateau += cp.n_plateau
+        for xk in cp.x.numpy():
+            v0 = np.concatenate([xk, [math.log(eps_a)]])
+            if covered(v0):
+                continue
+            F, J, H0, _ = system(v0)
+            tau = _tangent(J)
+            if tau is None:
+                continue
+            halves = []
+            for sign in (1.0, -1.0):
+                pts, why = _trace(system, v0, sign * tau, s_lo, s_hi, lo, hi, plateau_tol,
+                                  h0=0.01, h_max=h_max, max_steps=max_steps)
+                halves.append((pts, why))
+            fwd, back = halves
+            seq = [p for p in reversed(back[0]) if p[1] is not None] + [(v0, H0, None)] + \
+                  [p for p in fwd[0] if p[1] is not None]
+            raw.append(([(p[0],) for p in seq], [back[1], fwd[1]]))
+    if n_plateau:
+        notes.append(f"{n_plateau} Newton start(s) ended on underflow plateaus (pi_(2) < {plateau_tol:g}) "
+                     "and were dropped")
+
+    branches: list[Branch] = []
+    folds: list[Fold] = []
+    for bi, (pts, ends) in enumerate(raw):
+        V = np.array([p[0] for p in pts])
+        x = torch.from_numpy(np.ascontiguousarray(V[:, :d]))
+        Hs, kinds, dets = [], [], []
+        for vv in V:  # cheap: one batched call would need per-point eps; loop over branch points
+            eps = torch.tensor(math.exp(vv[d]), dtype=torch.float64)
+            H, _, h, _, _ = _landscape(torch.from_numpy(vv[None, :d]), Wt, bt, eps, 2)
+            Hs.append(float(H[0]))
+            k, _ = classify(h, rel_tol=0.0)
+            kinds.append(int(k[0]))
+            dets.append(float(torch.linalg.det(h[0])))
+        Hs, kinds, dets = np.array(Hs), np.array(kinds), np.array(dets)
+        Vl, Hl, Kl, Dl = [V[0]], [Hs[0]], [kinds[0]], [dets[0]]
+        for i in range(len(V) - 1):
+            if np.sign(dets[i]) != np.sign(dets[i + 1]) and dets[i] != 0 and dets[i + 1] != 0:
+                vf, ok = _refine_fold(system, V[i], V[i + 1], dets[i], dets[i + 1])
+                G, _ = system.extended(vf)
+                eps_f = math.exp(vf[d])
+                Hf = float(_landscape(torch.from_numpy(vf[None, :d]), Wt, bt,
+                                      torch.tensor(eps_f, dtype=torch.float64), 1)[0][0])
+                turning = (V[i, d] - vf[d]) * (V[i + 1, d] - vf[d]) > 0
+                inside = bool(np.all(vf[:d] >= box[:, 0]) and np.all(vf[:d] <= box[:, 1]))
+                if s_lo <= vf[d] <= s_hi and inside:
+                    pair = tuple(sorted((KINDS[kinds[i]], KINDS[kinds[i + 1]]),
+                                        key=lambda n: ["minimum", "saddle", "maximum"].index(n)
+                                        if n in ("minimum", "saddle", "maximum") else 3))
+                    folds.append(Fold(eps=eps_f, x=vf[:d].copy(), H=Hf, kinds=pair,
+                                      grad_norm=float(np.linalg.norm(G[:d])), det=float(G[d]),
+                                      turning=bool(turning), refined=ok, branch=bi))
+                Vl.append(vf), Hl.append(Hf), Kl.append(DEGENERATE), Dl.append(0.0)
+            Vl.append(V[i + 1]), Hl.append(Hs[i + 1]), Kl.append(kinds[i + 1]), Dl.append(dets[i + 1])
+        Vl = np.array(Vl)
+        branches.append(Branch(x=Vl[:, :d], eps=np.exp(Vl[:, d]), H=np.array(Hl), kind=np.array(Kl),
+                               det=np.array(Dl), ends=(ends[0], ends[1])))
+    folds.sort(key=lambda f: f.eps)
+    return BifurcationDiagram(branches=branches, folds=folds, eps_min=float(eps_min),
+                              eps_max=float(eps_max), bounds=box, anchors=anchors, notes=notes)

@@ -1,0 +1,235 @@
+r"""All critical points of the entropy landscape in a box, classified (THEORY §5).
+
+Levenberg–Marquardt / Newton on ``∇_x H = 0`` from a grid of starts (batched; no loop over starts), then
+de-duplication and classification by the eigenvalues of the analytic Hessian: no negative
+eigenvalue = minimum, all negative = maximum, otherwise saddle.
+
+Plateaus. Far inside a neuron's power cell the Gibbs weights of the other neurons underflow;
+there ``H``, ``∇H`` and ``∇²H`` are all exactly 0 in floating point and every point is a
+"critical point". The closed forms of :mod:`hjdl.bifurcation.landscape` keep full relative
+accuracy as long as the second-largest Gibbs weight ``π_(2)`` is a normal float, so genuine
+critical points are resolved deep into the particle regime (``(z_top − z_second)/eps`` up to
+several hundred). A candidate with ``π_(2) < plateau_tol`` (default ``1e-250``) cannot be
+certified and is dropped; the number of such starts is reported as ``n_plateau``, never as
+saddles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .._validation import as_tensor, check_finite
+from ..errors import InputError, ShapeError
+from .landscape import _check_layer, _check_positive_eps, _landscape
+
+__all__ = ["CriticalPoints", "critical_points", "KINDS", "MINIMUM", "SADDLE", "MAXIMUM", "DEGENERATE",
+           "check_bounds", "classify"]
+
+MINIMUM, SADDLE, MAXIMUM, DEGENERATE = 0, 1, 2, -1
+#: Names of the critical-point kinds, indexed by code (``DEGENERATE = -1`` is a fold point).
+KINDS: dict[int, str] = {MINIMUM: "minimum", SADDLE: "saddle", MAXIMUM: "maximum", DEGENERATE: "degenerate"}
+
+
+def check_bounds(bounds, d: int, like: torch.Tensor) -> torch.Tensor:
+    """``bounds`` as a ``(d, 2)`` tensor of ``(low, high)`` rows with ``low < high``."""
+    bt = as_tensor(bounds, "bounds").to(like.dtype)
+    if bt.shape == (2,) and d == 1:
+        bt = bt.reshape(1, 2)
+    if bt.shape != (d, 2):
+        raise ShapeError(f"bounds: expected shape ({d}, 2) (one (low, high) row per input dimension), "
+                         f"received shape {tuple(bt.shape)}")
+    check_finite(bt, "bounds")
+    if not bool((bt[:, 0] < bt[:, 1]).all()):
+        raise InputError(f"bounds: expected low < high in every row, received {bt.tolist()}")
+    return bt
+
+
+def classify(hess: torch.Tensor, rel_tol: float = 1e-9) -> tuple[torch.Tensor, torch.Tensor]:
+    """Kind codes and eigenvalues from Hessians ``(..., d, d)``; near-singular → ``DEGENERATE``."""
+    lam = torch.linalg.eigvalsh(hess)
+    scale = lam.abs().amax(-1).clamp_min(torch.finfo(hess.dtype).tiny)
+    neg = (lam < 0).sum(-1)
+    d = hess.shape[-1]
+    kind = torch.where(neg == 0, MINIMUM, torch.where(neg == d, MAXIMUM, SADDLE))
+    degenerate = lam.abs().amin(-1) <= rel_tol * scale
+    return torch.where(degenerate, DEGENERATE, kind), lam
+
+
+@dataclass
+class CriticalPoints:
+    """Critical points of ``H`` at one eps (see :func:`critical_points`).
+
+    Attributes:
+        x: ``(M, d)`` locations; H: ``(M,)`` entropy there; kind: ``(M,)`` codes into :data:`KINDS`;
+        eigenvalues: ``(M, d)`` of ``∇²H``; grad_norm: ``(M,)`` ``|∇H|`` (residual);
+        n_plateau: number of starts that ended on an underflow plateau (dropped);
+        eps: the temperature.
+    """
+
+    x: torch.Tensor
+    H: torch.Tensor
+    kind: torch.Tensor
+    eigenvalues: torch.Tensor
+    grad_norm: torch.Tensor
+    n_plateau: int
+    eps: float
+
+    def counts(self) -> dict[str, int]:
+        """``{"minimum": m, "saddle": s, "maximum": M}`` (degenerate points listed separately)."""
+        out = {KINDS[k]: int((self.kind == k).sum()) for k in (MINIMUM, SADDLE, MAXIMUM)}
+        n_deg = int((self.kind == DEGENERATE).sum())
+        if n_deg:
+            out["degenerate"] = n_deg
+        return out
+
+
+def _grid_starts(bounds: torch.Tensor, n: int) -> torch.Tensor:
+    d = bounds.shape[0]
+    axes = [lo + (hi - lo) * (torch.arange(n, dtype=bounds.dtype) + 0.5) / n for lo, hi in bounds]
+    return torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d)
+
+
+def _newton(x, W, b, eps, bounds, max_iter, xtol, max_step):
+    """Batched Levenberg–Marquardt on the residual ∇H (Jacobian ∇²H), then a Newton acceptance test.
+
+    The damped step ``−(K² + λI)⁻¹ K g`` (``K = ∇²H``) decreases ``|∇H|`` from far away (its
+    basins are much larger than plain Newton's, which matters for maxima and saddles whose
+    Newton basins shrink like eps) and becomes the Newton step as ``λ → 0``. A start is accepted
+    when the undamped Newton step is below ``xtol`` (relative to the box width): this rejects
+    local minima of ``|∇H|`` that are not critical points.
+    """
+    width = (bounds[:, 1] - bounds[:, 0])
+    P, d = x.shape
+    eye = torch.eye(d, dtype=x.dtype)
+    _, g, h, _, _ = _landscape(x, W, b, eps, 2)
+    gn = g.norm(dim=-1)
+    lam = 1e-3 * (h.abs().amax((-2, -1)) ** 2) + torch.finfo(x.dtype).tiny
+    for _ in range(max_iter):
+        A = h @ h + lam[:, None, None] * eye
+        step = -torch.linalg.solve(A, (h @ g[..., None]))[..., 0]
+        norm = (step / width).norm(dim=-1)
+        scale = torch.clamp(max_step / norm.clamp_min(1e-300), max=1.0)
+        xn = x + step * scale[:, None]
+        _, gN, hN, _, _ = _landscape(xn, W, b, eps, 2)
+        gnN = gN.norm(dim=-1)
+        better = (gnN < gn) & torch.isfinite(gnN)
+        x = torch.where(better[:, None], xn, x)
+        g = torch.where(better[:, None], gN, g)
+        h = torch.where(better[:, None, None], hN, h)
+        gn = torch.where(better, gnN, gn)
+        lam = torch.where(better, lam / 5, lam * 4)
+        if bool((norm < 1e-3 * xtol).all()):
+            break
+    lamh, V = torch.linalg.eigh(h)
+    floor = lamh.abs().amax(-1, keepdim=True) * 1e-13 + torch.finfo(x.dtype).tiny
+    ok_eig = (lamh.abs() >= floor).all(-1)
+    inv = torch.where(lamh.abs() < floor, torch.zeros_like(lamh), 1 / lamh)
+    newton = torch.einsum("pij,pj,pkj,pk->pi", V, inv, V, g)
+    converged = ((newton / width).norm(dim=-1) < xtol) & ok_eig & torch.isfinite(x).all(-1)
+    x = x - torch.where(converged[:, None], newton, torch.zeros_like(newton))
+    return x, converged
+
+
+def _fine_seeds(bounds, W, b, eps, n_fine):
+    """Strict local minima of ``|∇H|`` over a fine grid: a seed near every resolvable critical
+    point, whatever its type (exact-zero plateaus are never strict minima)."""
+    d = bounds.shape[0]
+    pts = _grid_starts(bounds, n_fine)
+    gn = torch.cat([_landscape(c, W, b, eps, 1)[1].norm(dim=-1) for c in pts.split(1 << 15)])
+    G = gn.reshape((n_fine,) * d)
+    core = tuple(slice(1, -1) for _ in range(d))
+    centre = G[core]
+    is_min = torch.ones_like(centre, dtype=torch.bool)
+    import itertools
+    for off in itertools.product((-1, 0, 1), repeat=d):
+        if all(o == 0 for o in off):
+            continue
+        sl = tuple(slice(1 + o, n_fine - 1 + o) for o in off)
+        # ties broken lexicographically (strict against earlier neighbours), so a symmetric pair
+        # of equal values still yields one seed while an exact-zero plateau yields none
+        is_min &= (centre < G[sl]) if off < (0,) * d else (centre <= G[sl])
+    idx = is_min.nonzero() + 1
+    flat = torch.zeros(idx.shape[0], dtype=torch.long)
+    for k in range(d):
+        flat = flat * n_fine + idx[:, k]
+    return pts[flat]
+
+
+def _dedupe(x: torch.Tensor, tol: float) -> torch.Tensor:
+    """Indices of representatives of clusters of points closer than ``tol`` (first kept)."""
+    if x.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.long)
+    close = torch.cdist(x, x) < tol
+    keep = []
+    taken = torch.zeros(x.shape[0], dtype=torch.bool)
+    for i in range(x.shape[0]):  # over converged candidates (a few hundred), not over points of H
+        if not taken[i]:
+            keep.append(i)
+            taken |= close[i]
+    return torch.tensor(keep, dtype=torch.long)
+
+
+def critical_points(W, b, eps, bounds, *, starts=None, n_grid: int | None = None,
+                    max_iter: int = 100, xtol: float = 1e-9, plateau_tol: float = 1e-250,
+                    merge_tol: float = 1e-7) -> CriticalPoints:
+    r"""All critical points of ``H(x; eps)`` inside ``bounds``, classified (THEORY §5).
+
+    Args:
+        W, b: the layer ``(N, d)``, ``(N,)``.
+        eps: a number ``> 0``.
+        bounds: ``(d, 2)`` box, one ``(low, high)`` row per dimension.
+        starts: optional ``(S, d)`` Newton starts (added to the grid).
+        n_grid: grid starts per dimension (default ``max(40, 4N)`` in 1-D, ``max(14, 2√N + 8)``
+            per axis in 2-D, 6 per axis above).
+        max_iter, xtol: Levenberg–Marquardt iterations; a start is accepted when the undamped
+            Newton step (relative to the box width) is below ``xtol``.
+        plateau_tol: a converged point whose second-largest Gibbs weight is below this lies on an
+            underflow plateau and is dropped (counted in ``n_plateau``).
+        merge_tol: points closer than ``merge_tol`` × box diagonal are one point.
+
+    Returns:
+        :class:`CriticalPoints` sorted by the first coordinate.
+
+    Example:
+        >>> import torch
+        >>> from hjdl.bifurcation import critical_points
+        >>> W = torch.tensor([[-1.0], [0.0], [1.0]]); b = torch.tensor([-0.5, 0.0, -0.5])
+        >>> cp = critical_points(W, b, 0.1, [[-3.0, 3.0]])
+        >>> cp.counts()       # two maxima between three neurons, a minimum in the middle cell
+        {'minimum': 1, 'saddle': 0, 'maximum': 2}
+    """
+    Wt, bt = _check_layer(W, b)
+    if not Wt.is_floating_point() or Wt.dtype != torch.float64:
+        Wt, bt = Wt.double(), bt.double()
+    d = Wt.shape[1]
+    e = _check_positive_eps(eps, Wt)
+    box = check_bounds(bounds, d, Wt)
+    if n_grid is None:
+        N = Wt.shape[0]
+        n_grid = max(40, 4 * N) if d == 1 else (max(14, int(2 * math.sqrt(N)) + 8) if d == 2 else 6)
+    x0 = _grid_starts(box, int(n_grid))
+    n_fine = {1: 1500, 2: 160}.get(d, 16)
+    x0 = torch.cat([x0, _fine_seeds(box, Wt, bt, e, n_fine)])
+    if starts is not None:
+        s = as_tensor(starts, "starts").to(Wt.dtype).reshape(-1, d)
+        check_finite(s, "starts")
+        x0 = torch.cat([x0, s])
+    x, ok = _newton(x0.clone(), Wt, bt, e, box, max_iter, xtol, 0.25)
+    inside = ((x >= box[:, 0]) & (x <= box[:, 1])).all(-1)
+    finite = torch.isfinite(x).all(-1)
+    on_plateau = _landscape(x[finite], Wt, bt, e, 1)[4] < plateau_tol
+    n_plateau = int(on_plateau.sum())  # starts that ended where π_(2) underflows
+    x = x[ok & inside]
+    H, g, h, _, second = _landscape(x, Wt, bt, e, 2)
+    plateau = second < plateau_tol
+    x, H, g, h = x[~plateau], H[~plateau], g[~plateau], h[~plateau]
+    diag = float((box[:, 1] - box[:, 0]).norm())
+    keep = _dedupe(x, merge_tol * diag)
+    x, H, g, h = x[keep], H[keep], g[keep], h[keep]
+    kind, lam = classify(h)
+    order = torch.argsort(x[:, 0]) if x.shape[0] else torch.zeros(0, dtype=torch.long)
+    return CriticalPoints(x=x[order], H=H[order], kind=kind[order], eigenvalues=lam[order],
+                          grad_norm=g.norm(dim=-1)[order], n_plateau=n_plateau, eps=float(e))
