@@ -11,7 +11,7 @@
 ``run`` and ``reproduce`` write, under ``DIR`` (default ``runs/latest``)::
 
     DIR/report.md, DIR/report.html                 claims ledger first, then one section each
-    DIR/<experiment>/result.json, config.json, meta.json, <figure>.png
+    DIR/<experiment>/result.json, config.json, meta.json, <figure>.png, <table>.csv
     DIR/<experiment>/error.txt                     only when the experiment failed
 
 Every file is written atomically. Exit codes: 0 success, 1 an experiment or a check failed,
@@ -184,6 +184,21 @@ def _save_figures(result, exp_dir: Path, rel_dir: str) -> dict[str, str]:
     return paths
 
 
+def _table_csv(table) -> str:
+    """A result table as CSV text (numbers unformatted, full precision)."""
+    import csv
+    import io
+
+    from hjdl.experiments import jsonable
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(table.columns)
+    for row in table.rows:
+        writer.writerow(["" if v is None else v for v in jsonable(list(row))])
+    return buf.getvalue()
+
+
 def _run_one(exp, preset: str, seed: int, out: Path, show_progress: bool, env: dict, command: list[str]):
     """Run one experiment and write its files; never raises for a failing experiment."""
     from hjdl._io import atomic_write_json, atomic_write_text
@@ -220,6 +235,8 @@ def _run_one(exp, preset: str, seed: int, out: Path, show_progress: bool, env: d
     if ran:
         try:
             atomic_write_json(exp_dir / "result.json", result.to_json_dict())
+            for key, table in result.tables.items():  # every table also as CSV
+                atomic_write_text(exp_dir / (_safe_filename(key) + ".csv"), _table_csv(table))
         except Exception:
             result.error = (result.error or "") + "Writing result.json failed:\n" + traceback.format_exc()
     else:

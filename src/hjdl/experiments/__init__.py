@@ -30,6 +30,7 @@ from hjdl.experiments.registry import (
 # One import per module, in report order, e.g.
 #     from hjdl.experiments import identity, tropical_limit, attention_identity  # noqa: F401
 from hjdl.experiments import identity, tropical_limit, attention_identity  # noqa: F401,E402
+from hjdl.experiments import recovery, quadrature, scaling_trained, intrinsic_dimension  # noqa: F401,E402
 # ---- end of experiment modules ---------------------------------------------------------------
 
 __all__ = [

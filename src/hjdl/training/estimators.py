@@ -1,0 +1,309 @@
+"""``HJRegressor`` and ``HJClassifier``: fitting LSE models as a search over initial-value problems.
+
+Every gradient step moves the weights ``(W, b)`` of the LSE heads, hence the Hamilton–Jacobi
+initial data ``(y_j, g_j)`` they encode (THEORY §2); the fitted ``initial_data_`` is the problem
+the model settled on. scikit-learn conventions (STYLE practice 9): hyper-parameters in
+``__init__``, ``fit`` returns ``self`` and sets trailing-underscore attributes, randomness only
+through ``random_state``. Requires scikit-learn (the ``dev`` extra).
+
+``eps="auto"`` uses ``eps* = N^{−1/d}`` (THEORY §4, :func:`hjdl.scaling.epsilon_star`) with
+``N = width`` and ``d = intrinsic_dim`` or, if ``None``, the TwoNN estimate on ``X`` (clipped to
+``[1, n_features]``). The value assumes inputs on a unit scale (e.g. standardised).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import torch
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted
+    try:
+        from sklearn.utils.validation import validate_data as _validate_data
+    except ImportError:  # scikit-learn < 1.6
+        def _validate_data(est, *args, **kwargs):
+            return est._validate_data(*args, **kwargs)
+except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
+    raise ImportError("hjdl.training needs scikit-learn (pip install 'hjdl[dev]' or scikit-learn)") from exc
+
+from ..core import gibbs, lse
+from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+
+from ..errors import EpsilonError, InputError
+from ..errors import NotFittedError as _HJNotFitted
+from ..nn import LSENetwork
+from ..scaling import epsilon_star, intrinsic_dimension
+from ._engine import train
+
+
+class EstimatorNotFittedError(_HJNotFitted, _SklearnNotFitted):
+    """Raised by ``predict`` / ``score`` before ``fit``: both hjdl's and scikit-learn's NotFittedError."""
+
+__all__ = ["HJRegressor", "HJClassifier"]
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InputError(f"{name}: expected an integer >= {minimum}, received {value!r}")
+    return int(value)
+
+
+def _check_real(value, name, *, positive=True):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or (
+            positive and value <= 0):
+        raise InputError(f"{name}: expected a finite number{' > 0' if positive else ''}, received {value!r}")
+    return float(value)
+
+
+class _HJEstimator(BaseEstimator):
+    """Shared machinery of :class:`HJRegressor` and :class:`HJClassifier`."""
+
+    _loss_name = ""
+
+    def __init__(self, width=32, hidden=(), eps="auto", t=1.0, intrinsic_dim=None, max_iter=3000,
+                 lr=1e-2, refine="lbfgs", n_restarts=1, batch_size=None, random_state=None,
+                 verbose=False, tol=1e-7, n_iter_no_change=100, refine_iter=100, learn_eps=False,
+                 n_threads=None):
+        self.width = width
+        self.hidden = hidden
+        self.eps = eps
+        self.t = t
+        self.intrinsic_dim = intrinsic_dim
+        self.max_iter = max_iter
+        self.lr = lr
+        self.refine = refine
+        self.n_restarts = n_restarts
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.refine_iter = refine_iter
+        self.learn_eps = learn_eps
+        self.n_threads = n_threads
+
+    # -- hyper-parameters ------------------------------------------------------------------
+    def _check_params(self, X):
+        width = _check_int(self.width, "width", 1)
+        _check_int(self.max_iter, "max_iter", 0)
+        _check_int(self.n_restarts, "n_restarts", 1)
+        _check_int(self.refine_iter, "refine_iter", 0)
+        _check_int(self.n_iter_no_change, "n_iter_no_change", 1)
+        _check_real(self.lr, "lr")
+        _check_real(self.t, "t")
+        _check_real(self.tol, "tol", positive=False)
+        if self.batch_size is not None:
+            _check_int(self.batch_size, "batch_size", 1)
+        if self.refine not in (None, "lbfgs"):
+            raise InputError(f"refine: expected 'lbfgs' or None, received {self.refine!r}")
+        d_in = X.shape[1]
+        if isinstance(self.eps, str):
+            if self.eps != "auto":
+                raise EpsilonError(f"eps: expected 'auto' or a number >= 0, received {self.eps!r}")
+            if self.intrinsic_dim is not None:
+                dim = _check_real(self.intrinsic_dim, "intrinsic_dim")
+            else:
+                try:
+                    dim = intrinsic_dimension(X) if X.shape[0] >= 3 else float(d_in)
+                except InputError:  # duplicates, a lattice, ...: fall back to the ambient dimension
+                    dim = float(d_in)
+                if not math.isfinite(dim):
+                    dim = float(d_in)
+                dim = min(max(dim, 1.0), float(max(d_in, 1)))
+            eps = float(epsilon_star(width, dim))
+        else:
+            if isinstance(self.eps, bool) or not isinstance(self.eps, numbers.Real) or not math.isfinite(
+                    self.eps) or self.eps < 0:
+                raise EpsilonError(f"eps: expected 'auto' or a finite number >= 0, received {self.eps!r}")
+            eps, dim = float(self.eps), None
+        if self.learn_eps and eps <= 0:
+            raise EpsilonError("eps: learn_eps=True needs eps > 0 (it is learned as exp(log_eps))")
+        return width, eps, dim
+
+    def _check_xy(self, X, y):
+        X, y = _validate_data(self, X, y, dtype=np.float64, y_numeric=self._loss_name == "mse")
+        if X.shape[0] < 2:
+            raise InputError(f"X: n_samples = 1; {type(self).__name__} needs at least 2 samples to fit")
+        return X, y
+
+    # -- fitting ---------------------------------------------------------------------------
+    def _fit(self, X, target, out_features):
+        if self.n_threads is None:
+            return self._fit_inner(X, target, out_features)
+        n_threads = _check_int(self.n_threads, "n_threads", 1)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(n_threads)  # restored below: small problems run faster on one thread
+        try:
+            return self._fit_inner(X, target, out_features)
+        finally:
+            torch.set_num_threads(previous)
+
+    def _fit_inner(self, X, target, out_features):
+        width, eps, dim = self._check_params(X)
+        Xt = torch.tensor(X, dtype=torch.float64)
+        rs = check_random_state(self.random_state)
+        seeds = rs.randint(0, 2**31 - 1, size=self.n_restarts)
+        best = None
+        for r, seed in enumerate(seeds):
+            gen = torch.Generator().manual_seed(int(seed))
+            net = LSENetwork(X.shape[1], hidden=self.hidden, width=width, eps=eps, out_features=out_features,
+                             t=self.t, learn_eps=self.learn_eps, dtype=torch.float64, generator=gen)
+            self._center(net, Xt, target)
+            res = train(net, self._loss, Xt, target, max_iter=self.max_iter, lr=self.lr, tol=self.tol,
+                        n_iter_no_change=self.n_iter_no_change, refine=self.refine,
+                        refine_iter=self.refine_iter, batch_size=self.batch_size, generator=gen,
+                        verbose=self.verbose, desc=f"{type(self).__name__} restart {r + 1}/{self.n_restarts}")
+            if best is None or res.loss < best[1].loss:
+                best = (net, res)
+        net, res = best
+        net.requires_grad_(False)
+        self.network_ = net
+        self.eps_ = float(net.eps.detach())
+        self.intrinsic_dim_ = dim
+        self.loss_ = res.loss
+        self.loss_curve_ = list(res.loss_curve)
+        self.n_iter_ = max(1, res.n_iter)
+        single = len(net.hidden) == 0
+        self.layer_ = net.heads[0] if single and out_features == 1 else None
+        if single:
+            data = [head.initial_data() for head in net.heads]
+            self.initial_data_ = data[0] if out_features == 1 else data
+        else:
+            self.initial_data_ = None
+        return self
+
+    def _center(self, net, X, target):
+        """Shift the head biases so the initial outputs have the targets' mean (regression) or 0."""
+        with torch.no_grad():
+            out = net(X)
+            shift = self._offset(target) - out.mean(0)
+            for c, head in enumerate(net.heads):
+                head.bias.add_(shift if shift.ndim == 0 else shift[c])
+
+    def _forward(self, X):
+        try:
+            check_is_fitted(self)
+        except _SklearnNotFitted as exc:
+            raise EstimatorNotFittedError(str(exc)) from None
+        X = _validate_data(self, X, dtype=np.float64, reset=False)
+        with torch.no_grad():
+            return self.network_(torch.tensor(X, dtype=torch.float64))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+class HJRegressor(RegressorMixin, _HJEstimator):
+    r"""Least-squares regression with an LSE network (one LSE head; hidden softplus_eps layers optional).
+
+    With ``hidden=()`` the model is one LSE layer ``f(x) = LSE_eps(Wx + b)`` — convex in ``x`` —
+    and its Hamilton–Jacobi initial data ``initial_data_`` (atoms ``y_j``, values ``g_j`` at time
+    ``t``) are read off after fitting: ``f(x) = |x|²/(4t) − u(x, t)`` (T3).
+
+    Parameters:
+        width: neurons ``N``; hidden: hidden softplus_eps widths; eps: ``"auto"`` (``N^{−1/d}``)
+        or a number ``>= 0``; t: HJ time of ``initial_data_``; intrinsic_dim: ``d`` for
+        ``eps="auto"`` (None: TwoNN estimate); max_iter: Adam steps; lr: Adam step size;
+        refine: ``"lbfgs"`` or None; n_restarts: independent initialisations (the lowest
+        training loss is kept); batch_size: None = full batch; random_state; verbose: a
+        progress bar; tol, n_iter_no_change: early stopping; refine_iter: L-BFGS iterations;
+        learn_eps: learn ``eps`` (positive by parametrisation); n_threads: torch CPU threads
+        used during ``fit`` (None: leave torch's setting; the previous value is restored after
+        ``fit``; 1 is fastest for small problems).
+
+    Fitted attributes: ``network_`` (:class:`hjdl.nn.LSENetwork`), ``layer_`` (its
+    :class:`~hjdl.nn.LSELayer` for single-layer models, else None), ``eps_``, ``intrinsic_dim_``,
+    ``initial_data_`` (single-layer models), ``loss_`` (final training MSE), ``loss_curve_``,
+    ``n_iter_``, ``n_features_in_``.
+
+    Example:
+        >>> import numpy as np
+        >>> from hjdl.training import HJRegressor
+        >>> X = np.linspace(-2, 2, 64)[:, None]
+        >>> reg = HJRegressor(width=8, eps=0.05, max_iter=300, lr=0.05, random_state=0).fit(X, np.abs(X[:, 0]))
+        >>> bool(reg.score(X, np.abs(X[:, 0])) > 0.99), reg.initial_data_.y.shape
+        (True, torch.Size([8, 1]))
+    """
+
+    _loss_name = "mse"
+
+    @staticmethod
+    def _loss(pred, target):
+        return torch.mean((pred - target) ** 2)
+
+    @staticmethod
+    def _offset(target):
+        return target.mean()
+
+    def fit(self, X, y):
+        """Fit to ``X`` (n, d) and ``y`` (n,); returns ``self``."""
+        X, y = self._check_xy(X, y)
+        return self._fit(X, torch.tensor(y, dtype=torch.float64), 1)
+
+    def predict(self, X):
+        """``f(X)``, shape (n,)."""
+        return self._forward(X).numpy()
+
+
+class HJClassifier(ClassifierMixin, _HJEstimator):
+    r"""Classification with one LSE head per class; the heads are the logits (cross-entropy).
+
+    ``p(c | x) = softmax_c(f_c(x))`` with ``f_c(x) = LSE_eps(W_c h(x) + b_c)`` (:class:`hjdl.nn.LSENetwork`
+    with ``out_features = n_classes``); the cross-entropy is ``LSE_1(f(x)) − f_y(x)``.
+    Parameters as :class:`HJRegressor`. Fitted attributes: ``classes_``, ``network_``,
+    ``eps_``, ``initial_data_`` (a list, one :class:`~hjdl.InitialData` per class, single-layer
+    models), ``loss_`` (final training cross-entropy), ``loss_curve_``, ``n_iter_``,
+    ``n_features_in_``.
+
+    Example:
+        >>> import numpy as np
+        >>> from hjdl.training import HJClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(-2, 1, (40, 2)), rng.normal(2, 1, (40, 2))])
+        >>> y = np.repeat(["a", "b"], 40)
+        >>> clf = HJClassifier(width=4, max_iter=100, lr=0.05, random_state=0).fit(X, y)
+        >>> clf.predict([[-3.0, -3.0], [3.0, 3.0]]).tolist(), len(clf.initial_data_)
+        (['a', 'b'], 2)
+    """
+
+    _loss_name = "cross-entropy"
+
+    @staticmethod
+    def _loss(logits, target):
+        return torch.mean(lse(logits, 1.0) - logits.gather(1, target[:, None]).squeeze(1))
+
+    @staticmethod
+    def _offset(target):
+        return torch.zeros((), dtype=torch.float64)
+
+    def fit(self, X, y):
+        """Fit to ``X`` (n, d) and labels ``y`` (n,); returns ``self``."""
+        X, y = self._check_xy(X, y)
+        check_classification_targets(y)
+        self.classes_, idx = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise InputError(f"y: expected at least 2 classes, received 1 class ({self.classes_[0]!r})")
+        return self._fit(X, torch.tensor(idx, dtype=torch.long), int(self.classes_.size))
+
+    def decision_function(self, X):
+        """The per-class LSE logits ``f_c(X)``, shape (n, n_classes); for two classes the
+        scikit-learn convention ``f_1(X) − f_0(X)``, shape (n,)."""
+        logits = self._forward(X).numpy()
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict_proba(self, X):
+        """``softmax(f(X))`` (the Gibbs weights of the logits at temperature 1), shape (n, n_classes)."""
+        return gibbs(self._forward(X), 1.0).numpy()
+
+    def predict(self, X):
+        """The class with the largest LSE head."""
+        logits = self._forward(X).numpy()
+        return self.classes_[np.argmax(logits, axis=1)]
