@@ -128,3 +128,13 @@ def test_bad_z_and_dim():
     with pytest.raises(InputError, match="p"):
         hjdl.entropy(torch.tensor([0.5, -0.5]))
     assert issubclass(EpsilonError, ValueError)
+
+
+def test_empty_inputs_are_defined():
+    # the empty sum is log 0 = -inf (the tropical zero); no weights; zero entropy
+    for eps in (0.0, 0.5):
+        out = hjdl.lse(torch.zeros(3, 0, dtype=torch.float64), eps)
+        assert out.shape == (3,) and torch.all(out == -math.inf)
+        assert hjdl.gibbs(torch.zeros(3, 0), eps).shape == (3, 0)
+    h = hjdl.entropy(torch.zeros(2, 0))
+    assert torch.equal(h, torch.zeros(2)) and not torch.signbit(h).any()

@@ -173,3 +173,14 @@ def test_bad_inputs_are_named():
     xn = x.clone(); xn[0, 0] = math.nan
     with pytest.raises(NonFiniteError, match="x"):
         hjdl.hopf_cole(xn, data, 0.5)
+
+
+def test_empty_batches_and_single_points():
+    W, b, A, x = random_problem(2, anisotropic=True)
+    data = hjdl.to_initial_data(W, b, A=A)
+    for fn in (lambda p: hjdl.hopf_cole(p, data, 0.3), lambda p: hjdl.hopf_lax(p, data),
+               lambda p: hjdl.lse_layer(p, W, b, 0.3)):
+        assert fn(torch.zeros(0, 2, dtype=torch.float64)).shape == (0,)
+        assert fn(torch.zeros(4, 0, 2, dtype=torch.float64)).shape == (4, 0)
+        single = fn(x[0])
+        assert single.shape == () and torch.allclose(single, fn(x[:1])[0])

@@ -86,7 +86,7 @@ def _entropy(p: torch.Tensor, dim: int) -> torch.Tensor:
     """``-Σ p log p`` along ``dim`` (removed) with ``0 log 0 = 0``."""
     positive = p > 0
     logp = torch.log(torch.where(positive, p, torch.ones_like(p)))
-    return -(torch.where(positive, p * logp, torch.zeros_like(p))).sum(dim)
+    return 0.0 - (torch.where(positive, p * logp, torch.zeros_like(p))).sum(dim)  # 0.0 - : no -0.0
 
 
 def _eps_keepdim(eps: torch.Tensor, z_ndim: int, dim: int) -> torch.Tensor:
@@ -136,7 +136,7 @@ def lse(z, eps, dim: int = -1) -> torch.Tensor:
 
     Returns:
         ``z``'s shape without ``dim``, in ``z``'s dtype and device. A row of only ``-inf``
-        gives ``-inf`` with zero gradient.
+        gives ``-inf`` with zero gradient; an empty ``dim`` gives ``-inf`` (the empty sum).
 
     The gradient with respect to ``z`` is :func:`gibbs` (THEORY §1); for ``eps = 0`` it is the
     tie rule of :func:`gibbs` (equal shares among tied maxima).
@@ -147,6 +147,9 @@ def lse(z, eps, dim: int = -1) -> torch.Tensor:
         tensor(1.)
     """
     zt, e, mode, neg = _prepare(z, eps, dim)
+    if zt.shape[neg] == 0:  # the empty sum: log 0 = -inf, the tropical zero
+        shape = torch.broadcast_shapes(zt.shape, e.shape)
+        return zt.new_full(shape[:len(shape) + neg] + shape[len(shape) + neg + 1:], -torch.inf)
     # Fast path: torch's fused kernel is exact for rows with at least one finite entry. Only a
     # non-finite result (NaN / +inf input, or a row of only -inf) needs a look at the input.
     out = _lse(zt, e, mode, neg, finite=True)
@@ -170,6 +173,8 @@ def gibbs(z, eps, dim: int = -1) -> torch.Tensor:
     """
     zt, e, mode, neg = _prepare(z, eps, dim)
     check_no_nan(zt, "z")
+    if zt.shape[neg] == 0:
+        return zt * e if e.ndim else zt.clone()  # no weights to give (shape with eps broadcast)
     return _gibbs(zt, e, mode, neg)
 
 

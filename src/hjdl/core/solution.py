@@ -52,6 +52,8 @@ def _affine_lse(x, W, b, eps, mode, inv_t=None, g=None, chunk=CHUNK_ELEMENTS):
     or (P,); returns (P,). Inputs are finite, so torch's fused logsumexp is used per block.
     """
     P, N = x.shape[0], W.shape[0]
+    if P == 0:
+        return x.new_zeros(0)
     per_atoms = min(N, chunk)
     per_points = max(1, chunk // per_atoms)
     scalar_eps = eps.ndim == 0
@@ -238,7 +240,7 @@ def hopf_lax(x, data: InitialData, t=1.0, *, chunk: int | None = None) -> torch.
         xw = torch.linalg.solve_triangular(C, xb.T, upper=False).T
         yw = torch.linalg.solve_triangular(C, data.y.T, upper=False).T
     step = max(1, _check_chunk(chunk) // max(1, data.n_atoms * data.dim))
-    outs = []
+    outs = [xw.new_zeros(0)]
     for p0 in range(0, xw.shape[0], step):
         diff = xw[p0:p0 + step, None, :] - yw[None]
         tp = tf if tf.ndim == 0 else tf[p0:p0 + step, None]
