@@ -184,3 +184,44 @@ def test_empty_batches_and_single_points():
         assert fn(torch.zeros(4, 0, 2, dtype=torch.float64)).shape == (4, 0)
         single = fn(x[0])
         assert single.shape == () and torch.allclose(single, fn(x[:1])[0])
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(d=st.integers(1, 6), n=st.integers(1, 20), batch=st.lists(st.integers(0, 4), max_size=2),
+       eps=st.one_of(st.just(0.0), st.floats(1e-6, 1e6)), t=st.floats(0.05, 20.0),
+       anisotropic=st.booleans(), seed=st.integers(0, 1000), f32=st.booleans())
+def test_hopf_cole_property(d, n, batch, eps, t, anisotropic, seed, f32):
+    rng = np.random.default_rng(seed)
+    W, b = rng.normal(size=(n, d)), rng.normal(size=n)
+    A = None
+    if anisotropic:
+        M = rng.normal(size=(d, d))
+        A = M @ M.T / d + 0.5 * np.eye(d)
+    x = rng.normal(size=(*batch, d))
+    dt = torch.float32 if f32 else torch.float64
+    data = hjdl.to_initial_data(torch.tensor(W, dtype=dt), torch.tensor(b, dtype=dt), t=t,
+                                A=None if A is None else torch.tensor(A, dtype=dt))
+    u = hjdl.hopf_cole(torch.tensor(x, dtype=dt), data, eps, t=t)
+    assert u.shape == tuple(batch) and u.dtype == dt
+    ref = helpers.numpy_hopf_cole(x.reshape(-1, d), t, data.y.double().numpy(), data.g.double().numpy(),
+                                  A, eps, normalized=False).reshape(batch)
+    scale = max(1.0, float(np.abs(ref).max()) if ref.size else 1.0,
+                float(np.abs(x).max() ** 2 / t) if x.size else 1.0)
+    assert np.all(np.isfinite(u.numpy()))
+    assert np.allclose(u.double().numpy(), ref, atol=tol(dt, scale, factor=2000 if f32 else 200), rtol=0)
+
+
+def test_eps_gradient_is_the_entropy():
+    # d LSE_eps / d eps = (LSE - <pi, z>) / eps = H(pi)  (derivative of T2)
+    z = torch.randn(6, 9, dtype=torch.float64)
+    eps = torch.tensor(0.37, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(hjdl.lse(z, eps).sum(), eps)
+    assert torch.allclose(g, hjdl.entropy(hjdl.gibbs(z, 0.37)).sum(), atol=1e-12)
+    W, b = torch.randn(9, 3, dtype=torch.float64), torch.randn(9, dtype=torch.float64)
+    x = torch.randn(5, 3, dtype=torch.float64)
+    (g2,) = torch.autograd.grad(hjdl.lse_layer(x, W, b, eps).sum(), eps)
+    assert torch.allclose(g2, hjdl.entropy(hjdl.layer_weights(x, W, b, 0.37)).sum(), atol=1e-12)
