@@ -1,0 +1,27 @@
+"""Curvature bounds and robustness certificates controlled by eps (THEORY §6).
+
+``∇²f = Cov_π(W)/eps`` for an LSE layer, so raising eps lowers the curvature (T6):
+``‖∇²f‖₂ <= max_j |W_j|²/eps`` (the paper's corollary) and ``<= R²/eps`` with ``R`` the radius
+of the smallest ball holding the rows. With a margin, its gradient and this bound, a second-order
+certificate guarantees for every input how far it can be pushed before the decision changes;
+a PGD attack shows the guarantee is honest.
+
+* :func:`input_hessian`, :func:`curvature` (batched, low-rank), :func:`curvature_bound`,
+  :func:`enclosing_ball`
+* :func:`certify` → :class:`Certificate` (second-order, first-order and combined radii)
+* :func:`attack` → :class:`AttackResult` (PGD ℓ2)
+* :func:`as_model`: what counts as a model (``(W, b, eps)``, per-class heads, ``hjdl.nn``
+  modules, fitted estimators, any differentiable module).
+"""
+
+from ._model import GenericModel, LSEHeads, as_model
+from .attack import AttackResult, attack
+from .ball import Ball, enclosing_ball
+from .certify import CURVATURE_SIDES, Certificate, certify, radii_from_constants
+from .curvature import BOUND_KINDS, CURVATURE_METHODS, curvature, curvature_bound, input_hessian
+
+__all__ = [
+    "input_hessian", "curvature", "curvature_bound", "enclosing_ball", "Ball",
+    "certify", "Certificate", "radii_from_constants", "attack", "AttackResult",
+    "as_model", "LSEHeads", "GenericModel", "BOUND_KINDS", "CURVATURE_METHODS", "CURVATURE_SIDES",
+]

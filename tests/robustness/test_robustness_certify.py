@@ -1,0 +1,139 @@
+"""Certificates are honest: no attack or random perturbation inside a certified radius succeeds."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import hjdl
+from hjdl.errors import InputError, UnknownNameError
+from hjdl.robustness import attack, certify, radii_from_constants
+
+
+def _heads(C, N, d, seed, spread=1.0):
+    g = torch.Generator().manual_seed(seed)
+    W = spread * torch.randn(C, N, d, generator=g, dtype=torch.float64)
+    b = torch.randn(C, N, generator=g, dtype=torch.float64)
+    return W, b, g
+
+
+def _logits(W, b, eps, x):  # independent forward through the public kernel
+    return torch.stack([hjdl.lse_layer(x, W[c], b[c], eps) for c in range(W.shape[0])], -1)
+
+
+def test_radius_formulas_solve_their_equations():
+    g = torch.Generator().manual_seed(0)
+    m, G, beta = (torch.rand(200, generator=g, dtype=torch.float64) * 3 + 1e-3 for _ in range(3))
+    L = G + torch.rand(200, generator=g, dtype=torch.float64) * 2
+    r2, r1, r = radii_from_constants(m, G, beta, L)
+    assert torch.allclose(m - G * r2 - 0.5 * beta * r2 ** 2, torch.zeros_like(m), atol=1e-12)
+    assert torch.allclose(r1 * L, m, rtol=1e-14)
+    assert bool((r >= r2 * (1 - 1e-14)).all()) and bool((r >= r1 * (1 - 1e-14)).all())
+    # the combined radius is the root of m = ∫ min(G + βt, L) dt: integrate numerically
+    t = torch.linspace(0, 1, 20001, dtype=torch.float64)[None, :] * r[:, None]
+    integrand = torch.minimum(G[:, None] + beta[:, None] * t, L[:, None])
+    integral = torch.trapezoid(integrand, t, dim=1)
+    assert torch.allclose(integral, m, rtol=1e-7)
+    # edge cases: β = 0 gives m/G, β = inf gives the first-order radius, m <= 0 gives 0
+    r2, r1, r = radii_from_constants(torch.tensor([2.0, 2.0, -1.0]), torch.tensor([0.5, 0.5, 0.5]),
+                                     torch.tensor([0.0, math.inf, 1.0]), torch.tensor([1.0, 1.0, 1.0]))
+    assert r2.tolist() == [4.0, 0.0, 0.0] and r.tolist() == [4.0, 2.0, 0.0]
+
+
+def test_affine_heads_certificate_is_exact_and_attack_reaches_it():
+    """One neuron per head: f_c affine, curvature 0, the radius is the exact boundary distance."""
+    W, b, g = _heads(2, 1, 3, 1)
+    x = torch.randn(20, 3, generator=g, dtype=torch.float64)
+    cert = certify((W, b, 0.5), x)
+    f = _logits(W, b, 0.5, x)
+    w = (W[0, 0] - W[1, 0]).norm()
+    exact = (f[:, 0] - f[:, 1]).abs() / w
+    assert torch.allclose(cert.radius, exact, rtol=1e-12)
+    assert torch.allclose(cert.radius_second_order, exact, rtol=1e-12)
+    assert bool((attack((W, b, 0.5), x, radius=cert.radius * 1.001, steps=30).success).all())
+    assert not bool(attack((W, b, 0.5), x, radius=cert.radius * 0.999, steps=30).success.any())
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("curv", ["one-sided", "two-sided"])
+def test_no_attack_succeeds_inside_certified_radius_heads(seed, curv):
+    rs = np.random.default_rng(seed)
+    C, N, d = int(rs.integers(2, 5)), int(rs.integers(2, 9)), int(rs.integers(1, 6))
+    eps = float(rs.choice([0.05, 0.3, 1.0, 4.0]))
+    W, b, g = _heads(C, N, d, seed, spread=float(rs.uniform(0.3, 2)))
+    x = torch.randn(40, d, generator=g, dtype=torch.float64)
+    cert = certify((W, b, eps), x, curvature=curv, bound=str(rs.choice(["row-norm", "enclosing-ball"])))
+    assert bool((cert.radius >= cert.radius_second_order * (1 - 1e-12)).all())
+    assert bool((cert.radius >= cert.radius_first_order * (1 - 1e-12)).all())
+    inside = 0.999 * cert.radius
+    res = attack((W, b, eps), x, radius=inside, steps=60, restarts=3,
+                 generator=torch.Generator().manual_seed(seed))
+    assert not bool(res.success.any())
+    # check with the independent forward that the attack points keep the prediction
+    assert torch.equal(_logits(W, b, eps, res.x_adv).argmax(-1), cert.prediction)
+    # random perturbations on the sphere of the certified radius keep it as well
+    u = torch.randn(40, 64, d, generator=g, dtype=torch.float64)
+    u = u / u.norm(dim=-1, keepdim=True) * inside[:, None, None]
+    pert = _logits(W, b, eps, (x[:, None, :] + u).reshape(-1, d)).reshape(40, 64, C)
+    assert bool((pert.argmax(-1) == cert.prediction[:, None]).all())
+    # and the attack does break points beyond the radius (its strength is checked exactly on
+    # affine heads above; the gap here measures how conservative the certificate is)
+    far = attack((W, b, eps), x, radius=3 * cert.radius + 1e-3, steps=60, restarts=2)
+    assert bool(far.success.any())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_no_attack_succeeds_inside_certified_radius_regression(seed):
+    g = torch.Generator().manual_seed(seed)
+    N, d = 6 + seed, 3
+    W = torch.randn(N, d, generator=g, dtype=torch.float64)
+    b = torch.randn(N, generator=g, dtype=torch.float64)
+    a = -1.0 if seed % 2 else 1.0  # negative output weight: the concave side needs β
+    model = {"W": W, "b": b, "eps": 0.3, "scale": a}
+    x = 2 * torch.randn(60, d, generator=g, dtype=torch.float64)
+    thr = float(a * hjdl.lse_layer(x, W, b, 0.3).median())
+    cert = certify(model, x, threshold=thr)
+    res = attack(model, x, radius=0.999 * cert.radius, steps=80, restarts=3, threshold=thr)
+    pos = cert.radius > 0  # the median point sits on the threshold (margin 0, radius 0)
+    assert int(pos.sum()) >= 58
+    assert not bool(res.success[pos].any())
+    side = torch.sign(a * hjdl.lse_layer(res.x_adv, W, b, 0.3) - thr)
+    assert torch.equal(side.long()[pos], cert.prediction[pos])
+    # one-sided is sound and never smaller than THEORY's two-sided certificate
+    two = certify(model, x, threshold=thr, curvature="two-sided")
+    assert bool((cert.radius >= two.radius * (1 - 1e-12)).all())
+    assert torch.allclose(cert.slack(), torch.zeros_like(cert.margin), atol=1e-10)
+
+
+def test_second_order_beats_first_order_somewhere_and_eps_helps():
+    W, b, g = _heads(3, 6, 4, 11, spread=1.0)
+    x = torch.randn(200, 4, generator=g, dtype=torch.float64)
+    c_small = certify((W, b, 0.05), x)
+    c_large = certify((W, b, 2.0), x)
+    assert float((c_large.radius_second_order > c_large.radius_first_order).double().mean()) > 0.3
+    # β ∝ 1/eps: at a fixed point the curvature bound shrinks as eps grows
+    assert float(c_large.beta.max()) < float(c_small.beta.min())
+
+
+def test_correct_generic_and_errors():
+    W, b, g = _heads(3, 4, 2, 5)
+    x = torch.randn(10, 2, generator=g, dtype=torch.float64)
+    pred = _logits(W, b, 1.0, x).argmax(-1)
+    cert = certify((W, b, 1.0), x, y=pred)
+    assert bool(cert.correct.all())
+    wrong = certify((W, b, 1.0), x, y=(pred + 1) % 3)
+    assert not bool(wrong.certified(0.0).any())
+    from hjdl.nn import LSENetwork
+    deep = LSENetwork(2, hidden=(4,), width=3, out_features=3, eps=0.5, dtype=torch.float64)
+    dc = certify(deep, x)
+    assert not dc.available and bool(torch.isnan(dc.radius).all()) and "unavailable" in dc.reason
+    assert attack(deep, x, radius=0.1, steps=3).x_adv.shape == x.shape
+    with pytest.raises(UnknownNameError, match="one-sided"):
+        certify((W, b, 1.0), x, curvature="both")
+    with pytest.raises(InputError, match="y"):
+        certify((W, b, 1.0), x, y=torch.full((10,), 7))
+    with pytest.raises(InputError, match="radius"):
+        attack((W, b, 1.0), x, radius=-1.0)
+    with pytest.raises(InputError, match="threshold"):
+        certify((W, b, 1.0), x, threshold=float("nan"))
