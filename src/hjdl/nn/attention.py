@@ -70,7 +70,8 @@ class GibbsAttention(nn.Module):
     ``π^h_{ij} = gibbs(q_i·k_·; eps_h)_j = softmax(q_i·k_j / eps_h)`` and
     ``out_i = W_o concat_h Σ_j π^h_{ij} v_j`` (THEORY §8). Masked keys get logit ``-inf``
     (weight 0); a query with no visible key gets all-zero weights (``MultiheadAttention``
-    returns NaN there).
+    returns NaN there). A float ``attn_mask`` is added to the scaled scores ``q·k/eps_h`` (as
+    ``MultiheadAttention`` adds it to ``q·k/√d_head``).
 
     Args:
         embed_dim: ``E``; num_heads: ``H`` (must divide ``E``).
@@ -226,16 +227,15 @@ class GibbsAttention(nn.Module):
         ``(B, H, Q)``; ``NaN`` for a query that sees fewer than two keys (``log 1 = 0``).
         """
         w = self.gibbs_weights(query, key, attn_mask, key_padding_mask, is_causal)
-        visible = (w > 0).sum(-1) if attn_mask is None and key_padding_mask is None and not is_causal else None
-        if visible is None:
-            q_in, k_in, _, _ = self._inputs(query, key, None)
-            B, Q, K = q_in.shape[0], q_in.shape[1], k_in.shape[1]
-            allowed = attention_allowed(B, self.num_heads, Q, K, attn_mask, key_padding_mask, is_causal, w.device)
+        q_in, k_in, _, _ = self._inputs(query, key, None)
+        B, Q, K = q_in.shape[0], q_in.shape[1], k_in.shape[1]
+        allowed = attention_allowed(B, self.num_heads, Q, K, attn_mask, key_padding_mask, is_causal, w.device)
+        if allowed is None:
+            visible = torch.full(w.shape[:-1], K, device=w.device)
+        else:
             visible = allowed.expand(B, self.num_heads, Q, K).sum(-1)
             if w.ndim == 3:
                 visible = visible[0]
-        else:
-            visible = torch.full(w.shape[:-1], w.shape[-1], device=w.device)
         logn = torch.log(visible.to(w.dtype))
         return torch.where(visible > 1, _entropy(w, -1) / torch.where(visible > 1, logn, torch.ones_like(logn)),
                            torch.full_like(logn, torch.nan))

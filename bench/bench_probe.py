@@ -1,0 +1,56 @@
+"""Benchmark: the overhead of ``hjdl.probe.probe_attention`` on a forward pass (issue 6, goal <= 10 %).
+
+    python bench/bench_probe.py [--layers 4 --d-model 128 --heads 4 --length 128 --batch 16]
+
+Baseline: the same model's forward pass under ``torch.no_grad`` with the weights it asks for
+(``need_weights=False`` inside ``TransformerEncoderLayer``), measured in the same run.
+Probe: ``probe_attention(model, x, keep_weights=False)`` (hooks, per-head weights, entropies).
+Prints one JSON line with both times and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from hjdl.experiments._text import TinyTransformer
+from hjdl.probe import probe_attention
+
+
+def best_time(fn, repeat=7):
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--d-model", type=int, default=128)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--length", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=16)
+    args = ap.parse_args(argv)
+    torch.manual_seed(0)
+    model = TinyTransformer(64, args.d_model, args.heads, args.layers, args.length, ffn=4 * args.d_model).eval()
+    x = torch.randint(0, 64, (args.batch, args.length))
+
+    def base():
+        with torch.no_grad():
+            model(x)
+
+    base_t = best_time(base)
+    probe_t = best_time(lambda: probe_attention(model, x, keep_weights=False))
+    print(json.dumps({"forward_s": base_t, "probe_s": probe_t, "ratio": probe_t / base_t,
+                      "goal": "ratio <= 1.10", "config": vars(args)}))
+
+
+if __name__ == "__main__":
+    main()
