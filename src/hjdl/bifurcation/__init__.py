@@ -7,10 +7,10 @@
   returned as a :class:`BifurcationDiagram` (``counts(eps)``, ``plot()``).
 """
 
-from .continuation import BifurcationDiagram, Branch, Fold, continuation
+from .continuation import BifurcationDiagram, BoundaryExit, Branch, Fold, continuation
 from .critical import DEGENERATE, KINDS, MAXIMUM, MINIMUM, SADDLE, CriticalPoints, critical_points
 from .landscape import Landscape, entropy_landscape
 
 __all__ = ["Landscape", "entropy_landscape", "CriticalPoints", "critical_points", "KINDS",
            "MINIMUM", "SADDLE", "MAXIMUM", "DEGENERATE", "continuation", "BifurcationDiagram",
-           "Branch", "Fold"]
+           "Branch", "Fold", "BoundaryExit"]

@@ -28,10 +28,11 @@ import torch
 
 from .._progress import progress as _progress
 from ..errors import InputError
-from .critical import DEGENERATE, KINDS, MAXIMUM, MINIMUM, SADDLE, check_bounds, classify, critical_points
+from .critical import DEGENERATE, KINDS, MAXIMUM, MINIMUM, SADDLE, _fine_seeds, check_bounds, classify, \
+    critical_points
 from .landscape import _check_layer, _check_positive_eps, _landscape
 
-__all__ = ["Branch", "Fold", "BifurcationDiagram", "continuation"]
+__all__ = ["Branch", "Fold", "BoundaryExit", "BifurcationDiagram", "continuation"]
 
 
 @dataclass
@@ -64,6 +65,20 @@ class Fold:
     turning: bool
     refined: bool
     branch: int
+    turning_to: str = "lower"
+
+
+@dataclass
+class BoundaryExit:
+    """A branch crossing the edge of the box: the count of its ``kind`` changes by one at ``eps``
+    without any fold (``change`` = +1 when the point enters the box as eps grows, −1 when it
+    leaves). ``x`` ``(d,)`` is the crossing point (linear interpolation between traced points)."""
+
+    eps: float
+    x: np.ndarray
+    kind: str
+    change: int
+    branch: int
 
 
 @dataclass
@@ -77,6 +92,21 @@ class BifurcationDiagram:
     bounds: np.ndarray
     anchors: np.ndarray
     notes: list[str] = field(default_factory=list)
+    exits: list[BoundaryExit] = field(default_factory=list)
+
+    def events(self, eps_lo: float = 0.0, eps_hi: float = math.inf) -> list[tuple[float, str, dict]]:
+        """Every reason for the counts to change in ``(eps_lo, eps_hi)``, sorted by eps:
+        ``(eps, "fold" | "boundary", {kind: change as eps grows})``. A fold inside the box removes
+        (turning to larger eps) or creates one point of each of its two kinds."""
+        out = []
+        for f in self.folds:
+            if eps_lo < f.eps < eps_hi:
+                sign = -1 if f.turning_to == "lower" else 1
+                out.append((f.eps, "fold", {k: sign for k in f.kinds}))
+        for e in self.exits:
+            if eps_lo < e.eps < eps_hi:
+                out.append((e.eps, "boundary", {e.kind: e.change}))
+        return sorted(out, key=lambda r: r[0])
 
     def counts(self, eps) -> dict[str, np.ndarray]:
         """Numbers of minima, saddles and maxima inside ``bounds`` at each ``eps`` (array-like).
@@ -179,6 +209,7 @@ def _trace(system, v0, tau0, s_lo, s_hi, lo, hi, plateau_tol, h0, h_max, max_ste
     v, tau, h = v0.copy(), tau0.copy(), h0
     pts = []
     reason = "max_steps"
+    travelled = 0.0
     for _ in range(max_steps):
         accepted = False
         while h >= h_min:
@@ -222,7 +253,10 @@ def _trace(system, v0, tau0, s_lo, s_hi, lo, hi, plateau_tol, h0, h_max, max_ste
         if np.any(v[:d] < lo) or np.any(v[:d] > hi):
             reason = "box"
             break
-        if len(pts) > 10 and np.linalg.norm(v - v0) < 1.5 * h_max:
+        # a closed curve: back at the seed, moving the same way (near a fold the returning half
+        # passes close to the seed too, but with the tangent reversed: that is not a closure)
+        travelled += float(np.linalg.norm(w - pts[-2][0])) if len(pts) > 1 else float(np.linalg.norm(w - v0))
+        if travelled > 6 * h_max and np.linalg.norm(v - v0) < 1.5 * h_max and tau @ tau0 > 0.8:
             reason = "closed"
             pts.append((v0.copy(), None, None))
             break
@@ -254,6 +288,7 @@ def _refine_fold(system, va, vb, da, db):
 
 def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid: int | None = None,
                  h_max: float = 0.08, max_steps: int = 500, plateau_tol: float = 1e-250,
+                 n_full: int = 2, n_seed: int | None = None,
                  progress: bool = False) -> BifurcationDiagram:
     r"""Critical points of ``H(x; eps)`` followed across ``[eps_min, eps_max]``, folds located.
 
@@ -297,6 +332,9 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
     s_lo, s_hi = math.log(float(eps_min)), math.log(float(eps_max))
     system = _System(Wt, bt)
     anchors = np.exp(np.linspace(s_lo, s_hi, n_anchors)) if n_anchors > 1 else np.array([math.sqrt(eps_min * eps_max)])
+    if isinstance(n_full, bool) or not isinstance(n_full, int) or n_full < 1:
+        raise InputError(f"n_full: expected a positive integer, received {n_full!r}")
+    full = set(np.round(np.linspace(0, len(anchors) - 1, min(n_full, len(anchors)))).astype(int).tolist())
     raw: list[tuple[list, list[str]]] = []   # (points [(v, H, kind, det)], ends)
     notes: list[str] = []
     diag = float(np.linalg.norm(width))
@@ -328,10 +366,40 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
                     return True
         return False
 
+    def crossings(sa):
+        """Points of the traced branches at log eps = sa (linear interpolation), (M, d)."""
+        out = [np.zeros((0, d))]
+        for pts, _ in raw:
+            V = np.array([p[0] for p in pts])
+            if len(V) < 2:
+                continue
+            a, c = V[:-1, d] - sa, V[1:, d] - sa
+            idx = np.nonzero((a <= 0) & (c >= 0) | (a >= 0) & (c <= 0))[0]
+            ds = c[idx] - a[idx]
+            th = np.where(ds == 0, 0.0, -a[idx] / np.where(ds == 0, 1.0, ds))
+            out.append(V[idx, :d] + th[:, None] * (V[idx + 1, :d] - V[idx, :d]))
+        return np.concatenate(out)
+
+    seed_grid = {1: 1500, 2: 120}.get(d, 12) if n_seed is None else int(n_seed)
+    cell = float(np.max(width)) / seed_grid
     n_plateau = 0
-    for eps_a in _progress(anchors, desc="continuation", enabled=progress):
-        cp = critical_points(Wt, bt, float(eps_a), box, n_grid=n_grid, plateau_tol=plateau_tol,
-                             max_iter=40)
+    for ia, eps_a in enumerate(_progress(anchors, desc="continuation", enabled=progress)):
+        e_a = torch.tensor(float(eps_a), dtype=torch.float64)
+        if ia in full:
+            cp = critical_points(Wt, bt, float(eps_a), box, n_grid=n_grid, plateau_tol=plateau_tol,
+                                 max_iter=40)
+        else:
+            # cheap seeds: strict local minima of |∇H| on a grid, minus those next to a traced
+            # branch; only the rest go to the (costly) damped Newton of critical_points
+            seeds = _fine_seeds(torch.from_numpy(box), Wt, bt, e_a, seed_grid).numpy()
+            known = crossings(math.log(eps_a))
+            if len(known) and len(seeds):
+                dist = np.sqrt(((seeds[:, None] - known[None]) ** 2).sum(-1)).min(1)
+                seeds = seeds[dist > 3 * cell]
+            if not len(seeds):
+                continue
+            cp = critical_points(Wt, bt, float(eps_a), box, starts=seeds, n_grid=0, n_fine=0,
+                                 plateau_tol=plateau_tol, max_iter=40)
         n_plateau += cp.n_plateau
         for xk in cp.x.numpy():
             v0 = np.concatenate([xk, [math.log(eps_a)]])
@@ -341,12 +409,11 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
             tau = _tangent(J)
             if tau is None:
                 continue
-            halves = []
-            for sign in (1.0, -1.0):
-                pts, why = _trace(system, v0, sign * tau, s_lo, s_hi, lo, hi, plateau_tol,
-                                  h0=0.01, h_max=h_max, max_steps=max_steps)
-                halves.append((pts, why))
-            fwd, back = halves
+            fwd = _trace(system, v0, tau, s_lo, s_hi, lo, hi, plateau_tol,
+                         h0=0.01, h_max=h_max, max_steps=max_steps)
+            back = ([], "closed") if fwd[1] == "closed" else \
+                _trace(system, v0, -tau, s_lo, s_hi, lo, hi, plateau_tol,
+                       h0=0.01, h_max=h_max, max_steps=max_steps)
             seq = [p for p in reversed(back[0]) if p[1] is not None] + [(v0, H0, None)] + \
                   [p for p in fwd[0] if p[1] is not None]
             raw.append(([(p[0],) for p in seq], [back[1], fwd[1]]))
@@ -356,6 +423,7 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
 
     branches: list[Branch] = []
     folds: list[Fold] = []
+    exits: list[BoundaryExit] = []
     for bi, (pts, ends) in enumerate(raw):
         V = np.array([p[0] for p in pts])
         x = torch.from_numpy(np.ascontiguousarray(V[:, :d]))
@@ -377,6 +445,8 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
                 Hf = float(_landscape(torch.from_numpy(vf[None, :d]), Wt, bt,
                                       torch.tensor(eps_f, dtype=torch.float64), 1)[0][0])
                 turning = (V[i, d] - vf[d]) * (V[i + 1, d] - vf[d]) > 0
+                # both neighbours below the fold: the pair exists below it and vanishes above
+                turning_to = "lower" if V[i, d] < vf[d] else "higher"
                 inside = bool(np.all(vf[:d] >= box[:, 0]) and np.all(vf[:d] <= box[:, 1]))
                 if s_lo <= vf[d] <= s_hi and inside:
                     pair = tuple(sorted((KINDS[kinds[i]], KINDS[kinds[i + 1]]),
@@ -384,12 +454,36 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
                                         if n in ("minimum", "saddle", "maximum") else 3))
                     folds.append(Fold(eps=eps_f, x=vf[:d].copy(), H=Hf, kinds=pair,
                                       grad_norm=float(np.linalg.norm(G[:d])), det=float(G[d]),
-                                      turning=bool(turning), refined=ok, branch=bi))
+                                      turning=bool(turning), refined=ok, branch=bi,
+                                      turning_to=turning_to))
                 Vl.append(vf), Hl.append(Hf), Kl.append(DEGENERATE), Dl.append(0.0)
             Vl.append(V[i + 1]), Hl.append(Hs[i + 1]), Kl.append(kinds[i + 1]), Dl.append(dets[i + 1])
         Vl = np.array(Vl)
+        Kl = np.array(Kl)
+        inside = np.all((Vl[:, :d] >= box[:, 0]) & (Vl[:, :d] <= box[:, 1]), -1)
+        for i in np.nonzero(inside[:-1] != inside[1:])[0]:
+            a, c = Vl[i], Vl[i + 1]
+            # fraction along the segment where it meets the box edge
+            fr = [(edge - a[k]) / (c[k] - a[k]) for k in range(d) for edge in box[k]
+                  if (a[k] - edge) * (c[k] - edge) < 0]
+            th = (min(fr) if inside[i] else max(fr)) if fr else 0.5
+            xe = a + th * (c - a)
+            kind = Kl[i] if Kl[i] != DEGENERATE else Kl[i + 1]
+            up = c[d] > a[d]                     # eps grows from a to c
+            entering = bool(inside[i + 1]) == up
+            if s_lo <= xe[d] <= s_hi:
+                exits.append(BoundaryExit(eps=math.exp(xe[d]), x=xe[:d].copy(), kind=KINDS[int(kind)],
+                                          change=1 if entering else -1, branch=bi))
         branches.append(Branch(x=Vl[:, :d], eps=np.exp(Vl[:, d]), H=np.array(Hl), kind=np.array(Kl),
                                det=np.array(Dl), ends=(ends[0], ends[1])))
     folds.sort(key=lambda f: f.eps)
+    exits.sort(key=lambda e: e.eps)
+    stalled = [(math.exp(float(np.log(b.eps[0] if j == 0 else b.eps[-1]))), bi)
+               for bi, b in enumerate(branches) for j in (0, 1) if b.ends[j] == "stalled"]
+    if stalled:
+        notes.append("branch end(s) where the corrector could not converge (ridges on which ∇²H is "
+                     "singular to working precision): " + ", ".join(f"eps = {e:.4g} (branch {i})"
+                                                             for e, i in stalled))
     return BifurcationDiagram(branches=branches, folds=folds, eps_min=float(eps_min),
-                              eps_max=float(eps_max), bounds=box, anchors=anchors, notes=notes)
+                              eps_max=float(eps_max), bounds=box, anchors=anchors, notes=notes,
+                              exits=exits)
