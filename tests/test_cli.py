@@ -216,3 +216,39 @@ def test_verify_crash_is_reported(capsys, monkeypatch):
     monkeypatch.setattr(verification, "run_checks", boom)
     code, out, err = _run(capsys, "verify", "--json")
     assert code == 1 and out == "" and "not yet" in err
+
+
+ANIM = "zz-cli-anim"
+
+
+def test_animation_frames_become_a_gif_and_data_dir_is_passed(capsys, tmp_path):
+    seen = {}
+
+    def _anim(config, *, seed, progress):
+        seen["data_dir"] = config["data_dir"]
+        return Result(ANIM, "", config, claims=[])
+
+    register(ANIM, "Animated", "Frames.", {"quick": {"data_dir": None}, "paper": {"data_dir": None}})(_anim)
+
+    def _frames(result):
+        frames = []
+        for k in range(3):
+            fig, (ax,) = style.new_figure()
+            ax.plot([0, 1], [0, k])
+            frames.append(fig)
+        return {"movie": frames}
+
+    register_figures(ANIM)(_frames)
+    try:
+        code, _, _ = _run(capsys, "run", ANIM, "--out", str(tmp_path), "--no-progress",
+                          "--data-dir", str(tmp_path))
+        assert code == 0 and seen["data_dir"] == str(tmp_path)
+        from PIL import Image
+        with Image.open(tmp_path / ANIM / "movie.gif") as gif:
+            assert gif.n_frames == 3
+        assert "movie.gif" in (tmp_path / "report.html").read_text()
+        code, _, err = _run(capsys, "run", ANIM, "--out", str(tmp_path), "--data-dir", str(tmp_path / "nope"))
+        assert code == 2 and "--data-dir" in err and "nope" in err
+    finally:
+        unregister(ANIM)
+        unregister_figures(ANIM)

@@ -106,3 +106,20 @@ def save_figure_atomic(fig: Any, path: str | os.PathLike, dpi: int = 150, **save
     with atomic_open(path, "wb") as f:
         fig.savefig(f, format=fmt, dpi=dpi, **savefig_kwargs)
     return path
+
+
+def save_animation_atomic(frames: list, path: str | os.PathLike, dpi: int = 100, duration_ms: int = 300) -> Path:
+    """Render matplotlib Figures to PNG and write them as one looping animated GIF, atomically."""
+    import io
+
+    from PIL import Image
+
+    images = []
+    for fig in frames:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        buf.seek(0)
+        images.append(Image.open(buf).convert("RGB"))
+    out = io.BytesIO()
+    images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
+    return atomic_write_bytes(path, out.getvalue())

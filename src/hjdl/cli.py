@@ -171,15 +171,19 @@ def _resolve(names: Sequence[str] | None, preset: str) -> list:
 
 
 def _save_figures(result, exp_dir: Path, rel_dir: str) -> dict[str, str]:
-    """Save the registered figures of ``result`` as PNG; returns {figure: path relative to DIR}."""
-    from hjdl._io import save_figure_atomic
+    """Save the registered figures of ``result`` (PNG; animations as GIF); returns {figure: path relative to DIR}."""
+    from hjdl._io import save_animation_atomic, save_figure_atomic
     from hjdl.plotting import figures_for
     from hjdl.plotting.style import DPI
 
     paths: dict[str, str] = {}
     for name, fig in figures_for(result).items():
-        filename = _safe_filename(name) + ".png"
-        save_figure_atomic(fig, exp_dir / filename, dpi=DPI)
+        if isinstance(fig, list):  # animation frames
+            filename = _safe_filename(name) + ".gif"
+            save_animation_atomic(fig, exp_dir / filename)
+        else:
+            filename = _safe_filename(name) + ".png"
+            save_figure_atomic(fig, exp_dir / filename, dpi=DPI)
         paths[name] = f"{rel_dir}/{filename}"
     return paths
 
@@ -199,7 +203,8 @@ def _table_csv(table) -> str:
     return buf.getvalue()
 
 
-def _run_one(exp, preset: str, seed: int, out: Path, show_progress: bool, env: dict, command: list[str]):
+def _run_one(exp, preset: str, seed: int, out: Path, show_progress: bool, env: dict, command: list[str],
+             data_dir: str | None = None):
     """Run one experiment and write its files; never raises for a failing experiment."""
     from hjdl._io import atomic_write_json, atomic_write_text
     from hjdl.experiments import Result, jsonable
@@ -211,7 +216,8 @@ def _run_one(exp, preset: str, seed: int, out: Path, show_progress: bool, env: d
     config = exp.config(preset)
     ran = False
     try:
-        result = exp.run(preset, seed=seed, progress=show_progress)
+        overrides = {"data_dir": data_dir} if data_dir is not None and "data_dir" in config else {}
+        result = exp.run(preset, seed=seed, progress=show_progress, **overrides)
         ran = True
     except Exception:
         result = Result(
@@ -266,6 +272,10 @@ def _run_experiments(exps: list, args: argparse.Namespace, command: list[str]) -
     from hjdl._progress import progress
     from hjdl.reporting import counts_line, html_report, markdown_report
 
+    if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
+        _emit(f"hjdl: error: --data-dir: {args.data_dir!r} is not a folder; expected the folder holding "
+              "the MNIST IDX files (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)", sys.stderr)
+        return 2
     out = Path(args.out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     show_progress = not args.no_progress
@@ -277,7 +287,8 @@ def _run_experiments(exps: list, args: argparse.Namespace, command: list[str]) -
 
     results, figures = [], {}
     for exp in progress(exps, desc=args.command, enabled=show_progress, label=lambda e: e.name):
-        result, paths = _run_one(exp, args.preset, args.seed, out, show_progress, env, command)
+        result, paths = _run_one(exp, args.preset, args.seed, out, show_progress, env, command,
+                                 data_dir=args.data_dir)
         results.append(result)
         figures[exp.name] = paths
 
@@ -400,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output folder (default: {DEFAULT_OUT})")
         p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
         p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+        p.add_argument("--data-dir", default=None, metavar="DIR",
+                       help="folder with the MNIST IDX files (t10k-images-idx3-ubyte.gz, ...) for the "
+                            "experiments that read MNIST (default: ../shared/data/mnist when present, "
+                            "else scikit-learn's bundled digits with a notice)")
 
     p = sub.add_parser("run", help="run one experiment and write its results and a report")
     p.add_argument("name", metavar="NAME", help="experiment name (see 'hjdl ls')")

@@ -84,3 +84,9 @@ def gif_frames(result):
 
 for _name in ("phase-synthetic", "phase-mnist", "phase-digits"):
     register_figures(_name)(phase_figures)
+
+
+@register_figures("phase-synthetic")
+def phase_animation(result):
+    """The entropy map and soft prediction across eps, as animation frames (saved as a GIF)."""
+    return {"entropy_across_eps": gif_frames(result)}

@@ -1,7 +1,8 @@
-"""Figures registered per experiment: ``Result -> {figure name: matplotlib Figure}``.
+"""Figures registered per experiment: ``Result -> {figure name: Figure or list of Figures}``.
 
 Figure functions build :class:`matplotlib.figure.Figure` objects directly (no ``pyplot``, no
-global backend); the CLI saves them as PNG next to ``result.json``.
+global backend); the CLI saves a Figure as PNG and a list of Figures (the frames of an
+animation) as an animated GIF next to ``result.json``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def registered_figures() -> dict[str, list[FigureFunc]]:
     return {k: list(v) for k, v in _FIGURES.items()}
 
 
-def figures_for(result) -> dict[str, Figure]:
+def figures_for(result) -> dict[str, "Figure | list[Figure]"]:
     """Every figure registered for ``result.name`` (``{}`` when none, or the run failed)."""
     if getattr(result, "error", None) is not None:
         return {}
@@ -60,10 +61,11 @@ def figures_for(result) -> dict[str, Figure]:
                 f"{type(figures).__name__}; expected dict[str, matplotlib.figure.Figure]"
             )
         for name, fig in figures.items():
-            if not isinstance(fig, Figure):
+            frames = fig if isinstance(fig, list) else [fig]
+            if not frames or not all(isinstance(f, Figure) for f in frames):
                 raise InputError(
                     f"figure {name!r} of {result.name!r} is {type(fig).__name__}; "
-                    "expected matplotlib.figure.Figure"
+                    "expected matplotlib.figure.Figure or a non-empty list of them (animation frames)"
                 )
             if name in out:
                 raise InputError(f"figure name {name!r} of {result.name!r} is produced twice")
