@@ -14,7 +14,7 @@ import torch
 from scipy.stats import spearmanr
 
 from .._progress import progress as _progress
-from ..probe import ablate_head, probe_attention
+from ..probe import REGIME_BANDS, ablate_head, probe_attention
 from ._text import TinyTransformer, char_batch, encode, recall_batch, single_thread, stdlib_corpus
 from .registry import Claim, Result, Table, register
 
@@ -138,8 +138,8 @@ def _run(config, seed, progress):
                 "minimum over heads of the normalised entropy at the final (query) token after training",
                 f"min H/log n at the query = {sharp:.3f} (over all positions: "
                 f"{min(r[2] for r in rows):.3f}); accuracy {acc:.3f}",
-                "confirmed" if sharp < 0.33 else "not confirmed",
-                "Sharp retrieval needs a head that attends to one key." if sharp < 0.33 else
+                "confirmed" if sharp < REGIME_BANDS[0] else "not confirmed",
+                "Sharp retrieval needs a head that attends to one key." if sharp < REGIME_BANDS[0] else
                 "No head fell below the particle band at this training budget."))
     return Result(name="attention-entropy", preset="", config=config, tables=tables, series=series,
                   claims=claims, notes=[

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..attribution.gibbs import PARTICLE_BELOW, WAVE_ABOVE
 from ..core.kernel import _entropy
 from ..errors import InputError
 from ..nn.attention import GibbsAttention, attention_allowed
@@ -32,7 +33,8 @@ from ..nn.attention import GibbsAttention, attention_allowed
 __all__ = ["AttentionProbe", "LayerProbe", "probe_attention", "regime", "REGIME_BANDS"]
 
 #: Upper edges of the ``particle`` and ``mixed`` bands of the normalised entropy (THEORY §8).
-REGIME_BANDS: tuple[float, float] = (0.33, 0.66)
+#: (particle below, wave at or above): the one definition lives in :mod:`hjdl.attribution`.
+REGIME_BANDS: tuple[float, float] = (PARTICLE_BELOW, WAVE_ABOVE)
 
 _MHA_ARGS = ("query", "key", "value", "key_padding_mask", "need_weights", "attn_mask",
              "average_attn_weights", "is_causal")
