@@ -205,3 +205,14 @@ def check_spd(A: torch.Tensor, d: int, name: str = "A") -> torch.Tensor:
             f"{name}: expected a symmetric positive definite matrix, received one with "
             f"smallest eigenvalue {eig_min:.3g}; accepted: all eigenvalues > 0")
     return 0.5 * (A + A.T)
+
+
+def check_layer(W: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """An LSE layer's weights ``W`` (N, d) and biases ``b`` (N,): tensors of one dtype, finite."""
+    Wt = check_matrix_rows(as_tensor(W, "W"), "W")
+    bt = as_tensor(b, "b")
+    Wt, bt = common(Wt, bt, names=("W", "b"))
+    check_vector(bt, Wt.shape[0], "b", f"the {Wt.shape[0]} rows of W")
+    check_finite(Wt, "W")
+    check_finite(bt, "b")
+    return Wt, bt

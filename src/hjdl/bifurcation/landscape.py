@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validation import EPS_POSITIVE, as_tensor, check_eps, check_finite, check_matrix_rows, \
-    check_points, check_vector, common
+from .._validation import EPS_POSITIVE, as_tensor, check_eps, check_finite, check_layer, \
+    check_points, common
 from ..core.kernel import _entropy, _gibbs
 from ..errors import EpsilonError, ShapeError
 
@@ -43,13 +43,7 @@ class Landscape:
 
 
 def _check_layer(W, b, like=None):
-    Wt = check_matrix_rows(as_tensor(W, "W"), "W")
-    bt = as_tensor(b, "b")
-    Wt, bt = common(Wt, bt, names=("W", "b"))
-    check_vector(bt, Wt.shape[0], "b", f"the {Wt.shape[0]} rows of W")
-    check_finite(Wt, "W")
-    check_finite(bt, "b")
-    return Wt, bt
+    return check_layer(W, b)
 
 
 def _check_positive_eps(eps, like, name="eps"):

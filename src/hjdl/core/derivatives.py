@@ -16,18 +16,9 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import (
-    as_tensor,
-    check_eps,
-    check_finite,
-    check_matrix_rows,
-    check_points,
-    check_time,
-    check_vector,
-    common,
-)
+from .._validation import check_eps, check_time
 from ..errors import ShapeError
-from .solution import _points_and_data
+from .solution import _layer_and_points, _points_and_data
 from .initial_data import InitialData
 from .kernel import _gibbs
 
@@ -66,12 +57,7 @@ def _moments(p: torch.Tensor, V: torch.Tensor):
 
 
 def _layer_inputs(x, W, b, eps):
-    xt, Wt, bt = as_tensor(x, "x"), check_matrix_rows(as_tensor(W, "W"), "W"), as_tensor(b, "b")
-    xt, Wt, bt = common(xt, Wt, bt, names=("x", "W", "b"))
-    check_vector(bt, Wt.shape[0], "b", f"the {Wt.shape[0]} rows of W")
-    check_points(xt, Wt.shape[1], "x", "W")
-    for v, n in ((xt, "x"), (Wt, "W"), (bt, "b")):
-        check_finite(v, n)
+    xt, Wt, bt = _layer_and_points(x, W, b)
     e, mode = _scalar_eps(eps, xt)
     return xt, Wt, bt, e, mode
 

@@ -15,6 +15,7 @@ import torch
 from .._validation import (
     as_tensor,
     check_finite,
+    check_layer,
     check_matrix_rows,
     check_spd,
     check_time,
@@ -145,12 +146,7 @@ def to_initial_data(W, b, t=1.0, A=None) -> InitialData:
         >>> data.y, data.g
         (tensor([[1.]]), tensor([-0.5000]))
     """
-    Wt = check_matrix_rows(as_tensor(W, "W"), "W")
-    bt = as_tensor(b, "b")
-    Wt, bt = common(Wt, bt, names=("W", "b"))
-    check_vector(bt, Wt.shape[0], "b", f"the {Wt.shape[0]} rows of W")
-    check_finite(Wt, "W")
-    check_finite(bt, "b")
+    Wt, bt = check_layer(W, b)
     tt = _check_t_scalar(t, Wt)
     if A is None:
         WA = Wt

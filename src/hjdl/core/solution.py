@@ -26,10 +26,9 @@ from .._validation import (
     as_tensor,
     check_eps,
     check_finite,
-    check_matrix_rows,
+    check_layer,
     check_points,
     check_time,
-    check_vector,
     common,
 )
 from ..errors import InputError, ShapeError
@@ -90,6 +89,16 @@ def _flat(v, shape):
     return v if v.ndim == 0 else v.expand(shape).reshape(-1)
 
 
+def _layer_and_points(x, W, b):
+    """Validated layer ``(W, b)`` and points ``x`` (..., d), in one dtype."""
+    Wt, bt = check_layer(W, b)
+    xt = as_tensor(x, "x")
+    xt, Wt, bt = common(xt, Wt, bt, names=("x", "W", "b"))
+    check_points(xt, Wt.shape[1], "x", "W")
+    check_finite(xt, "x")
+    return xt, Wt, bt
+
+
 def _check_chunk(chunk):
     if chunk is None:
         return CHUNK_ELEMENTS
@@ -130,12 +139,7 @@ def lse_layer(x, W, b, eps, *, chunk: int | None = None) -> torch.Tensor:
         >>> hjdl.lse_layer(torch.tensor([[2.0]]), W, b, eps=0)
         tensor([2.])
     """
-    xt, Wt, bt = as_tensor(x, "x"), check_matrix_rows(as_tensor(W, "W"), "W"), as_tensor(b, "b")
-    xt, Wt, bt = common(xt, Wt, bt, names=("x", "W", "b"))
-    check_vector(bt, Wt.shape[0], "b", f"the {Wt.shape[0]} rows of W")
-    check_points(xt, Wt.shape[1], "x", "W")
-    for v, n in ((xt, "x"), (Wt, "W"), (bt, "b")):
-        check_finite(v, n)
+    xt, Wt, bt = _layer_and_points(x, W, b)
     e, mode = check_eps(eps, like=xt)
     shape = _check_shapes_broadcast(xt.shape[:-1], eps=e)
     xb, shape = _batch(xt, [e.shape], Wt.shape[1])
