@@ -8,9 +8,11 @@ curves in ``(x, s)``. Each curve is followed by pseudo-arclength continuation: p
 extended system ``(∇_x H, det ∇²_x H) = 0`` in ``(x, s)`` and reported with its eps, location,
 ``H`` and the pair of kinds (minimum / saddle / maximum) that annihilate there.
 
-Seeds: all critical points found by :func:`~hjdl.bifurcation.critical_points` at ``n_anchors``
-log-spaced eps values; a seed already lying on a traced branch is skipped, every other one starts
-a new branch traced in both directions. A branch that exists only strictly between two anchors
+Seeds: critical points found at ``n_anchors`` log-spaced eps values, by the full multi-start
+search of :func:`~hjdl.bifurcation.critical_points` at ``n_full`` of them and, at the others, by
+Newton from the strict local minima of ``|∇H|`` on an ``n_seed``-per-axis grid that are not next
+to a branch already traced; a seed already lying on a traced branch is skipped, every other one
+starts a new branch traced in both directions. A branch that exists only strictly between two anchors
 (an isola narrower than the anchor spacing) can be missed; more anchors reduce that gap.
 
 Low eps. Branches stop where the Gibbs weights underflow (``π_(2) < plateau_tol``) or the
@@ -298,7 +300,17 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
         bounds: ``(d, 2)`` box; branches are traced in the box enlarged by 10 % per side and
             counted inside the box.
         n_anchors: number of log-spaced eps values at which seeds are searched.
-        n_grid: Newton starts per axis at each anchor (see :func:`critical_points`).
+        n_grid: Newton starts per axis at the full-search anchors (see :func:`critical_points`).
+        n_full: at how many anchors (evenly spread over the ``n_anchors``, the first and last
+            always among them) the full multi-start search of :func:`critical_points` runs (grid
+            starts plus its fine grid of local minima of ``|∇H|``, damped Newton from all).
+            Every other anchor is seeded cheaply: only the strict local minima of ``|∇H|`` on an
+            ``n_seed``-per-axis grid that lie more than three grid cells from every branch
+            already traced (at that eps) are polished by Newton. More full anchors cost more and
+            guard against critical points that no grid minimum of ``|∇H|`` reveals.
+        n_seed: points per axis of that cheap seed grid (default 1500 in 1-D, 120 in 2-D, 12
+            above). A critical point closer than about a cell to another one, or to a traced
+            branch, is not seeded there (it may still be found at a neighbouring anchor).
         h_max: largest arclength step in ``(x, log eps)``.
         max_steps: per branch direction.
         plateau_tol: branches stop where the second Gibbs weight is below this.
@@ -426,7 +438,6 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
     exits: list[BoundaryExit] = []
     for bi, (pts, ends) in enumerate(raw):
         V = np.array([p[0] for p in pts])
-        x = torch.from_numpy(np.ascontiguousarray(V[:, :d]))
         Hs, kinds, dets = [], [], []
         for vv in V:  # cheap: one batched call would need per-point eps; loop over branch points
             eps = torch.tensor(math.exp(vv[d]), dtype=torch.float64)

@@ -62,12 +62,22 @@ def diagram_series(dg) -> dict:
     }
 
 
-def _probes(dg, lo):
-    """Geometric midpoints between consecutive events (folds, boundary exits) above ``lo``."""
+def _probes(dg, lo, ends: bool = False):
+    """Geometric midpoints between consecutive events (folds, boundary exits) above ``lo``.
+
+    With ``ends``, two probes that do not depend on the events are added, just inside
+    ``(max(lo, eps_min), eps_max)``: a diagram that failed to report an event still shows a
+    count change between them (otherwise a diagram with no events would have one probe and its
+    bookkeeping would hold vacuously).
+    """
     ev = [dg.eps_min] + [e for e, _, _ in dg.events()] + [dg.eps_max]
     ev = sorted(set(ev))
     out = [math.sqrt(a * c) for a, c in zip(ev[:-1], ev[1:]) if c / a > 1.002]
-    return [p for p in out if p > lo]
+    out = [p for p in out if p > lo]
+    if ends:
+        a, c = max(lo, dg.eps_min), dg.eps_max
+        out = sorted(set(out) | {a * (c / a) ** 0.002, c * (a / c) ** 0.002})
+    return out
 
 
 def _scan_1d(W, b, eps, lo, hi, n):
@@ -187,9 +197,10 @@ def run_2d(config: dict, *, seed: int, progress: bool) -> Result:
                       n_full=int(config["n_full"]), progress=progress)
     folds, worst_g, worst_d = _fold_table(W, b, dg)
     above = float(config["check_above"])
-    probes = _probes(dg, above)
-    if len(probes) > int(config["max_checks"]):
-        probes = [probes[i] for i in np.linspace(0, len(probes) - 1, int(config["max_checks"])).round().astype(int)]
+    probes = _probes(dg, above, ends=True)
+    if len(probes) > int(config["max_checks"]):   # subsample, keeping both ends
+        pick = np.linspace(0, len(probes) - 1, max(int(config["max_checks"]), 2)).round().astype(int)
+        probes = [probes[i] for i in np.unique(pick)]
     rows, agree = [], 0
     for e in probes:
         c = dg.counts(e)
@@ -201,10 +212,11 @@ def run_2d(config: dict, *, seed: int, progress: bool) -> Result:
     counts = Table("Counts between events: continuation vs multi-start search",
                    ["eps", "min", "saddle", "max", "min (search)", "saddle (search)", "max (search)",
                     "degenerate (search)"], rows)
-    # every change of the counts between consecutive probes is explained by the listed events
-    explained, n_changes = True, 0
+    # every change of the brute-force counts between consecutive probes (the two ends of the
+    # range among them) is explained by the listed events
+    explained, n_changes = len(rows) >= 2, 0
     for (ea, *ca), (eb, *cb) in zip(rows[:-1], rows[1:]):
-        delta = {k: cb[i] - ca[i] for i, k in enumerate(("minimum", "saddle", "maximum"))}
+        delta = {k: cb[3 + i] - ca[3 + i] for i, k in enumerate(("minimum", "saddle", "maximum"))}
         ev = {k: 0 for k in delta}
         for _, _, ch in dg.events(ea, eb):
             for k, v in ch.items():
@@ -225,8 +237,9 @@ def run_2d(config: dict, *, seed: int, progress: bool) -> Result:
               "A search that knows nothing of the branches finds the same points." if agree == len(rows)
               else "Some eps values disagree (see the counts table)."),
         Claim("Every change of the counts is a fold or a branch crossing the edge of the box.",
-              "count differences between consecutive probe eps vs the sum of the reported folds "
-              "(pair created / destroyed) and boundary exits in between",
+              "differences of the multi-start search's counts between consecutive probe eps (the "
+              "midpoints between events and two probes at the ends of the range) vs the sum of the "
+              "reported folds (pair created / destroyed) and boundary exits in between",
               f"{n_changes} changes between {len(rows)} probes; "
               f"{len(dg.folds)} folds, {len(dg.exits)} boundary exits reported",
               "confirmed" if explained and rows else "not confirmed",

@@ -106,7 +106,8 @@ def _claims(y, g, s, eps_star, t, tag):
               f"eps_1/2 = {e_half:.3g}, eps_1/2 / eps* = {ratio:.2f}",
               "confirmed" if 0.25 <= ratio <= 4 else "not confirmed",
               "The half-entropy point lies within a factor 4 of eps*." if 0.25 <= ratio <= 4 else
-              "The half-entropy point is far from eps*: N^(-1/d) is a scale, not a law here."),
+              f"The half-entropy point is {ratio:.2g}× eps*: N^(-1/d) carries no unit, while the "
+              "transition eps scales with the squared atom spacing in the data's own units."),
         Claim(f"{tag}: the characteristic field is ∇u = (x − E_π y)/(2t) (arrows in the maps).",
               "closed-form hjdl.hopf_cole_grad vs autograd of hjdl.hopf_cole at the queries, eps*",
               f"max |difference| {err:.1e}",
