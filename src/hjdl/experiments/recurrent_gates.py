@@ -6,6 +6,7 @@ import torch
 
 from .._progress import progress as _progress
 from ..control.lq import LinearStateSpace, lq_costate, riccati
+from ..probe import REGIME_BANDS
 from ..recurrent import gru_gates, lstm_gates
 from ._text import char_batch, encode, single_thread, stdlib_corpus
 from .registry import Claim, Result, Table, register
@@ -41,7 +42,8 @@ def _gate_stats(model, tokens):
     stats = {}
     for k in GATES:
         e = ent[k]
-        stats[k] = (float(e.mean()), float((e < 0.33).float().mean()), float((e >= 0.66).float().mean()))
+        stats[k] = (float(e.mean()), float((e < REGIME_BANDS[0]).float().mean()),
+                    float((e >= REGIME_BANDS[1]).float().mean()))
     return stats, err, {k: ent[k][0].mean(-1).tolist() for k in GATES}
 
 

@@ -67,3 +67,46 @@ def set_temperature(module: nn.Module, value) -> None:
             log_eps.copy_(torch.log(e))
         else:
             module._buffers["eps_buffer"].copy_(e)
+
+
+def init_affine(module: nn.Module, out_features: int, in_features: int, *, dtype=None, device=None,
+                generator: torch.Generator | None = None) -> None:
+    """Give ``module`` parameters ``weight`` ``(out, in)`` and ``bias`` ``(out,)``, initialised
+    ``U(−1/√in, 1/√in)`` (as ``nn.Linear``) from ``generator`` if given."""
+    kw = {"dtype": dtype, "device": device}
+    module.weight = nn.Parameter(torch.empty(out_features, in_features, **kw))
+    module.bias = nn.Parameter(torch.empty(out_features, **kw))
+    reset_affine(module, generator)
+
+
+def reset_affine(module: nn.Module, generator: torch.Generator | None = None) -> None:
+    """Redraw ``module.weight`` and ``module.bias`` from ``U(−1/√in, 1/√in)``."""
+    bound = 1.0 / math.sqrt(module.weight.shape[1])
+    with torch.no_grad():
+        module.weight.uniform_(-bound, bound, generator=generator)
+        module.bias.uniform_(-bound, bound, generator=generator)
+
+
+class TemperedAffine(nn.Module):
+    """Shared shell of the layers with an affine map and a temperature: ``weight`` ``(out, in)``,
+    ``bias`` ``(out,)`` (:func:`init_affine`) and ``eps`` (a buffer, or ``log_eps`` as a parameter
+    when learnable, see :func:`init_temperature`). Subclasses call :meth:`_init_affine` and
+    define ``forward``."""
+
+    def _init_affine(self, out_features: int, in_features: int, eps, learn_eps: bool, *, dtype=None,
+                     device=None, generator: torch.Generator | None = None) -> None:
+        init_affine(self, out_features, in_features, dtype=dtype, device=device, generator=generator)
+        init_temperature(self, eps, bool(learn_eps), dtype=self.weight.dtype, device=self.weight.device)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """``W, b ~ U(−1/√d, 1/√d)`` (as ``nn.Linear``), drawn from ``generator`` if given."""
+        reset_affine(self, generator)
+
+    @property
+    def eps(self) -> torch.Tensor:
+        """The temperature ``eps`` (0-d tensor; differentiable when learnable)."""
+        return temperature(self)
+
+    @eps.setter
+    def eps(self, value) -> None:
+        set_temperature(self, value)

@@ -12,24 +12,18 @@ fit convex targets; non-convex targets need depth or several heads (:class:`hjdl
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import nn
 
 from ..core import InitialData, entropy, from_initial_data, layer_weights, lse_layer, to_initial_data
 from ..errors import InputError
-from ._temperature import check_features, check_t, init_temperature, set_temperature, temperature
+from ._temperature import TemperedAffine, check_features, check_t, init_affine
 
 __all__ = ["LSELayer", "MaxAffine"]
 
 
-def _uniform_(tensor: torch.Tensor, bound: float, generator: torch.Generator | None) -> None:
-    with torch.no_grad():
-        tensor.uniform_(-bound, bound, generator=generator)
-
-
-class LSELayer(nn.Module):
+class LSELayer(TemperedAffine):
     r"""``f(x) = LSE_eps(x Wᵀ + b) = eps log Σ_j exp((W_j·x + b_j)/eps)`` (THEORY §2, T3).
 
     Args:
@@ -66,27 +60,8 @@ class LSELayer(nn.Module):
         self.width = check_features(width, "width")
         self.t = check_t(t)
         self.learn_eps = bool(learn_eps)
-        kw = {"dtype": dtype, "device": device}
-        self.weight = nn.Parameter(torch.empty(self.width, self.in_features, **kw))
-        self.bias = nn.Parameter(torch.empty(self.width, **kw))
-        init_temperature(self, eps, self.learn_eps, dtype=self.weight.dtype, device=self.weight.device)
-        self.reset_parameters(generator)
-
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """``W, b ~ U(−1/√d, 1/√d)`` (as ``nn.Linear``), drawn from ``generator`` if given."""
-        bound = 1.0 / math.sqrt(self.in_features)
-        _uniform_(self.weight, bound, generator)
-        _uniform_(self.bias, bound, generator)
-
-    # -- temperature -----------------------------------------------------------------------
-    @property
-    def eps(self) -> torch.Tensor:
-        """The temperature ``eps`` (0-d tensor; differentiable when ``learn_eps``)."""
-        return temperature(self)
-
-    @eps.setter
-    def eps(self, value) -> None:
-        set_temperature(self, value)
+        self._init_affine(self.width, self.in_features, eps, self.learn_eps, dtype=dtype, device=device,
+                          generator=generator)
 
     # -- evaluation ------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -163,12 +138,7 @@ class MaxAffine(nn.Module):
         self.in_features = check_features(in_features, "in_features")
         self.width = check_features(width, "width")
         self.t = check_t(t)
-        kw = {"dtype": dtype, "device": device}
-        self.weight = nn.Parameter(torch.empty(self.width, self.in_features, **kw))
-        self.bias = nn.Parameter(torch.empty(self.width, **kw))
-        bound = 1.0 / math.sqrt(self.in_features)
-        _uniform_(self.weight, bound, generator)
-        _uniform_(self.bias, bound, generator)
+        init_affine(self, self.width, self.in_features, dtype=dtype, device=device, generator=generator)
 
     @classmethod
     def from_weights(cls, weight: torch.Tensor, bias: torch.Tensor, t: float = 1.0) -> "MaxAffine":

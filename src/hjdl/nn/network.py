@@ -15,7 +15,6 @@ classifier, already give non-convex decision boundaries.)
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import torch
@@ -23,13 +22,13 @@ from torch import nn
 
 from ..core import InitialData, softplus_eps
 from ..errors import InputError
-from ._temperature import check_features, check_t, init_temperature, set_temperature, temperature
-from .layers import LSELayer, _uniform_
+from ._temperature import TemperedAffine, check_features, check_t
+from .layers import LSELayer
 
 __all__ = ["LSENetwork", "SoftplusLayer"]
 
 
-class SoftplusLayer(nn.Module):
+class SoftplusLayer(TemperedAffine):
     r"""Hidden layer ``h ↦ softplus_eps(h Wᵀ + b)`` (``+ h`` when ``residual``), THEORY §1, §8.
 
     ``softplus_eps(z) = eps log(1 + e^{z/eps}) = LSE_eps(z, 0)`` elementwise (:func:`hjdl.softplus_eps`);
@@ -52,24 +51,8 @@ class SoftplusLayer(nn.Module):
             raise InputError(f"residual: a residual layer needs in_features == out_features, received "
                              f"{self.in_features} and {self.out_features}")
         self.residual = bool(residual)
-        kw = {"dtype": dtype, "device": device}
-        self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features, **kw))
-        self.bias = nn.Parameter(torch.empty(self.out_features, **kw))
-        init_temperature(self, eps, bool(learn_eps), dtype=self.weight.dtype, device=self.weight.device)
-        self.reset_parameters(generator)
-
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        bound = 1.0 / math.sqrt(self.in_features)
-        _uniform_(self.weight, bound, generator)
-        _uniform_(self.bias, bound, generator)
-
-    @property
-    def eps(self) -> torch.Tensor:
-        return temperature(self)
-
-    @eps.setter
-    def eps(self, value) -> None:
-        set_temperature(self, value)
+        self._init_affine(self.out_features, self.in_features, eps, learn_eps, dtype=dtype, device=device,
+                          generator=generator)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         out = softplus_eps(torch.nn.functional.linear(h, self.weight, self.bias), self.eps)
