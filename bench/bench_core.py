@@ -17,21 +17,11 @@ import json
 import resource
 import subprocess
 import sys
-import time
 
 import torch
+from _timing import best_time
 
 import hjdl
-
-
-def best_time(fn, repeat=3):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def make_data(points, atoms, dim, seed=0):

@@ -10,21 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import torch
+from _timing import best_time
 
 from hjdl.control import ResidualNet, costate
-
-
-def best_time(fn, repeat=7):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv=None):

@@ -12,22 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import torch
+from _timing import best_time
 
 from hjdl.experiments._text import TinyTransformer
 from hjdl.probe import probe_attention
-
-
-def best_time(fn, repeat=7):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv=None):
@@ -51,8 +41,8 @@ def main(argv=None):
     base(), probe()  # warm-up
     base_ts, probe_ts = [], []
     for _ in range(args.rounds):  # interleaved, so that machine noise hits both alike
-        base_ts.append(best_time(base, repeat=1))
-        probe_ts.append(best_time(probe, repeat=1))
+        base_ts.append(best_time(base, repeat=1, warmup=False))
+        probe_ts.append(best_time(probe, repeat=1, warmup=False))
     base_t, probe_t = min(base_ts), min(probe_ts)
     print(json.dumps({"forward_s": base_t, "probe_s": probe_t, "ratio": probe_t / base_t,
                       "goal": "ratio <= 1.10", "config": vars(args)}))
