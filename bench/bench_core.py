@@ -69,7 +69,7 @@ def main():
     block = hjdl.CHUNK_ELEMENTS * 4 / 2**20
     print(f"extra peak memory (float32, no autograd): hjdl {mem[runs[0]]:.0f} MiB at {args.points}x{args.atoms}, "
           f"{mem[runs[1]]:.0f} MiB at {args.points // 4}x{args.atoms // 4} (blocks of {block:.0f} MiB; "
-          f"independent of points x atoms); bare {mem[runs[2]]:.0f} MiB "
+          f"no growth with points x atoms, unlike the baseline); bare {mem[runs[2]]:.0f} MiB "
           f"(the logit matrix alone is {args.points * args.atoms * 4 / 2**20:.0f} MiB)")
 
     torch.manual_seed(0)
