@@ -5,6 +5,10 @@ script computes it: Gibbs weights for the batch, then per point the covariance
 ``(W·π)ᵀW − μμᵀ`` and ``np.linalg.norm(cov / eps, 2)``. Ours: ``hjdl.robustness.curvature``
 (low-rank factor, whole batch at once) with each engine. Prints times, the speed-up and the
 largest relative difference; exits 1 if the values differ by more than 1e-10 (relative).
+Note: the baseline's uncentred ``E[WWᵀ] − μμᵀ`` cancels catastrophically when π is nearly
+one-hot (small eps), so at small ``--eps`` a "DIFFER" verdict reflects the baseline's error;
+``tests/robustness/test_robustness_spectral_regimes.py`` checks hjdl against an
+extended-precision centred oracle there.
 
     python bench/bench_curvature.py [--points 10000] [--neurons 128] [--dim 50] [--eps 1.0]
 """

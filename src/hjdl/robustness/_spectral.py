@@ -10,9 +10,16 @@ Two engines (inputs trusted; ``p`` ``(B, N)`` rows on the simplex, ``W`` ``(N, d
   The top Ritz value ``θ`` of the tridiagonal ``T_k`` is found by Laguerre's method on
   ``det(T_k − x)`` started above the spectrum (Gershgorin), which converges monotonically for
   real-rooted polynomials; its residual is ``ρ = β_k |s_k|`` with ``s_k² = −1/d_k'(θ)`` (``d_i``
-  the LDLᵀ pivots of ``T_k − θ``). A point stops when ``ρ <= tol·θ`` and its Ritz value has
-  stopped moving (``|Δθ| <= 1e-15 θ``); then ``|λ_max − θ| <= ρ²/gap``. Points still running after
-  ``min(N, d)`` steps are finished by ``eigh``.
+  the LDLᵀ pivots of ``T_k − θ``). Round-off can stall Laguerre above the root, so every θ is
+  certified by Sturm counts (no eigenvalue of ``T_k`` above ``θ(1+1e-12)``, one above
+  ``θ(1−1e-12)``) and bisected where that fails. A point stops when ``ρ <= tol·θ`` or its Ritz
+  value has stopped moving (``|Δθ| <= 1e-14 θ``); then ``|λ_max − θ| <= ρ²/gap``. Points still
+  running after ``min(N, d)`` steps are finished by ``eigh``.
+
+Accuracy when π is nearly one-hot: both engines centre on the top row ``t`` of each point,
+``W_j − μ = (W_j − W_t) − δμ`` with ``δμ`` summed over the off-top weights, and the Lanczos
+product subtracts the top column of the same ``W q`` (an exact zero); the uncentred
+``E[WWᵀ] − μμᵀ`` loses all digits there.
 """
 
 from __future__ import annotations
@@ -27,6 +34,18 @@ __all__ = ["top_eig_cov"]
 _CHUNK = 1 << 22
 
 
+def _top_centring(p: torch.Tensor, W: torch.Tensor):
+    """Per point: the top row ``t`` (arg-max of π), ``W_t`` and ``δμ = μ − W_t`` computed from
+    the off-top weights, so that ``W_j − μ = (W_j − W_t) − δμ`` keeps its relative accuracy when
+    π is concentrated (``1 − π_t`` far below machine epsilon); the plain ``p @ W − W_t`` cancels."""
+    top = p.argmax(-1)
+    p_off = p.clone()
+    p_off[torch.arange(p.shape[0], device=p.device), top] = 0
+    W_top = W[top]
+    dmu = p_off @ W - p_off.sum(-1, keepdim=True) * W_top
+    return top, W_top, dmu, p_off
+
+
 def _top_eig_eigh(p: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     B, N = p.shape
     d = W.shape[1]
@@ -34,37 +53,36 @@ def _top_eig_eigh(p: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     step = max(1, _CHUNK // max(1, N * d))
     for s in range(0, B, step):  # chunks bound peak memory; each chunk is one batched call
         pc = p[s:s + step]
-        mu = pc @ W
-        A = (W[None] - mu[:, None, :]) * pc.clamp_min(0).sqrt()[..., None]  # (b, N, d)
+        _, W_top, dmu, _ = _top_centring(pc, W)
+        A = ((W[None] - W_top[:, None, :]) - dmu[:, None, :]) * pc.clamp_min(0).sqrt()[..., None]
         G = A.transpose(1, 2) @ A if d <= N else A @ A.transpose(1, 2)
         out[s:s + step] = torch.linalg.eigvalsh(G)[:, -1]
     return out.clamp_min(0)
 
 
-def _top_ritz(alpha: torch.Tensor, beta: torch.Tensor, iters: int = 40):
-    """Largest eigenvalue ``θ`` of tridiagonal ``T`` (diag ``alpha`` (B,k), off ``beta`` (B,k-1))
-    and the squared last component of its unit eigenvector, by Laguerre's method from above."""
+def _laguerre_top(alpha, b2, x, lo, iters):
+    """Laguerre's iteration on ``det(T − x)`` from ``x`` above the spectrum, for points still moving.
+
+    Each point's iterates depend on that point alone, so finished points are dropped from the
+    working set (compaction) without changing any point's result. Returns the iterate and whether
+    it settled (last step <= 1e-15 relative); an iterate that stopped because the step could not
+    be taken (pivot sign lost to round-off) is not a root and is reported as unsettled."""
     B, k = alpha.shape
-    b2 = beta * beta
-    off = torch.zeros_like(alpha)
-    if k > 1:
-        off[:, :-1] += beta.abs()
-        off[:, 1:] += beta.abs()
-    x = (alpha + off).amax(-1)
-    x = x + 1e-12 * x.abs() + 1e-300
     n = float(k)
-    lo = alpha.amax(-1)  # θ >= max α_i (Rayleigh quotients of unit vectors)
-    done = torch.zeros(B, dtype=torch.bool, device=alpha.device)
+    x = x.clone()
+    settled = torch.zeros(B, dtype=torch.bool, device=alpha.device)
+    act = torch.arange(B, device=alpha.device)   # rows of the working set in the full batch
+    a_, b_, x_, lo_ = alpha, b2, x, lo
     for _ in range(iters):
-        d = alpha[:, 0] - x
-        d1 = -torch.ones_like(x)
-        d2 = torch.zeros_like(x)
+        d = a_[:, 0] - x_
+        d1 = -torch.ones_like(x_)
+        d2 = torch.zeros_like(x_)
         above = d < 0  # x above the spectrum of every leading block <=> all pivots < 0
         G = d1 / d
         Hs = -(d1 / d) ** 2
         for i in range(1, k):  # recurrence over the Krylov dimension, vectorised over points
-            r = b2[:, i - 1] / d
-            nd = alpha[:, i] - x - r
+            r = b_[:, i - 1] / d
+            nd = a_[:, i] - x_ - r
             nd1 = -1 + r * d1 / d
             nd2 = r * (d2 / d - 2 * (d1 / d) ** 2)
             d, d1, d2 = nd, nd1, nd2
@@ -76,13 +94,46 @@ def _top_ritz(alpha: torch.Tensor, beta: torch.Tensor, iters: int = 40):
         H = -Hs
         disc = ((n - 1) * (n * H - G * G)).clamp_min(0)
         denom = G + torch.sqrt(disc)
-        ok = above & torch.isfinite(denom) & (denom > 0) & ~done
-        step = torch.where(ok, n / torch.where(ok, denom, torch.ones_like(denom)), torch.zeros_like(x))
-        x_new = torch.maximum(x - step, lo)
-        done = done | ~ok | ((x - x_new) <= 1e-15 * x.abs())
-        x = torch.where(ok, x_new, x)
-        if bool(done.all()):
+        ok = above & torch.isfinite(denom) & (denom > 0)
+        step = torch.where(ok, n / torch.where(ok, denom, torch.ones_like(denom)), torch.zeros_like(x_))
+        x_new = torch.maximum(x_ - step, lo_)
+        small = ok & ((x_ - x_new) <= 1e-15 * x_.abs())
+        done = ~ok | small
+        x_ = torch.where(ok, x_new, x_)
+        x[act] = x_
+        settled[act] = small
+        run = ~done
+        m = int(run.sum())
+        if m == 0:
             break
+        if m < len(act):
+            act, a_, b_, x_, lo_ = act[run], a_[run], b_[run], x_[run], lo_[run]
+    return x, settled
+
+
+def _top_ritz(alpha: torch.Tensor, beta: torch.Tensor, iters: int = 40):
+    """Largest eigenvalue ``θ`` of tridiagonal ``T`` (diag ``alpha`` (B,k), off ``beta`` (B,k-1))
+    and the squared last component of its unit eigenvector, by Laguerre's method from above,
+    certified by Sturm counts (bisection where Laguerre stalled)."""
+    B, k = alpha.shape
+    b2 = beta * beta
+    off = torch.zeros_like(alpha)
+    if k > 1:
+        off[:, :-1] += beta.abs()
+        off[:, 1:] += beta.abs()
+    x = (alpha + off).amax(-1)
+    x = x + 1e-12 * x.abs() + 1e-300
+    lo = alpha.amax(-1)  # θ >= max α_i (Rayleigh quotients of unit vectors)
+    upper = x.clone()
+    x, _ = _laguerre_top(alpha, b2, x, lo, iters)
+    # Certify by Sturm counts that x is the top eigenvalue of T to 1e-12 relative; Laguerre can
+    # stall above the root when round-off flips a pivot sign. Failures are bisected.
+    tiny = torch.finfo(x.dtype).tiny
+    good = (_count_above(alpha, b2, x * (1 + 1e-12) + tiny) == 0) & \
+        (_count_above(alpha, b2, x * (1 - 1e-12) - tiny) >= 1)
+    if not bool(good.all()):
+        bad = (~good).nonzero().squeeze(-1)
+        x[bad] = _bisect_top(alpha[bad], b2[bad], lo[bad], upper[bad])
     # derivative of the last pivot at θ gives the last eigenvector component: s_k² = −1/d_k'
     d = alpha[:, 0] - x
     d1 = -torch.ones_like(x)
@@ -94,6 +145,33 @@ def _top_ritz(alpha: torch.Tensor, beta: torch.Tensor, iters: int = 40):
     return x, s2
 
 
+def _count_above(alpha: torch.Tensor, b2: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Number of eigenvalues of each tridiagonal ``T`` above ``sigma`` (Sturm / Sylvester count:
+    the negative LDLᵀ pivots of ``T − σ`` are the eigenvalues below ``σ``)."""
+    k = alpha.shape[1]
+    tiny = torch.finfo(alpha.dtype).tiny
+    d = alpha[:, 0] - sigma
+    neg = (d < 0).to(torch.int64)
+    for i in range(1, k):
+        d = torch.where(d == 0, torch.full_like(d, -tiny), d)
+        d = alpha[:, i] - sigma - b2[:, i - 1] / d
+        neg = neg + (d < 0)
+    return k - neg
+
+
+def _bisect_top(alpha, b2, lo, hi, rel: float = 1e-14) -> torch.Tensor:
+    """Top eigenvalue of tridiagonals by bisection on Sturm counts in ``[lo, hi]`` (``lo <= θ <= hi``)."""
+    lo, hi = lo.clone(), hi.clone()
+    for _ in range(200):
+        if bool(((hi - lo) <= rel * hi.abs()).all()):
+            break
+        mid = 0.5 * (lo + hi)
+        has = _count_above(alpha, b2, mid) >= 1
+        lo = torch.where(has, mid, lo)
+        hi = torch.where(has, hi, mid)
+    return hi
+
+
 def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, tol: float = 1e-6,
                      first_check: int = 12, every: int = 6, seed: int = 0) -> torch.Tensor:
     B, N = p.shape
@@ -102,8 +180,11 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, tol: float = 1e-6,
     dtype, dev = p.dtype, p.device
     out = torch.empty(B, dtype=dtype, device=dev)
     idx = torch.arange(B, device=dev)
-    mu = p @ W
-    trace = (p @ (W * W).sum(1) - (mu * mu).sum(-1)).clamp_min(0)  # tr Cov >= λ_max
+    top, W_top, dmu, p_off = _top_centring(p, W)
+    # tr Cov = Σ_j π_j |W_j − W_t|² − |δμ|² (>= λ_max), from the off-top weights (no cancellation)
+    sq_off = p_off @ (W * W).sum(1) - 2 * ((p_off @ W) * W_top).sum(-1) \
+        + p_off.sum(-1) * (W_top * W_top).sum(-1)
+    trace = (sq_off - (dmu * dmu).sum(-1)).clamp_min(0)
     gen = torch.Generator(device=dev).manual_seed(seed)
     q = torch.randn(B, d, generator=gen, dtype=dtype, device=dev)
     q = q / q.norm(dim=-1, keepdim=True)
@@ -112,15 +193,15 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, tol: float = 1e-6,
     alphas: list[torch.Tensor] = []
     betas: list[torch.Tensor] = []
     theta_old = torch.full((B,), -math.inf, dtype=dtype, device=dev)
-    # augmented factors fold the centring into the products: [q, −μ·q] [Wᵀ; 1ᵀ] = (W − 1μᵀ) q
-    # and (π ⊙ r)[W, 1] = (Wᵀ(π ⊙ r), Σ π r)
-    ones = torch.ones(1, N, dtype=dtype, device=dev)
-    W_in = torch.cat([W.T, ones], 0)        # (d + 1, N)
-    W_out = torch.cat([W, ones.T], 1)       # (N, d + 1)
+    # (W_j − μ)·q = (W q)_j − (W q)_t − δμ·q: subtracting the top column of the same product
+    # makes the top row exactly zero (no cancellation when π is concentrated on it); and
+    # Aᵀ(π ⊙ r) = Wᵀ(π ⊙ r) − (W_t + δμ) Σ π r
+    W_T = W.T.contiguous()
     for k in range(1, kmax + 1):
-        r = (torch.cat([q, -(mu * q).sum(-1, keepdim=True)], 1) @ W_in).mul_(p)   # π ⊙ (W − μ)q
-        o = r @ W_out
-        w = o[:, :d] - mu * o[:, d:]                                              # AᵀA q
+        Wq = q @ W_T                                                               # (b, N)
+        r = (Wq - Wq.gather(1, top[:, None]) - (dmu * q).sum(-1, keepdim=True)).mul_(p)
+        sr = r.sum(-1, keepdim=True)
+        w = r @ W - W_top * sr - dmu * sr                                          # AᵀA q
         a = (w * q).sum(-1)
         w = w - a[:, None] * q - beta_prev[:, None] * q_prev
         c = (w * q).sum(-1)                                # one local re-orthogonalisation
@@ -141,7 +222,8 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, tol: float = 1e-6,
             keep = ~conv
             if not bool(keep.any()):
                 return out.clamp_min(0)
-            idx, p, mu, trace = idx[keep], p[keep], mu[keep], trace[keep]
+            idx, p, trace = idx[keep], p[keep], trace[keep]
+            top, W_top, dmu = top[keep], W_top[keep], dmu[keep]
             q, q_prev, w, bn = q[keep], q_prev[keep], w[keep], bn[keep]
             alphas = [t[keep] for t in alphas]
             betas = [t[keep] for t in betas]
