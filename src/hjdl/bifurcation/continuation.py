@@ -216,22 +216,12 @@ def _trace(system, v0, tau0, s_lo, s_hi, lo, hi, plateau_tol, h0, h_max, max_ste
         accepted = False
         while h >= h_min:
             vp = v + h * tau
-            w = vp.copy()
-            ok = False
-            for _it in range(8):
+
+            def corrector(w, vp=vp, tau=tau):  # the branch equations plus the arclength plane
                 F, J, _, _ = system(w)
-                A = np.vstack([J, tau[None]])
-                r = np.concatenate([F, [tau @ (w - vp)]])
-                try:
-                    dv = np.linalg.solve(A, -r)
-                except np.linalg.LinAlgError:
-                    break
-                w = w + dv
-                if not np.all(np.isfinite(w)):
-                    break
-                if np.linalg.norm(dv) < 1e-11 * (1 + np.linalg.norm(w)):
-                    ok = True
-                    break
+                return np.concatenate([F, [tau @ (w - vp)]]), np.vstack([J, tau[None]])
+
+            w, ok = _newton(corrector, vp.copy(), 1e-11, 8)
             if ok:
                 F, J, Hv, sec = system(w)
                 t_new = _tangent(J, tau)
@@ -265,24 +255,27 @@ def _trace(system, v0, tau0, s_lo, s_hi, lo, hi, plateau_tol, h0, h_max, max_ste
     return pts, reason
 
 
+def _newton(residual, v, tol: float, iters: int):
+    """Newton's method on ``residual(v) -> (r, J)``; returns ``(v, converged)``."""
+    for _ in range(iters):
+        r, J = residual(v)
+        try:
+            dv = np.linalg.solve(J, -r)
+        except np.linalg.LinAlgError:
+            return v, False
+        v = v + dv
+        if not np.all(np.isfinite(v)):
+            return v, False
+        if np.linalg.norm(dv) < tol * (1 + np.linalg.norm(v)):
+            return v, True
+    return v, False
+
+
 def _refine_fold(system, va, vb, da, db):
     """Newton on (∇H, det ∇²H) = 0 from the secant guess between va and vb."""
     theta = da / (da - db) if da != db else 0.5
-    v = va + theta * (vb - va)
     span = np.linalg.norm(vb - va)
-    converged = False
-    for _ in range(30):
-        G, JG = system.extended(v)
-        try:
-            dv = np.linalg.solve(JG, -G)
-        except np.linalg.LinAlgError:
-            break
-        v = v + dv
-        if not np.all(np.isfinite(v)):
-            break
-        if np.linalg.norm(dv) < 1e-13 * (1 + np.linalg.norm(v)):
-            converged = True
-            break
+    v, converged = _newton(system.extended, va + theta * (vb - va), 1e-13, 30)
     if not converged or np.linalg.norm(v - va) > 3 * span + 1e-9:
         return va + theta * (vb - va), False
     return v, True
