@@ -58,6 +58,13 @@ class LSEHeads:
     def n_classes(self) -> int:
         return self.W.shape[0]
 
+    def to(self, dtype: torch.dtype) -> "LSEHeads":
+        """The same heads with every tensor in ``dtype`` (self when it already is)."""
+        if self.W.dtype == dtype:
+            return self
+        return LSEHeads(self.W.to(dtype), self.b.to(dtype), self.eps.to(dtype),
+                        self.scale.to(dtype), self.offset.to(dtype), self.single)
+
     @property
     def dim(self) -> int:
         return self.W.shape[2]
@@ -269,14 +276,18 @@ def _eps_tensor_or_number(eps, where):
 # points
 
 
-def prepare_points(x: Any, model: LSEHeads | GenericModel, name: str = "x") -> tuple[torch.Tensor, bool]:
-    """Validate ``x`` (``(d,)`` or ``(B, d)``, finite, non-empty) in the model's dtype.
+def prepare_points(x: Any, model: LSEHeads | GenericModel, name: str = "x"
+                   ) -> tuple[torch.Tensor, bool, LSEHeads | GenericModel]:
+    """Validate ``x`` (``(d,)`` or ``(B, d)``, finite, non-empty).
 
-    Returns the ``(B, d)`` tensor and whether a single point was given (to squeeze outputs).
+    LSE heads and ``x`` are brought to their promoted dtype (a float32 layer with float64 points
+    computes in float64); a generic module keeps its own dtype and ``x`` is cast to it. Returns
+    the ``(B, d)`` tensor, whether a single point was given (to squeeze outputs) and the model.
     """
     xt = as_tensor(x, name)
     if isinstance(model, LSEHeads):
         xt, _ = common(xt, model.W, names=(name, "W"))
+        model = model.to(xt.dtype)
         check_points(xt, model.dim, name, "W")
     elif model.dtype is not None and xt.dtype != model.dtype:
         xt = xt.to(model.dtype)
@@ -291,7 +302,7 @@ def prepare_points(x: Any, model: LSEHeads | GenericModel, name: str = "x") -> t
         raise ShapeError(f"{name}: received an empty batch (shape {tuple(xt.shape)}); pass at "
                          "least one point")
     check_finite(xt, name)
-    return xt, squeeze
+    return xt, squeeze, model
 
 
 def check_positive_int(value, name: str, minimum: int = 1) -> int:

@@ -74,7 +74,7 @@ def attack(model, x, y=None, radius=0.1, steps: int = 50, *, restarts: int = 1,
     restarts = check_positive_int(restarts, "restarts")
     thr = _check_threshold(threshold)
     m = as_model(model)
-    xt, squeeze = prepare_points(x, m)
+    xt, squeeze, m = prepare_points(x, m)
     B, d = xt.shape
     rad = as_tensor(radius.detach() if isinstance(radius, torch.Tensor) else radius, "radius",
                     dtype=xt.dtype, device=xt.device)

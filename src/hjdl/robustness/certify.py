@@ -225,7 +225,7 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
     _check_kind(bound)
     thr = _check_threshold(threshold)
     m = as_model(model)
-    xt, squeeze = prepare_points(x, m)
+    xt, squeeze, m = prepare_points(x, m)
     B = xt.shape[0]
     nan = torch.full((B,), math.nan, dtype=xt.dtype, device=xt.device)
 
