@@ -137,3 +137,38 @@ def test_correct_generic_and_errors():
         attack((W, b, 1.0), x, radius=-1.0)
     with pytest.raises(InputError, match="threshold"):
         certify((W, b, 1.0), x, threshold=float("nan"))
+
+
+def test_attack_points_stay_inside_the_ball_near_float_resolution():
+    # float32 pixel-scale inputs: x + δ rounds, and could land up to 7 % outside the ball
+    g = torch.Generator().manual_seed(0)
+    W, b = torch.randn(3, 30, generator=g), torch.randn(3, generator=g)
+    x = torch.rand(8, 30, generator=g) * 255
+    for r in (1e-3, 1e-4, 1e-5):
+        res = attack((W, b, 0.1), x, radius=r, steps=20)
+        assert bool((res.distance <= r).all())
+        assert bool(((res.x_adv - x).norm(dim=-1) <= r).all())
+
+
+def test_certified_side_is_right_when_the_logits_cancel():
+    # float32, |x| ~ 1000 nearly orthogonal to the rows: the float32 logits are off by ~1e-5,
+    # more than a few ulps of f; the round-off allowance must cover the dot products too.
+    # A certified side must then be the side in exact arithmetic on the same float32 data.
+    gen = torch.Generator().manual_seed(3)
+    bad = checked = 0
+    for _ in range(40):
+        d, N, eps = 30, 5, 0.05
+        W = torch.randn(N, d, generator=gen)
+        b = (0.01 * torch.randn(N, generator=gen)).float()
+        u = torch.randn(d, generator=gen)
+        u = u - W.T @ torch.linalg.lstsq(W.T, u[:, None]).solution[:, 0]
+        u = u / u.norm()
+        x = (1000 * u[None, :] + 1e-3 * torch.randn(64, d, generator=gen)).float()
+        W64, b64, x64 = W.double(), b.double(), x.double()
+        f_exact = eps * torch.logsumexp((x64 @ W64.T + b64) / eps, dim=-1)
+        thr = float(f_exact.median())
+        cert = certify((W, b, eps), x, threshold=thr)
+        ok = cert.radius > 0
+        checked += int(ok.sum())
+        bad += int((ok & (torch.sign(f_exact - thr) != cert.prediction.double())).sum())
+    assert bad == 0

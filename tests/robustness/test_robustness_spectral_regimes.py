@@ -154,3 +154,18 @@ def test_lanczos_rarely_stops_at_the_second_eigenvalue():
     got = curvature((W, torch.zeros(2 * d, dtype=torch.float64), 1.0),
                     torch.zeros(20_000, d, dtype=torch.float64), method="lanczos")
     assert int(((got - 1).abs() > 1e-10).sum()) == 0
+
+
+@pytest.mark.parametrize("s", [1e-150, 1e-30, 1e30, 1e150])
+def test_lanczos_is_scale_free(s):
+    # scaling W, b and eps by s scales the Hessian by s: a tiny or huge covariance must not lose
+    # digits (β² underflowed at s = 1e-100 before the engine worked in units of tr Cov)
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(40, 30, generator=g, dtype=torch.float64)
+    b = torch.randn(40, generator=g, dtype=torch.float64)
+    x = torch.randn(50, 30, generator=g, dtype=torch.float64)
+    ref = curvature((W, b, 1.0), x, method="eigh")
+    got = curvature((W * s, b * s, s), x, method="lanczos") / s
+    assert float((got / ref - 1).abs().max()) <= 1e-12
+    got32 = curvature((W.float() * 1e-15, b.float() * 1e-15, 1e-15), x.float()) / 1e-15
+    assert float((got32.double() / ref - 1).abs().max()) <= 1e-4

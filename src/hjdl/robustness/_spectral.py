@@ -278,12 +278,20 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
     tol = _TOL if dtype == torch.float64 else math.sqrt(u)  # residual rule (see module doc)
     still = _STILL * u                                        # "stopped moving" rule
     out = torch.empty(B, dtype=dtype, device=dev)
+    p_in, W_in = p, W
+    # scale-free units: W / max|W| and, per point, π / tr Cov (Cov is linear in π once δμ is
+    # fixed), so that β² neither underflows nor overflows for tiny or huge covariances
+    s = W.abs().max()
+    W = W / torch.where(s > 0, s, torch.ones_like(s))
     top, W_top, dmu, p_off = _top_centring(p, W)
     m_off = p_off.sum(-1)
     # tr Cov = Σ_j π_j |W_j − W_t|² − |δμ|² (>= λ_max), from the off-top weights (no cancellation)
     pW = dmu + m_off[:, None] * W_top                                              # p_off @ W
     sq_off = p_off @ (W * W).sum(1) - 2 * (pW * W_top).sum(-1) + m_off * (W_top * W_top).sum(-1)
     trace = (sq_off - (dmu * dmu).sum(-1)).clamp_min(0)
+    unit = torch.where(trace > 0, trace, torch.ones_like(trace)).clamp_min(torch.finfo(dtype).tiny)
+    p = p / unit[:, None]
+    scale_back = unit * s * s
     # an independent random start per point (float32 draws: four times cheaper, as random)
     gen = torch.Generator(device=dev).manual_seed(seed)
     q = torch.randn(B, d, generator=gen, dtype=torch.float32, device=dev).to(dtype)
@@ -311,23 +319,23 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
             theta = torch.where(trace > 0, theta, torch.zeros_like(theta))
             rho = bn * s2.sqrt()
             conv = (rho <= tol * theta) | ((theta - theta_old).abs() <= still * theta.abs()) \
-                | (rho <= 1e-15 * trace) | (trace == 0)
-            out[idx[conv]] = theta[conv]
+                | (rho <= 1e-15) | (trace == 0)
+            out[idx[conv]] = theta[conv] * scale_back[conv]
             keep = ~conv
-            idx, p = idx[keep], p[keep]
+            idx = idx[keep]
             if len(idx) <= max(_TAIL, B // 100):  # a few stragglers: eigh beats more tests
                 break
-            trace = trace[keep]
+            trace, scale_back = trace[keep], scale_back[keep]
             op.take(keep)
             q, q_prev, w, bn = q[keep], q_prev[keep], w[keep], bn[keep]
             alphas = [t[keep] for t in alphas]
             betas = [t[keep] for t in betas]
             theta_old = theta[keep]
-        q_prev, q = q, _next_vector(w, bn, 1e-15 * trace)
+        q_prev, q = q, _next_vector(w, bn, 1e-15)
         beta_prev = bn
     # stragglers, and points not converged within min(N, d) steps: finish exactly
     if len(idx):
-        out[idx] = _top_eig_eigh(p, W)
+        out[idx] = _top_eig_eigh(p_in[idx], W_in)
     if stats is not None:
         stats.update(point_steps=point_steps, eigh_points=len(idx))
     return out.clamp_min(0)

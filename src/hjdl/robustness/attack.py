@@ -46,6 +46,24 @@ def _margin_fn(m, single: bool, y: torch.Tensor, thr: float):
     return fn
 
 
+def _inside(xt: torch.Tensor, delta: torch.Tensor, rad: torch.Tensor) -> torch.Tensor:
+    """The point ``xt + δ`` as stored, pulled back until its *computed* distance from ``xt`` is
+    ``<= rad`` (rounding of the sum can push it outside when ``rad`` is near the spacing of
+    floats at ``xt``); points that cannot be pulled in fall back to ``xt``."""
+    u = torch.finfo(xt.dtype).eps
+    z = xt + delta
+    for _ in range(4):
+        dist = (z - xt).norm(dim=-1)
+        over = dist > rad
+        if not bool(over.any()):
+            return z
+        shrink = torch.where(over, rad / dist.clamp_min(torch.finfo(xt.dtype).tiny) * (1 - 4 * u),
+                             torch.ones_like(dist))
+        z = xt + (z - xt) * shrink[:, None]
+    over = (z - xt).norm(dim=-1) > rad
+    return torch.where(over[:, None], xt, z)
+
+
 def attack(model, x, y=None, radius=0.1, steps: int = 50, *, restarts: int = 1,
            step_size: float | None = None, threshold: float = 0.0,
            generator: torch.Generator | None = None) -> AttackResult:
@@ -114,24 +132,27 @@ def attack(model, x, y=None, radius=0.1, steps: int = 50, *, restarts: int = 1,
             s = torch.rand(B, generator=gen, dtype=xt.dtype, device=xt.device) ** (1.0 / d)
             delta = u * (s * rad)[:, None]
         for _ in range(steps):
-            delta = delta.detach().requires_grad_(True)
+            # every evaluated point is one whose computed distance is <= radius
+            z = _inside(xt, delta.detach(), rad).requires_grad_(True)
             with torch.enable_grad():
-                mv = fn(xt + delta)
-                (g,) = torch.autograd.grad(mv.sum(), delta)
+                mv = fn(z)
+                (g,) = torch.autograd.grad(mv.sum(), z)
             with torch.no_grad():
+                z = z.detach()
                 better = mv.detach() < best_m
                 best_m = torch.where(better, mv.detach(), best_m)
-                best_x = torch.where(better[:, None], (xt + delta).detach(), best_x)
+                best_x = torch.where(better[:, None], z, best_x)
                 gn = g.norm(dim=-1, keepdim=True)
                 step = torch.where(gn > 0, g / gn.clamp_min(1e-300), torch.zeros_like(g))
-                delta = delta - alpha[:, None] * step
+                delta = (z - xt) - alpha[:, None] * step
                 n = delta.norm(dim=-1, keepdim=True)
                 delta = delta * torch.clamp(rad[:, None] / n.clamp_min(1e-300), max=1.0)
         with torch.no_grad():
-            mv = fn(xt + delta)
+            z = _inside(xt, delta, rad)
+            mv = fn(z)
             better = mv < best_m
             best_m = torch.where(better, mv, best_m)
-            best_x = torch.where(better[:, None], xt + delta, best_x)
+            best_x = torch.where(better[:, None], z, best_x)
     dist = (best_x - xt).norm(dim=-1)
     res = AttackResult(best_x, best_m <= 0, best_m, dist)
     if squeeze:

@@ -1,8 +1,10 @@
 r"""Certified ℓ2 radii from the margin, its gradient and the eps-controlled curvature (THEORY §6).
 
-Decision margin ``m(x) > 0`` (less a round-off allowance of a few ulps, so that a margin that
-is only floating-point noise certifies nothing) (classification: ``m = f_c − f_c'`` for the predicted class ``c``
-and each rival ``c'``; regression: ``m = s (f − threshold)`` with ``s = ±1`` the side of ``x``).
+Decision margin ``m(x) > 0`` (classification: ``m = f_c − f_c'`` for the predicted class ``c``
+and each rival ``c'``; regression: ``m = s (f − threshold)`` with ``s = ±1`` the side of
+``x``), less a round-off allowance (:func:`_roundoff`: a few ulps of the outputs plus the
+dot-product error bound of the logits), so that a margin that is only floating-point noise
+certifies nothing.
 Along any segment ``x + tδ/|δ|``, ``d/dt m >= −min(G + βt, L)`` where ``G = |∇m(x)|``,
 ``β`` bounds the *downward* curvature of ``m`` on the whole space and ``L`` bounds ``|∇m|``
 everywhere. Hence no ``|δ| < r`` changes the decision, for
@@ -152,13 +154,24 @@ def radii_from_constants(margin, grad_norm, beta, lipschitz):
     return (torch.where(pos, r2, zero), torch.where(pos, r1, zero), torch.where(pos, r, zero))
 
 
-def _roundoff(scale: torch.Tensor, m: LSEHeads) -> torch.Tensor:
-    """Allowance for floating-point error in evaluated margins: ``16 N u (|f_c| + |f_c'| + 1)``.
+def _logit_scale(m: LSEHeads, xt: torch.Tensor) -> torch.Tensor:
+    """``S_c(x) = |a_c| (max_j |W_cj| |x| + max_j |b_cj|)``, ``(B, C)``: bounds ``|a_c| Σ_k
+    |W_cjk x_k| + |a_c b_cj|``, the scale of the rounding error of the logits ``W_cj·x + b_cj``."""
+    R = m.W.norm(dim=-1).amax(-1)                      # (C,)
+    bmax = m.b.abs().amax(-1)                          # (C,)
+    return m.scale.abs() * (xt.norm(dim=-1)[:, None] * R + bmax)
+
+
+def _roundoff(f_abs: torch.Tensor, logit_scale: torch.Tensor, m: LSEHeads) -> torch.Tensor:
+    """Allowance for floating-point error in evaluated margins:
+    ``16 N u (|f_c| + |f_c'|) + 2 (d + 2) u (S_c + S_c')`` (arguments: the two sums).
 
     A margin of a few ulps is not a decision; subtracting this keeps certificates honest when
-    the model is re-evaluated by a different (equally valid) sequence of operations."""
+    the model is re-evaluated by a different (equally valid) sequence of operations. The second
+    term is the dot-product bound ``|fl(w·x) − w·x| <= (d + 1) u Σ|w_k x_k|`` (doubled), which
+    matters when the logits cancel (``|x|`` large, rows nearly orthogonal to it)."""
     u = torch.finfo(m.dtype).eps
-    return 16 * m.W.shape[1] * u * (scale + 1)
+    return 16 * m.W.shape[1] * u * f_abs + 2 * (m.dim + 2) * u * logit_scale
 
 
 def _check_threshold(threshold) -> float:
@@ -250,7 +263,7 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
     if m.single:
         f = m.forward(xt)[:, 0]
         side = torch.where(f > thr, 1.0, -1.0).to(xt.dtype)
-        margin = side * (f - thr) - _roundoff(f.abs() + abs(thr), m)
+        margin = side * (f - thr) - _roundoff(f.abs() + abs(thr), _logit_scale(m, xt)[:, 0], m)
         G = a[0].abs() * (m.gibbs(xt)[:, 0] @ m.W[0]).norm(dim=-1)
         sa = side * a[0]
         if curvature == "one-sided":
@@ -275,7 +288,8 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
     pred = f.argmax(-1)
     ar = torch.arange(B, device=xt.device)
     fc = f[ar, pred]
-    margins = fc[:, None] - f - _roundoff(fc.abs()[:, None] + f.abs(), m)  # (B, C): m_cc'
+    S = _logit_scale(m, xt)                 # (B, C)
+    margins = fc[:, None] - f - _roundoff(fc.abs()[:, None] + f.abs(), S[ar, pred][:, None] + S, m)
     gdiff = (grads[ar, pred][:, None, :] - grads).norm(dim=-1)  # (B, C)
     def part(coef, k):  # coefficient·κ with 0·inf = 0
         return torch.where(coef > 0, coef * k, torch.zeros_like(coef))
