@@ -138,3 +138,17 @@ def test_empty_inputs_are_defined():
         assert hjdl.gibbs(torch.zeros(3, 0), eps).shape == (3, 0)
     h = hjdl.entropy(torch.zeros(2, 0))
     assert torch.equal(h, torch.zeros(2)) and not torch.signbit(h).any()
+
+
+@pytest.mark.parametrize("dtype,eps", [(torch.float64, 1e-308), (torch.float64, 1e-310),
+                                       (torch.float32, 1e-38), (torch.float32, 1e-44)])
+def test_eps_so_small_that_z_over_eps_overflows(dtype, eps):
+    # z/eps overflows here; the kernel shifts by the row maximum first, so lse is the maximum
+    # (T1: max z <= LSE <= max z + eps log N) and gibbs the one-hot weights, never NaN
+    z = torch.tensor([[1.0, 2.0, -3.0], [0.5, -torch.inf, 0.25]], dtype=dtype, requires_grad=True)
+    out = hjdl.lse(z, eps)
+    assert torch.equal(out.detach(), torch.tensor([2.0, 0.5], dtype=dtype))
+    p = hjdl.gibbs(z.detach(), eps)
+    assert torch.equal(p, torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], dtype=dtype))
+    (g,) = torch.autograd.grad(out.sum(), z)
+    assert torch.equal(g, p)

@@ -172,3 +172,21 @@ def test_certified_side_is_right_when_the_logits_cancel():
         checked += int(ok.sum())
         bad += int((ok & (torch.sign(f_exact - thr) != cert.prediction.double())).sum())
     assert bad == 0
+
+
+@pytest.mark.parametrize("dtype,eps", [(torch.float64, 1e-308), (torch.float32, 1e-38)])
+def test_tiny_eps_gives_the_tropical_answers_not_nan(dtype, eps):
+    # (W x + b)/eps overflows: Gibbs weights are one-hot, the Hessian 0, margins finite
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(7, 3, generator=g).to(dtype)
+    b = torch.randn(7, generator=g).to(dtype)
+    x = torch.randn(5, 3, generator=g).to(dtype)
+    from hjdl.robustness import curvature, input_hessian
+    assert torch.equal(curvature((W, b, eps), x), torch.zeros(5, dtype=dtype))
+    assert not bool(input_hessian((W, b, eps), x).isnan().any())
+    c = certify((W, b, eps), x)
+    f = (x @ W.T + b).amax(-1)   # the eps -> 0 limit of the layer
+    assert bool(torch.isfinite(c.margin).all()) and bool(torch.isfinite(c.radius).all())
+    assert torch.equal(c.prediction, torch.where(f > 0, 1, -1))
+    a = attack((W, b, eps), x, radius=0.1)
+    assert bool(torch.isfinite(a.margin).all())

@@ -25,19 +25,16 @@ __all__ = ["lse", "gibbs", "entropy"]
 # private engine (inputs trusted; eps already a tensor broadcastable against z with ``dim`` kept)
 
 
-def _log_sum_exp(s: torch.Tensor, dim: int, finite: bool = False) -> torch.Tensor:
-    """``log Σ exp(s)`` along ``dim`` (kept), with ``-inf`` rows giving ``-inf`` and zero gradient.
-
-    ``finite=True`` uses torch's fused kernel: exact when every row has a finite entry (−inf
-    entries allowed) and no NaN or +inf; callers check the result and fall back otherwise.
-    """
-    if finite:
-        return torch.logsumexp(s, dim, keepdim=True)
-    m = s.detach().amax(dim, keepdim=True)
+def _viscous_lse(z: torch.Tensor, eps: torch.Tensor, dim: int) -> torch.Tensor:
+    """``eps log Σ exp(z/eps)`` as ``m + eps log Σ exp((z − m)/eps)`` with ``m`` the row maximum
+    of ``z`` (kept axis): no overflow however small eps is (``z/eps`` itself can overflow), and
+    ``-inf`` rows give ``-inf`` with zero gradient. ``m`` is detached: the identity holds for any
+    ``m``, so the gradients in ``z`` (the Gibbs weights) and in eps are unchanged."""
+    m = z.detach().amax(dim, keepdim=True)
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    total = torch.exp(s - m).sum(dim, keepdim=True)
+    total = torch.exp((z - m) / eps).sum(dim, keepdim=True)
     empty = total == 0
-    out = m + torch.log(torch.where(empty, torch.ones_like(total), total))
+    out = m + eps * torch.log(torch.where(empty, torch.ones_like(total), total))
     return torch.where(empty, torch.full_like(out, -torch.inf), out)
 
 
@@ -48,14 +45,19 @@ def _tropical_max(z: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def _lse(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int, finite: bool = False) -> torch.Tensor:
-    """``LSE_eps(z)`` along ``dim`` (kept). ``mode`` says whether eps is all zero, all positive or mixed."""
+    """``LSE_eps(z)`` along ``dim`` (kept). ``mode`` says whether eps is all zero, all positive or mixed.
+
+    ``finite=True`` uses torch's fused ``logsumexp(z/eps)``: exact when every row has a finite
+    entry (−inf entries allowed), no NaN or +inf, and ``z/eps`` does not overflow; callers check
+    the result and fall back to ``finite=False`` (:func:`_viscous_lse`) otherwise."""
     if mode == EPS_ZERO:
         return _tropical_max(z, dim)
     if mode == EPS_POSITIVE:
-        return eps * _log_sum_exp(z / eps, dim, finite)
+        return eps * torch.logsumexp(z / eps, dim, keepdim=True) if finite else _viscous_lse(z, eps, dim)
     positive = eps > 0
     safe = torch.where(positive, eps, torch.ones_like(eps))
-    viscous = safe * _log_sum_exp(z / safe, dim, finite)
+    viscous = (safe * torch.logsumexp(z / safe, dim, keepdim=True) if finite
+               else _viscous_lse(z, safe, dim))
     return torch.where(positive, viscous, _tropical_max(z, dim))
 
 
@@ -71,10 +73,10 @@ def _gibbs(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int) -> torch.Ten
         return tropical()
     positive = eps > 0
     safe = eps if mode == EPS_POSITIVE else torch.where(positive, eps, torch.ones_like(eps))
-    s = z / safe
-    m = s.detach().amax(dim, keepdim=True)
+    # shift before dividing: (z − max z)/eps cannot overflow, however small eps is
+    m = z.detach().amax(dim, keepdim=True)
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    w = torch.exp(s - m)
+    w = torch.exp((z - m) / safe)
     total = w.sum(dim, keepdim=True)
     p = w / torch.where(total == 0, torch.ones_like(total), total)
     if mode == EPS_POSITIVE:
