@@ -83,3 +83,14 @@ def test_errors():
         enclosing_ball(torch.zeros(0, 3))
     with pytest.raises(NonFiniteError, match="points"):
         enclosing_ball(torch.tensor([[0.0, float("inf")]]))
+
+
+@pytest.mark.parametrize("s", [1e-160, 1e154, 1e160])
+def test_ball_scales_with_the_points(s):
+    # squared distances of such points over/underflow float64; the ball must scale exactly
+    P = torch.randn(7, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ref = enclosing_ball(P)
+    got = enclosing_ball(P * s)
+    assert abs(got.radius / (ref.radius * s) - 1) <= 1e-12
+    assert float((got.center / s - ref.center).abs().max()) <= 1e-12 * ref.radius
+    assert got.max_outside <= 1e-12 * got.radius

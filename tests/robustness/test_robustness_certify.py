@@ -190,3 +190,23 @@ def test_tiny_eps_gives_the_tropical_answers_not_nan(dtype, eps):
     assert torch.equal(c.prediction, torch.where(f > 0, 1, -1))
     a = attack((W, b, eps), x, radius=0.1)
     assert bool(torch.isfinite(a.margin).all())
+
+
+def test_attack_refuses_one_per_class_head_like_certify():
+    W, b = torch.randn(1, 4, 3), torch.randn(1, 4)
+    for fn in (lambda: attack((W, b, 0.5), torch.zeros(2, 3), radius=0.1),
+               lambda: certify((W, b, 0.5), torch.zeros(2, 3))):
+        with pytest.raises(InputError, match="at least 2 classes"):
+            fn()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_models_compute_in_float32(dtype):
+    from hjdl.robustness import curvature
+    g = torch.Generator().manual_seed(1)
+    W, b, x = torch.randn(7, 3, generator=g), torch.randn(7, generator=g), torch.randn(4, 3, generator=g)
+    got = curvature((W.to(dtype), b.to(dtype), 0.5), x.to(dtype))
+    ref = curvature((W.to(dtype).double(), b.to(dtype).double(), 0.5), x.to(dtype).double())
+    assert got.dtype == torch.float32
+    assert float((got.double() - ref).abs().max()) <= 1e-5 * float(ref.abs().max())
+    assert certify((W.to(dtype), b.to(dtype), 0.5), x.to(dtype)).radius.dtype == torch.float32

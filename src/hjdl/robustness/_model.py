@@ -281,12 +281,15 @@ def prepare_points(x: Any, model: LSEHeads | GenericModel, name: str = "x"
     """Validate ``x`` (``(d,)`` or ``(B, d)``, finite, non-empty).
 
     LSE heads and ``x`` are brought to their promoted dtype (a float32 layer with float64 points
-    computes in float64); a generic module keeps its own dtype and ``x`` is cast to it. Returns
+    computes in float64; half precision computes in float32); a generic module keeps its own
+    dtype and ``x`` is cast to it. Returns
     the ``(B, d)`` tensor, whether a single point was given (to squeeze outputs) and the model.
     """
     xt = as_tensor(x, name)
     if isinstance(model, LSEHeads):
         xt, _ = common(xt, model.W, names=(name, "W"))
+        if xt.dtype in (torch.float16, torch.bfloat16):  # no half-precision linear algebra
+            xt = xt.float()
         model = model.to(xt.dtype)
         check_points(xt, model.dim, name, "W")
     elif model.dtype is not None and xt.dtype != model.dtype:

@@ -106,6 +106,9 @@ def attack(model, x, y=None, radius=0.1, steps: int = 50, *, restarts: int = 1,
     single = m.single if isinstance(m, LSEHeads) else m.is_single(xt)
     with torch.no_grad():
         out = m.forward(xt)
+    if not single and out.shape[-1] < 2:
+        raise InputError("model: per-class heads need at least 2 classes for a decision to "
+                         f"attack, received {out.shape[-1]}")
     if y is None:
         yy = torch.where(out[:, 0] > thr, 1.0, -1.0).to(xt.dtype) if single else out.argmax(-1)
     elif single:

@@ -140,11 +140,16 @@ def enclosing_ball(points) -> Ball:
     P = P_t.detach().cpu().to(torch.float64).numpy()
     shift = P.mean(0)
     Pc = P - shift
-    if np.allclose(Pc, 0.0, atol=0.0):
+    # solve in units of the largest coordinate: squared distances of huge (or tiny) points
+    # would overflow (or underflow) float64; the ball scales with the points
+    scale = float(np.abs(Pc).max())
+    if scale == 0.0:
         c, r, S, lam = np.zeros(P.shape[1]), 0.0, [0], np.ones(1)
     else:
+        Pc = Pc / scale
         c, r, S, lam = _mev_numpy(Pc)
     d = np.sqrt(((Pc - c) ** 2).sum(-1))
-    center = torch.from_numpy(c + shift).to(dtype=P_t.dtype, device=P_t.device)
-    return Ball(center, float(r), tuple(int(i) for i in S), tuple(float(v) for v in lam),
-                float(d.max() - r), float(lam.min()))
+    scale = scale or 1.0
+    center = torch.from_numpy(c * scale + shift).to(dtype=P_t.dtype, device=P_t.device)
+    return Ball(center, float(r) * scale, tuple(int(i) for i in S), tuple(float(v) for v in lam),
+                float(d.max() - r) * scale, float(lam.min()))

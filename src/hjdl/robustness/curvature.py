@@ -146,6 +146,8 @@ def curvature(model, x, *, method: str = "auto") -> torch.Tensor:
     else:
         H = _generic_hessian(m, xt)
         H = 0.5 * (H + H.transpose(-1, -2))
+        if H.dtype in (torch.float16, torch.bfloat16):  # no half-precision eigensolver
+            H = H.float()
         out = torch.linalg.eigvalsh(H).abs().amax(-1)
         single = m.is_single(xt)
     out = out[:, 0] if single else out
