@@ -152,3 +152,30 @@ def test_eps_so_small_that_z_over_eps_overflows(dtype, eps):
     assert torch.equal(p, torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], dtype=dtype))
     (g,) = torch.autograd.grad(out.sum(), z)
     assert torch.equal(g, p)
+
+
+@pytest.mark.parametrize("eps", [1e-12, 1e-15, 1e-300])
+def test_lse_gradient_stays_exact_when_z_over_eps_is_huge(eps):
+    # the backward pass of logsumexp works at the scale of its inputs: with z/eps ~ 1e12 it
+    # rounded to 3e-5 (eps 1e-12) or gave [1, 1, 0] (eps 1e-300); the shift keeps it exact
+    z = torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(hjdl.lse(z, eps), z)
+    assert torch.equal(g, torch.tensor([0.5, 0.5, 0.0], dtype=torch.float64))
+
+
+def test_eps_gradient_with_masked_entries_is_the_entropy():
+    # d LSE/d eps = H(π) (T2); a -inf entry gave 0 · inf = NaN in the eps gradient
+    e = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    z = torch.tensor([[0.3, -torch.inf, 1.0], [-torch.inf, -torch.inf, -torch.inf]],
+                     dtype=torch.float64)
+    out = hjdl.lse(z, e)
+    (g,) = torch.autograd.grad(out[0], e)
+    assert abs(float(g) - float(hjdl.entropy(hjdl.gibbs(z[0], 0.7)))) <= 1e-15
+    (g2,) = torch.autograd.grad(hjdl.gibbs(z, e)[0, 0], e)
+    assert torch.isfinite(g2)
+
+
+def test_tropical_gibbs_stays_in_the_graph_with_zero_gradient():
+    z = torch.randn(3, 4, requires_grad=True)
+    hjdl.gibbs(z, 0).sum().backward()
+    assert torch.equal(z.grad, torch.zeros(3, 4))

@@ -25,14 +25,30 @@ __all__ = ["lse", "gibbs", "entropy"]
 # private engine (inputs trusted; eps already a tensor broadcastable against z with ``dim`` kept)
 
 
-def _viscous_lse(z: torch.Tensor, eps: torch.Tensor, dim: int) -> torch.Tensor:
-    """``eps log Σ exp(z/eps)`` as ``m + eps log Σ exp((z − m)/eps)`` with ``m`` the row maximum
-    of ``z`` (kept axis): no overflow however small eps is (``z/eps`` itself can overflow), and
-    ``-inf`` rows give ``-inf`` with zero gradient. ``m`` is detached: the identity holds for any
-    ``m``, so the gradients in ``z`` (the Gibbs weights) and in eps are unchanged."""
+def _shifted(z: torch.Tensor, eps: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``s = (z − m)/eps`` and ``m``, the row maximum of ``z`` (kept axis, detached, 0 for rows
+    without a finite entry). Shifting before dividing cannot overflow however small eps is, and
+    keeps ``s`` (hence the backward pass of ``exp``/``logsumexp``) at the scale of the gaps
+    ``z − m``, not of ``z/eps``. ``-inf`` entries stay ``-inf``; when eps requires a gradient
+    they are kept out of the division (``∂s/∂eps`` would be ``inf`` there, and ``0 · inf`` NaN).
+    ``m`` is detached: ``LSE = m + eps log Σ exp(s)`` holds for any ``m``."""
     m = z.detach().amax(dim, keepdim=True)
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    total = torch.exp((z - m) / eps).sum(dim, keepdim=True)
+    if eps.requires_grad and bool(torch.isneginf(z).any()):
+        fin = torch.isfinite(z)
+        s = torch.where(fin, (torch.where(fin, z, m) - m) / eps, torch.full_like(z, -torch.inf))
+    elif eps.ndim == 0 and not eps.requires_grad and float(eps) == 1.0:
+        s = z - m  # logits already divided by eps (the affine engine folds 1/eps into W, b)
+    else:
+        s = (z - m) / eps
+    return s, m
+
+
+def _viscous_lse(z: torch.Tensor, eps: torch.Tensor, dim: int) -> torch.Tensor:
+    """``eps log Σ exp(z/eps)`` as ``m + eps log Σ exp((z − m)/eps)`` (:func:`_shifted`), with
+    ``-inf`` rows giving ``-inf`` and zero gradient."""
+    s, m = _shifted(z, eps, dim)
+    total = torch.exp(s).sum(dim, keepdim=True)
     empty = total == 0
     out = m + eps * torch.log(torch.where(empty, torch.ones_like(total), total))
     return torch.where(empty, torch.full_like(out, -torch.inf), out)
@@ -47,18 +63,22 @@ def _tropical_max(z: torch.Tensor, dim: int) -> torch.Tensor:
 def _lse(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int, finite: bool = False) -> torch.Tensor:
     """``LSE_eps(z)`` along ``dim`` (kept). ``mode`` says whether eps is all zero, all positive or mixed.
 
-    ``finite=True`` uses torch's fused ``logsumexp(z/eps)``: exact when every row has a finite
-    entry (−inf entries allowed), no NaN or +inf, and ``z/eps`` does not overflow; callers check
-    the result and fall back to ``finite=False`` (:func:`_viscous_lse`) otherwise."""
+    ``finite=True`` uses torch's fused ``logsumexp`` of the shifted logits (:func:`_shifted`):
+    exact when every row has a finite entry (−inf entries allowed) and no NaN or +inf; callers
+    check the result and fall back to ``finite=False`` (:func:`_viscous_lse`) otherwise."""
     if mode == EPS_ZERO:
         return _tropical_max(z, dim)
+    def viscous(e):
+        if not finite:
+            return _viscous_lse(z, e, dim)
+        s, m = _shifted(z, e, dim)
+        return m + e * torch.logsumexp(s, dim, keepdim=True)
+
     if mode == EPS_POSITIVE:
-        return eps * torch.logsumexp(z / eps, dim, keepdim=True) if finite else _viscous_lse(z, eps, dim)
+        return viscous(eps)
     positive = eps > 0
-    safe = torch.where(positive, eps, torch.ones_like(eps))
-    viscous = (safe * torch.logsumexp(z / safe, dim, keepdim=True) if finite
-               else _viscous_lse(z, safe, dim))
-    return torch.where(positive, viscous, _tropical_max(z, dim))
+    return torch.where(positive, viscous(torch.where(positive, eps, torch.ones_like(eps))),
+                       _tropical_max(z, dim))
 
 
 def _gibbs(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int) -> torch.Tensor:
@@ -70,13 +90,11 @@ def _gibbs(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int) -> torch.Ten
         return hit.to(z.dtype) / count.to(z.dtype)
 
     if mode == EPS_ZERO:
-        return tropical()
+        p = tropical()  # piecewise constant in z: zero gradient, but stay in the graph
+        return p + 0 * z if z.requires_grad and torch.is_grad_enabled() else p
     positive = eps > 0
     safe = eps if mode == EPS_POSITIVE else torch.where(positive, eps, torch.ones_like(eps))
-    # shift before dividing: (z − max z)/eps cannot overflow, however small eps is
-    m = z.detach().amax(dim, keepdim=True)
-    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    w = torch.exp((z - m) / safe)
+    w = torch.exp(_shifted(z, safe, dim)[0])
     total = w.sum(dim, keepdim=True)
     p = w / torch.where(total == 0, torch.ones_like(total), total)
     if mode == EPS_POSITIVE:
