@@ -94,3 +94,21 @@ def test_ball_scales_with_the_points(s):
     assert abs(got.radius / (ref.radius * s) - 1) <= 1e-12
     assert float((got.center / s - ref.center).abs().max()) <= 1e-12 * ref.radius
     assert got.max_outside <= 1e-12 * got.radius
+
+
+def test_ball_of_rows_near_a_sphere_far_from_the_origin():
+    # offset 1e6 leaves the centred rows accurate to ~1e-10 only: the optimality test must not
+    # demand more (it raised ConvergenceError), and the bound uses the largest distance found
+    from hjdl.robustness import curvature, curvature_bound
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        S = rng.standard_normal((7, 3))
+        S /= np.linalg.norm(S, axis=1, keepdims=True)
+        P = S + 1e6
+        ball = enclosing_ball(torch.tensor(P))
+        ref = _brute_force(S)
+        assert abs(ball.radius - ref) <= 1e-8 and ball.max_outside <= 1e-8
+    W = torch.tensor(P)
+    b = torch.zeros(7, dtype=torch.float64)
+    x = torch.randn(50, 3, dtype=torch.float64) * 1e-6
+    assert bool((curvature((W, b, 1.0), x) <= curvature_bound((W, b, 1.0))).all())

@@ -210,3 +210,29 @@ def test_half_precision_models_compute_in_float32(dtype):
     assert got.dtype == torch.float32
     assert float((got.double() - ref).abs().max()) <= 1e-5 * float(ref.abs().max())
     assert certify((W.to(dtype), b.to(dtype), 0.5), x.to(dtype)).radius.dtype == torch.float32
+
+
+def test_radii_never_nan_when_constants_overflow():
+    r2, r1, r = radii_from_constants(torch.tensor(1.0), torch.tensor(math.inf), torch.tensor(1.0),
+                                     torch.tensor(math.inf))
+    assert float(r2) == float(r1) == float(r) == 0.0
+    r2, r1, r = radii_from_constants(torch.tensor(1e308, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64),
+                                     torch.tensor(1.0, dtype=torch.float64), torch.tensor(2.0, dtype=torch.float64))
+    assert abs(float(r2) / (math.sqrt(2) * 1e154) - 1) <= 1e-12  # ≈ √(2m/β) for G ≪ √(βm)
+    assert abs(float(r1) - 5e307) <= 1e295 and float(r) >= float(r1)
+
+
+def test_labels_of_the_wrong_kind_are_input_errors():
+    W, b = torch.randn(3, 4, 2), torch.randn(3, 4)
+    for y in (["a"] * 5, [1.5] * 5, torch.ones(5, dtype=torch.bool)):
+        with pytest.raises(InputError, match="y:"):
+            certify((W, b, 0.5), torch.zeros(5, 2), y=y)
+
+
+def test_overflowing_outputs_are_refused_not_nan():
+    from hjdl.errors import NonFiniteError
+    W, b = torch.randn(7, 3, dtype=torch.float64), torch.zeros(7, dtype=torch.float64)
+    with pytest.raises(NonFiniteError, match="overflow"):
+        certify((W, b, 1.7e308), torch.zeros(2, 3, dtype=torch.float64))
+    with pytest.raises(NonFiniteError, match="overflow"):
+        attack((W, b, 1.7e308), torch.zeros(2, 3, dtype=torch.float64), radius=0.1)

@@ -169,3 +169,31 @@ def test_lanczos_is_scale_free(s):
     assert float((got / ref - 1).abs().max()) <= 1e-12
     got32 = curvature((W.float() * 1e-15, b.float() * 1e-15, 1e-15), x.float()) / 1e-15
     assert float((got32.double() / ref - 1).abs().max()) <= 1e-4
+
+
+def test_float32_subnormal_gibbs_weights_do_not_break_eigh():
+    # the only off-top weight is subnormal in float32 (~7e-45): the Gram matrix was made of
+    # subnormals and LAPACK's eigh failed to converge (a raw LinAlgError)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(20):
+        W = torch.randn(60, 60, generator=g)
+        W = W / W.norm(dim=1, keepdim=True)
+        b = torch.full((60,), -50.0)
+        b[0], b[1] = 0.0, -1.017
+        for method in ("eigh", "lanczos"):
+            got = curvature((W, b, 0.01), torch.zeros(60), method=method)
+            assert torch.isfinite(got) and float(got) <= 2 / 0.01
+
+
+def test_common_offset_does_not_cancel():
+    # rows = a common offset 1e8 times their spread: Cov does not see the offset, but products
+    # with W_j (as in (W_j − W_t)·q) cancel; Lanczos must match eigh on the same model (it
+    # returned values off by 100 % before rows were shifted by their mean)
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=(40, 30)) / np.sqrt(30)
+    W = torch.from_numpy(base + 1e8 * rng.normal(size=30))
+    b = torch.zeros(40, dtype=torch.float64)
+    x = torch.from_numpy(rng.normal(size=(60, 30)))
+    ref = curvature((W, b, 1.0), x, method="eigh")
+    got = curvature((W, b, 1.0), x, method="lanczos")
+    assert float((got / ref - 1).abs().max()) <= 1e-10

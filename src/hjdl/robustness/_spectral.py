@@ -85,8 +85,13 @@ def _top_eig_eigh(p: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
         pc = p[s:s + step]
         _, W_top, dmu, _ = _top_centring(pc, W)
         A = ((W[None] - W_top[:, None, :]) - dmu[:, None, :]) * pc.clamp_min(0).sqrt()[..., None]
+        # per point in units of max|A| (no squares: they would underflow first), so that the
+        # Gram matrix is never made of subnormal numbers (LAPACK's eigh fails to converge then)
+        a = A.abs().amax(dim=(1, 2))
+        a = torch.where(a > 0, a, torch.ones_like(a))
+        A = A / a[:, None, None]
         G = A.transpose(1, 2) @ A if d <= N else A @ A.transpose(1, 2)
-        out[s:s + step] = torch.linalg.eigvalsh(G)[:, -1]
+        out[s:s + step] = torch.linalg.eigvalsh(G)[:, -1] * a * a
     return out.clamp_min(0)
 
 
@@ -342,7 +347,11 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
 
 
 def top_eig_cov(p: torch.Tensor, W: torch.Tensor, method: str = "auto") -> torch.Tensor:
-    """``λ_max(Cov_{p_b}(W))`` for each row ``p_b`` of ``p`` (``(B, N)``), ``W`` ``(N, d)`` → ``(B,)``."""
+    """``λ_max(Cov_{p_b}(W))`` for each row ``p_b`` of ``p`` (``(B, N)``), ``W`` ``(N, d)`` → ``(B,)``.
+
+    Rows are first shifted by their mean (a covariance does not see a common shift): a common
+    offset much larger than the spread of the rows would otherwise cancel in every product."""
+    W = W - W.mean(0)
     if method == "auto":
         method = "lanczos" if min(W.shape) > 24 else "eigh"
     if method == "lanczos":

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validation import as_tensor
+from .._validation import as_tensor, check_finite
 from ..errors import InputError
 from ._model import GenericModel, LSEHeads, as_model, check_positive_int, prepare_points
 from .certify import _check_threshold, _labels
@@ -105,7 +105,7 @@ def attack(model, x, y=None, radius=0.1, steps: int = 50, *, restarts: int = 1,
         raise InputError(f"step_size: expected a number > 0, received {step_size!r}")
     single = m.single if isinstance(m, LSEHeads) else m.is_single(xt)
     with torch.no_grad():
-        out = m.forward(xt)
+        out = check_finite(m.forward(xt), "model(x) (outputs overflow; rescale the model or eps)")
     if not single and out.shape[-1] < 2:
         raise InputError("model: per-class heads need at least 2 classes for a decision to "
                          f"attack, received {out.shape[-1]}")

@@ -92,7 +92,10 @@ def _polish(P: np.ndarray, S: list[int]) -> tuple[np.ndarray, float, list[int], 
         S.pop(int(np.argmin(lam)))
 
 
-def _mev_numpy(P: np.ndarray, max_rounds: int = 50) -> tuple[np.ndarray, float, list[int], np.ndarray]:
+def _mev_numpy(P: np.ndarray, max_rounds: int = 50, noise: float = 0.0
+               ) -> tuple[np.ndarray, float, list[int], np.ndarray]:
+    """``noise``: absolute uncertainty of the coordinates (from shifting them), which the
+    inside test must allow for (a loop asking for more accuracy than the data has never ends)."""
     n = P.shape[0]
     # (1) Bădoiu–Clarkson: a few farthest-point steps collect candidate support points
     c = P.mean(0)
@@ -108,7 +111,7 @@ def _mev_numpy(P: np.ndarray, max_rounds: int = 50) -> tuple[np.ndarray, float, 
         S = [core[i] for i in np.flatnonzero(lam > 1e-10 * lam.max())]
         c, r, S, lam_S = _polish(P, S)
         d2 = ((P - c) ** 2).sum(-1)
-        outside = np.flatnonzero(d2 > r * r + 1e-12 * scale2)
+        outside = np.flatnonzero(d2 > r * r + 1e-12 * scale2 + 4 * np.sqrt(scale2) * noise)
         if outside.size == 0:
             return c, r, S, lam_S
         # add the farthest violators and try again
@@ -147,7 +150,9 @@ def enclosing_ball(points) -> Ball:
         c, r, S, lam = np.zeros(P.shape[1]), 0.0, [0], np.ones(1)
     else:
         Pc = Pc / scale
-        c, r, S, lam = _mev_numpy(Pc)
+        # the shift by the mean rounds each coordinate to about u·max|P|
+        noise = 4 * np.finfo(np.float64).eps * float(np.abs(P).max()) / scale * np.sqrt(P.shape[1])
+        c, r, S, lam = _mev_numpy(Pc, noise=noise)
     d = np.sqrt(((Pc - c) ** 2).sum(-1))
     scale = scale or 1.0
     center = torch.from_numpy(c * scale + shift).to(dtype=P_t.dtype, device=P_t.device)

@@ -132,9 +132,11 @@ def radii_from_constants(margin, grad_norm, beta, lipschitz):
     pos = m > 0
     mm = torch.where(pos, m, torch.zeros_like(m))
     fin = torch.isfinite(beta)
-    disc = torch.sqrt(G * G + 2 * torch.where(fin, beta, torch.zeros_like(beta)) * mm)
+    # √(G² + 2βm) as hypot(G, √(2β)√m) and 2·(m/den): no intermediate overflows before r₂ does
+    disc = torch.hypot(G, math.sqrt(2) * torch.where(fin, beta, torch.zeros_like(beta)).sqrt()
+                       * mm.sqrt())
     den = G + disc
-    r2 = torch.where(den > 0, 2 * mm / torch.where(den > 0, den, torch.ones_like(den)),
+    r2 = torch.where(den > 0, 2 * (mm / torch.where(den > 0, den, torch.ones_like(den))),
                      torch.full_like(mm, math.inf))
     r2 = torch.where(fin, r2, torch.zeros_like(r2))
     r1 = torch.where(L > 0, mm / torch.where(L > 0, L, torch.ones_like(L)), torch.full_like(mm, math.inf))
@@ -151,7 +153,10 @@ def radii_from_constants(margin, grad_norm, beta, lipschitz):
     r = torch.where(use_quad, r2, lin)
     r = torch.maximum(r, torch.maximum(r1, r2))  # equal in exact arithmetic; guard round-off
     zero = torch.zeros_like(mm)
-    return (torch.where(pos, r2, zero), torch.where(pos, r1, zero), torch.where(pos, r, zero))
+    # G or L infinite (overflowed constants) leave inf − inf in the combined root: no radius
+    ok = pos & torch.isfinite(G) & ~torch.isnan(L)
+    return (torch.where(pos & ~torch.isnan(r2), r2, zero), torch.where(pos & ~torch.isnan(r1), r1, zero),
+            torch.where(ok & ~torch.isnan(r), r, zero))
 
 
 def _logit_scale(m: LSEHeads, xt: torch.Tensor) -> torch.Tensor:
@@ -182,7 +187,13 @@ def _check_threshold(threshold) -> float:
 
 
 def _labels(y, B: int, C: int, device) -> torch.Tensor:
-    yt = torch.as_tensor(y, device=device) if not isinstance(y, torch.Tensor) else y.to(device)
+    try:
+        yt = torch.as_tensor(y, device=device) if not isinstance(y, torch.Tensor) else y.to(device)
+    except (TypeError, ValueError, RuntimeError):
+        raise InputError(f"y: expected integer class labels, received {type(y).__name__} "
+                         f"{str(y)[:60]}") from None
+    if yt.is_complex() or yt.dtype == torch.bool:
+        raise InputError(f"y: expected integer class labels, received dtype {yt.dtype}")
     if yt.ndim == 0:
         yt = yt.reshape(1)
     if yt.shape != (B,):
@@ -261,7 +272,7 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
     kappa = head_bounds(m, bound)  # (C,)
     a = m.scale
     if m.single:
-        f = m.forward(xt)[:, 0]
+        f = check_finite(m.forward(xt)[:, 0], "model(x) (outputs overflow; rescale the model or eps)")
         side = torch.where(f > thr, 1.0, -1.0).to(xt.dtype)
         margin = side * (f - thr) - _roundoff(f.abs() + abs(thr), _logit_scale(m, xt)[:, 0], m)
         G = a[0].abs() * (m.gibbs(xt)[:, 0] @ m.W[0]).norm(dim=-1)
@@ -283,7 +294,7 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
     C = m.n_classes
     if C < 2:
         raise InputError("model: per-class heads need at least 2 classes to certify a decision")
-    f = m.forward(xt)                       # (B, C)
+    f = check_finite(m.forward(xt), "model(x) (outputs overflow; rescale the model or eps)")
     grads = m.grad(xt)                      # (B, C, d)
     pred = f.argmax(-1)
     ar = torch.arange(B, device=xt.device)

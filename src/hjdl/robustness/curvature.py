@@ -168,7 +168,10 @@ def head_radii(m: LSEHeads, kind: str) -> torch.Tensor:
         if kind == "row-norm":
             r = m.W.norm(dim=-1).amax(-1)
         else:
-            r = torch.tensor([enclosing_ball(m.W[c]).radius for c in range(m.n_classes)],
+            # the largest distance from the centre found (radius plus its KKT residual, >= 0):
+            # a bound even where the data carry less accuracy than the ball's optimality test
+            balls = [enclosing_ball(m.W[c]) for c in range(m.n_classes)]
+            r = torch.tensor([bl.radius + max(bl.max_outside, 0.0) for bl in balls],
                              dtype=m.dtype, device=m.W.device)
         m._cache[key] = r
     return m._cache[key]
@@ -176,9 +179,10 @@ def head_radii(m: LSEHeads, kind: str) -> torch.Tensor:
 
 def head_bounds(m: LSEHeads, kind: str) -> torch.Tensor:
     """``κ_c = R_c²/eps_c`` (no output weight), ``inf`` where ``eps_c = 0``; shape ``(C,)``."""
-    r2 = head_radii(m, kind) ** 2
+    r = head_radii(m, kind)
     safe = torch.where(m.eps > 0, m.eps, torch.ones_like(m.eps))
-    return torch.where(m.eps > 0, r2 / safe, torch.full_like(r2, math.inf))
+    k = (r / safe.sqrt()) ** 2  # (R/√eps)²: R² alone can overflow (or underflow) where R²/eps does not
+    return torch.where(m.eps > 0, k, torch.full_like(k, math.inf))
 
 
 def curvature_bound(model, kind: str = "enclosing-ball") -> torch.Tensor:
