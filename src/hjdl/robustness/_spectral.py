@@ -22,9 +22,9 @@ Two engines (inputs trusted; ``p`` ``(B, N)`` rows on the simplex, ``W`` ``(N, d
 
   *Stopping.* Tests run from step 12, every 4 steps. ``|λ − θ| <= ρ²/δ`` (Kato–Temple), ``δ``
   the gap from θ to the rest of the spectrum; a point stops when ``ρ <= 1e-9 θ`` (float64;
-  ``√u`` in lower precision) or when θ has stopped moving (``|Δθ| <= 50u θ``; with local
-  re-orthogonalisation only, residuals much below ``√u θ`` are not observable, so converged
-  points usually stop by this rule). Gaps are not bounded (no cheap rigorous bound exists at
+  the same multiple of ``√u``, 2.3e-5, in float32) or when θ has stopped moving
+  (``|Δθ| <= 50u θ``; with local re-orthogonalisation only, residuals much below ``√u θ`` are
+  not observable, so converged points usually stop by this rule). Gaps are not bounded (no cheap rigorous bound exists at
   moderate eps), so the tests check the values against an extended-precision oracle across
   regimes, including exactly and nearly degenerate top eigenvalues. When at most 32 points
   (or 1 %) are left after a test, and for points still running after ``min(N, d)`` steps,
@@ -280,7 +280,8 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
     kmax = min(N, d)
     dtype, dev = p.dtype, p.device
     u = torch.finfo(dtype).eps
-    tol = _TOL if dtype == torch.float64 else math.sqrt(u)  # residual rule (see module doc)
+    # residual rule (module doc): _TOL in float64, the same multiple of √u in other precisions
+    tol = _TOL * math.sqrt(u / torch.finfo(torch.float64).eps)
     still = _STILL * u                                        # "stopped moving" rule
     out = torch.empty(B, dtype=dtype, device=dev)
     p_in, W_in = p, W
