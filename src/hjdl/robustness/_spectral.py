@@ -219,6 +219,11 @@ def _bisect_top(A, B2, lo, hi, rel: float = 1e-14) -> torch.Tensor:
     return hi
 
 
+def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Row-wise dot products of two ``(B, d)`` tensors (einsum: twice as fast as ``vecdot`` here)."""
+    return torch.einsum("bd,bd->b", a, b)
+
+
 class _GibbsCov:
     """The operator ``q ↦ AᵀA q = Cov_π(W) q`` for a batch of points.
 
@@ -237,7 +242,7 @@ class _GibbsCov:
 
     def __call__(self, q):
         u = q @ self.WT                                                           # (b, N)
-        c = u.gather(1, self.top) + torch.linalg.vecdot(self.dmu, q)[:, None]
+        c = u.gather(1, self.top) + _dot(self.dmu, q)[:, None]
         rw = u.sub_(c).mul_(self.p) @ self.W1
         return torch.addcmul(rw[:, :-1], self.mu_c, rw[:, -1:], value=-1)
 
@@ -249,18 +254,20 @@ class _GibbsCov:
 def _lanczos_step(op, q, q_prev, beta_prev):
     """One Lanczos step with one local re-orthogonalisation: ``(α_k, w)`` with ``β_k = |w|``."""
     w = op(q)
-    a = torch.linalg.vecdot(w, q)
+    a = _dot(w, q)
     w.addcmul_(q, a[:, None], value=-1).addcmul_(q_prev, beta_prev[:, None], value=-1)
-    c = torch.linalg.vecdot(w, q)
+    c = _dot(w, q)
     w.addcmul_(q, c[:, None], value=-1)
     return a + c, w
 
 
 def _next_vector(w, bn, floor):
     """``w/β`` (zero where ``β <= floor``: an invariant subspace was found, stop extending it)."""
+    q = w.div_(bn.clamp_min(floor)[:, None])
     tiny = bn <= floor
-    return torch.where(tiny[:, None], torch.zeros_like(w),
-                       w / torch.where(tiny, torch.ones_like(bn), bn)[:, None])
+    if bool(tiny.any()):
+        q[tiny] = 0
+    return q
 
 
 #: Krylov dimension of the first convergence test, and the steps between tests
