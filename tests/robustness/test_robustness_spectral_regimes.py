@@ -197,3 +197,21 @@ def test_common_offset_does_not_cancel():
     ref = curvature((W, b, 1.0), x, method="eigh")
     got = curvature((W, b, 1.0), x, method="lanczos")
     assert float((got / ref - 1).abs().max()) <= 1e-10
+
+
+def test_weight_on_a_copy_of_the_top_row_keeps_the_trace():
+    # half the weight on an exact copy of the top row, the rest tiny: the expanded squared
+    # distances |W_j|² − 2W_j·W_t + |W_t|² cancelled to a trace <= 0 in float32 (value 0
+    # returned where the curvature is ~1e-6); distances from differences keep it
+    rng = np.random.default_rng(3)
+    for trial in range(10):
+        W = rng.standard_normal((40, 30)) * 3
+        W[1] = W[0]
+        b = np.full(40, -1e3)
+        b[0] = b[1] = 0.0
+        b[2] = -rng.uniform(15, 30)
+        args = (torch.tensor(W, dtype=torch.float32), torch.tensor(b, dtype=torch.float32), 1.0)
+        x = torch.zeros(1, 30)
+        ref = curvature(args, x, method="eigh")
+        got = curvature(args, x, method="lanczos")
+        assert float(ref) > 0 and abs(float(got / ref) - 1) <= 1e-4

@@ -276,6 +276,8 @@ _FIRST_CHECK, _EVERY = 12, 4
 _TOL, _STILL = 1e-9, 50
 #: at most this many (or 1 %) points left after a test are finished by ``eigh``
 _TAIL = 32
+#: largest N for which row distances come from an N × N table of differences
+_DIST_TABLE = 1024
 
 
 def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
@@ -298,9 +300,15 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
     W = W / torch.where(s > 0, s, torch.ones_like(s))
     top, W_top, dmu, p_off = _top_centring(p, W)
     m_off = p_off.sum(-1)
-    # tr Cov = Σ_j π_j |W_j − W_t|² − |δμ|² (>= λ_max), from the off-top weights (no cancellation)
-    pW = dmu + m_off[:, None] * W_top                                              # p_off @ W
-    sq_off = p_off @ (W * W).sum(1) - 2 * (pW * W_top).sum(-1) + m_off * (W_top * W_top).sum(-1)
+    # tr Cov = Σ_j π_j |W_j − W_t|² − |δμ|² (>= λ_max), from the off-top weights; the squared
+    # distances between rows are formed from differences (their expansion |W_j|² − 2W_j·W_t +
+    # |W_t|² cancels when weight sits on rows close to the top row), as an N × N table when small
+    if N <= _DIST_TABLE:
+        D2 = torch.cdist(W, W, compute_mode="donot_use_mm_for_euclid_dist").square()
+        sq_off = (p_off * D2[top]).sum(-1)
+    else:
+        pW = dmu + m_off[:, None] * W_top                                          # p_off @ W
+        sq_off = p_off @ (W * W).sum(1) - 2 * (pW * W_top).sum(-1) + m_off * (W_top * W_top).sum(-1)
     trace = (sq_off - (dmu * dmu).sum(-1)).clamp_min(0)
     unit = torch.where(trace > 0, trace, torch.ones_like(trace)).clamp_min(torch.finfo(dtype).tiny)
     p = p / unit[:, None]
