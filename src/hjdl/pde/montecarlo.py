@@ -59,6 +59,20 @@ def _log_weights(u_fn: Callable, points: np.ndarray, eps: float) -> np.ndarray:
     return -u / eps
 
 
+def _accumulate(m: np.ndarray, s1: np.ndarray, logw: np.ndarray):
+    """One chunk of a running ``Σ exp(logw)`` kept as ``exp(m) · s1`` (``m`` the running maximum).
+
+    Returns the new ``(m, s1)``, the factor ``exp(m_old − m)`` that rescales earlier sums and
+    the chunk's terms ``exp(logw − m)`` (for further moments). ``-inf`` everywhere stays 0."""
+    m_new = np.maximum(m, logw.max(axis=-1))
+    finite = np.isfinite(m_new)
+    safe = np.where(finite, m_new, 0.0)
+    with np.errstate(invalid="ignore"):
+        rescale = np.where(finite, np.exp(np.where(finite, m - safe, 0.0)), 0.0)
+        e = np.exp(logw - safe[..., None])
+    return m_new, s1 * rescale + e.sum(axis=-1), rescale, e
+
+
 def feynman_kac(
     u_fn: Callable,
     x,
@@ -138,15 +152,8 @@ def feynman_kac(
         k = min(chunk, n - done)
         z = rng.standard_normal((k, d)) @ scale.T
         logw = _log_weights(u_fn, x[..., None, :] + z, eps)  # (*batch, k)
-        m_new = np.maximum(m, logw.max(axis=-1))
-        finite = np.isfinite(m_new)
-        safe = np.where(finite, m_new, 0.0)
-        with np.errstate(invalid="ignore"):
-            rescale = np.where(finite, np.exp(np.where(finite, m - safe, 0.0)), 0.0)
-            e = np.exp(logw - safe[..., None])
-        s1 = s1 * rescale + e.sum(axis=-1)
+        m, s1, rescale, e = _accumulate(m, s1, logw)
         s2 = s2 * rescale**2 + (e * e).sum(axis=-1)
-        m = m_new
         done += k
 
     hit = s1 > 0  # at least one sample with w > 0

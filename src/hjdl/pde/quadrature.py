@@ -25,7 +25,7 @@ import numpy as np
 
 from hjdl.errors import DomainError, ShapeError
 from hjdl.pde.grid import _check_eps, _check_positive, _check_spd
-from hjdl.pde.montecarlo import _log_weights, _points, _positive_int
+from hjdl.pde.montecarlo import _accumulate, _log_weights, _points, _positive_int
 
 __all__ = ["MAX_DIMENSION", "heat_semigroup_gauss_hermite"]
 
@@ -52,12 +52,7 @@ def _semigroup(u_fn, x, eps, scale, order, chunk):
     for start in range(0, nodes.shape[0], chunk):
         z = nodes[start : start + chunk] @ scale.T
         logf = _log_weights(u_fn, x[..., None, :] + z, eps) + logw[start : start + chunk]
-        m_new = np.maximum(m, logf.max(axis=-1))
-        finite = np.isfinite(m_new)
-        safe = np.where(finite, m_new, 0.0)
-        rescale = np.where(finite, np.exp(np.where(finite, m - safe, 0.0)), 0.0)
-        s1 = s1 * rescale + np.exp(logf - safe[..., None]).sum(axis=-1)
-        m = m_new
+        m, s1, _, _ = _accumulate(m, s1, logf)
     hit = s1 > 0
     return np.where(hit, -eps * (np.where(hit, m, 0.0) + np.log(np.where(hit, s1, 1.0))), np.inf)
 
