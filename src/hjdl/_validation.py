@@ -29,6 +29,7 @@ from .errors import (
     NonFiniteError,
     NotPositiveDefiniteError,
     ShapeError,
+    UnknownNameError,
 )
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -90,6 +91,14 @@ def common(*tensors: torch.Tensor, names: tuple[str, ...]) -> tuple[torch.Tensor
     for t in tensors[1:]:
         dtype = torch.promote_types(dtype, t.dtype)
     return tuple(t if t.dtype == dtype else t.to(dtype) for t in tensors)
+
+
+def check_choice(value: Any, known, name: str, what: str) -> str:
+    """``value`` if it is one of the names ``known``, else :class:`~hjdl.errors.UnknownNameError`
+    naming the argument, what it selects, the value received and the accepted names."""
+    if not isinstance(value, str) or value not in known:
+        raise UnknownNameError(f"{name}: unknown {what} {value!r}; known: {', '.join(known)}")
+    return value
 
 
 def check_finite(t: torch.Tensor, name: str) -> torch.Tensor:

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validation import as_tensor, check_finite
-from ..errors import InputError, ShapeError, UnknownNameError
+from .._validation import as_tensor, check_choice, check_finite
+from ..errors import InputError, ShapeError
 from ._model import GenericModel, LSEHeads, as_model, prepare_points
 from .curvature import BOUND_KINDS, _check_kind, head_bounds
 
@@ -87,9 +87,8 @@ class Certificate:
 
         ``which``: ``"radius"``, ``"radius_second_order"`` or ``"radius_first_order"``.
         """
-        if which not in ("radius", "radius_second_order", "radius_first_order"):
-            raise UnknownNameError(f"which: unknown radius {which!r}; known: radius, "
-                                   "radius_second_order, radius_first_order")
+        check_choice(which, ("radius", "radius_second_order", "radius_first_order"), "which",
+                     "radius")
         ok = getattr(self, which) >= radius
         if radius == 0:
             ok = ok & (self.margin > 0)
@@ -243,9 +242,7 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
         >>> bool(cert.radius[0] > cert.radius_first_order[0] > 0)
         True
     """
-    if curvature not in CURVATURE_SIDES:
-        raise UnknownNameError(f"curvature: unknown option {curvature!r}; known: "
-                               f"{', '.join(CURVATURE_SIDES)}")
+    check_choice(curvature, CURVATURE_SIDES, "curvature", "option")
     _check_kind(bound)
     thr = _check_threshold(threshold)
     m = as_model(model)

@@ -19,7 +19,8 @@ import math
 import torch
 
 from ..core.derivatives import lse_layer_hessian
-from ..errors import InputError, UnknownNameError
+from .._validation import check_choice
+from ..errors import InputError
 from ._model import GenericModel, LSEHeads, as_model, prepare_points
 from ._spectral import top_eig_cov
 from .ball import enclosing_ball
@@ -95,10 +96,7 @@ def input_hessian(model, x) -> torch.Tensor:
 
 
 def _check_method(method: str) -> str:
-    if method not in CURVATURE_METHODS:
-        raise UnknownNameError(f"method: unknown curvature method {method!r}; known methods: "
-                               f"{', '.join(CURVATURE_METHODS)}")
-    return method
+    return check_choice(method, CURVATURE_METHODS, "method", "curvature method")
 
 
 def curvature(model, x, *, method: str = "auto") -> torch.Tensor:
@@ -155,10 +153,7 @@ def curvature(model, x, *, method: str = "auto") -> torch.Tensor:
 
 
 def _check_kind(kind: str) -> str:
-    if kind not in BOUND_KINDS:
-        raise UnknownNameError(f"kind: unknown curvature bound {kind!r}; known kinds: "
-                               f"{', '.join(BOUND_KINDS)}")
-    return kind
+    return check_choice(kind, BOUND_KINDS, "kind", "curvature bound")
 
 
 def head_radii(m: LSEHeads, kind: str) -> torch.Tensor:

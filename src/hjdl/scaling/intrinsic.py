@@ -13,7 +13,8 @@ from typing import Callable
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..errors import InputError, ShapeError, UnknownNameError
+from .._validation import check_choice
+from ..errors import InputError, ShapeError
 from ._checks import as_array
 
 __all__ = ["intrinsic_dimension", "ESTIMATORS", "neighbour_ratios"]
@@ -112,9 +113,7 @@ def intrinsic_dimension(X, method: str = "twonn", **options) -> float:
         >>> round(intrinsic_dimension(plane), 0)
         2.0
     """
-    if not isinstance(method, str) or method not in ESTIMATORS:
-        raise UnknownNameError(f"method: unknown intrinsic-dimension estimator {method!r}; known: "
-                               f"{', '.join(ESTIMATORS)}")
+    check_choice(method, ESTIMATORS, "method", "intrinsic-dimension estimator")
     if "k" in options and (isinstance(options["k"], bool) or not isinstance(options["k"], numbers.Integral)
                            or options["k"] < 3):
         raise InputError(f"k: expected an integer >= 3, received {options['k']!r}")

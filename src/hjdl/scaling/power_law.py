@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from ..errors import InputError, ShapeError, UnknownNameError
+from .._validation import check_choice
+from ..errors import InputError, ShapeError
 from ._checks import as_array
 
 __all__ = ["PowerLawFit", "fit_power_law", "METHODS"]
@@ -129,8 +130,7 @@ def fit_power_law(sizes, errors, *, method: str = "robust", confidence: float = 
         >>> round(fit.exponent, 6), fit.outliers.tolist()
         (0.5, [2])
     """
-    if method not in METHODS:
-        raise UnknownNameError(f"method: unknown power-law fit {method!r}; known: {', '.join(METHODS)}")
+    check_choice(method, METHODS, "method", "power-law fit")
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
         raise InputError(f"confidence: expected a number in (0, 1), received {confidence!r}")
     N = as_array(sizes, "sizes", ndim=1)
