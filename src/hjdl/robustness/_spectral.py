@@ -103,16 +103,15 @@ def _laguerre_top(A, B2, x, lo, iters):
     """Laguerre's iteration on ``det(T − x)`` from ``x`` above the spectrum, for points still moving.
 
     Each point's iterates depend on that point alone, so finished points are dropped from the
-    working set (compaction) without changing any point's result. Returns the iterate and whether
-    it settled (last step <= 1e-15 relative); an iterate that stopped because the step could not
-    be taken (pivot sign lost to round-off) is not a root and is reported as unsettled.
+    working set (compaction) without changing any point's result. A point stops when its step is
+    <= 1e-15 relative or cannot be taken (a pivot sign lost to round-off); the caller certifies
+    the result by Sturm counts.
 
     With ``d_i`` the LDLᵀ pivots of ``T − x``, ``p'/p = Σ d_i'/d_i`` and
     ``(log p)'' = Σ (d_i''/d_i − (d_i'/d_i)²)``, the derivatives by the pivot recurrence."""
     k, B = A.shape
     n = float(k)
     x = x.clone()
-    settled = torch.zeros(B, dtype=torch.bool, device=A.device)
     act = torch.arange(B, device=A.device)   # columns of the working set in the full batch
     A_, B2_, x_, lo_ = A, B2, x, lo
     for _ in range(iters):
@@ -139,14 +138,13 @@ def _laguerre_top(A, B2, x, lo, iters):
         done = ~ok | small
         x_ = torch.where(ok, x_new, x_)
         x[act] = x_
-        settled[act] = small
         run = ~done
         m = int(run.sum())
         if m == 0:
             break
         if m < len(act):
             act, A_, B2_, x_, lo_ = act[run], A_[:, run], B2_[:, run], x_[run], lo_[run]
-    return x, settled
+    return x
 
 
 def _pivots(A, B2, sigma):
@@ -187,7 +185,7 @@ def _top_ritz(A: torch.Tensor, B2: torch.Tensor, iters: int = 40, guess=None):
         use &= _count_above(A, B2, torch.where(use, guess, x)) == 0
         x = torch.where(use, guess, x)
     upper = x.clone()
-    x, _ = _laguerre_top(A, B2, x, lo, iters)
+    x = _laguerre_top(A, B2, x, lo, iters)
     # Certify by Sturm counts that x is the top eigenvalue of T to 1e-12 relative; Laguerre can
     # stall above the root when round-off flips a pivot sign. Failures are bisected.
     tiny = torch.finfo(x.dtype).tiny
