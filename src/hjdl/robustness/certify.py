@@ -41,7 +41,7 @@ import torch
 from .._validation import as_tensor, check_choice, check_finite
 from ..errors import InputError, ShapeError
 from ._model import GenericModel, LSEHeads, as_model, prepare_points
-from .curvature import BOUND_KINDS, _check_kind, head_bounds
+from .curvature import BOUND_KINDS, _check_kind, head_bounds, head_radii
 
 __all__ = ["Certificate", "certify", "radii_from_constants", "CURVATURE_SIDES"]
 
@@ -161,7 +161,7 @@ def radii_from_constants(margin, grad_norm, beta, lipschitz):
 def _logit_scale(m: LSEHeads, xt: torch.Tensor) -> torch.Tensor:
     """``S_c(x) = |a_c| (max_j |W_cj| |x| + max_j |b_cj|)``, ``(B, C)``: bounds ``|a_c| Σ_k
     |W_cjk x_k| + |a_c b_cj|``, the scale of the rounding error of the logits ``W_cj·x + b_cj``."""
-    R = m.W.norm(dim=-1).amax(-1)                      # (C,)
+    R = head_radii(m, "row-norm")                      # (C,) max_j |W_cj|, cached on m
     bmax = m.b.abs().amax(-1)                          # (C,)
     return m.scale.abs() * (xt.norm(dim=-1)[:, None] * R + bmax)
 
@@ -279,7 +279,7 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
         else:
             beta = (a[0].abs() * kappa[0]).expand(B)
         beta = torch.where(a[0] == 0, torch.zeros_like(beta), beta)
-        L = (a[0].abs() * m.W[0].norm(dim=-1).amax()).expand(B)
+        L = (a[0].abs() * head_radii(m, "row-norm")[0]).expand(B)
         r2, r1, r = radii_from_constants(margin, G, beta, L)
         pred = side.long()
         correct = _correct_regression(y, f, thr, B, xt) if y is not None else None
