@@ -2,15 +2,18 @@
 
 10,000 points × N = 128 neurons × d = 50, float64, eps = 1. The baseline is how the authors'
 script computes it (``hessian_norm_nd``): Gibbs weights for the batch, then per point the
-covariance ``(W·π)ᵀW − μμᵀ`` (μ summed twice, as there) and ``np.linalg.norm(cov / eps, 2)``. Ours: ``hjdl.robustness.curvature``
-(low-rank factor, whole batch at once) with each engine. Prints times, the speed-up and the
-largest relative difference; exits 1 if the values differ by more than 1e-10 (relative).
+covariance ``(W·π)ᵀW − μμᵀ`` (μ summed twice, as there) and ``np.linalg.norm(cov / eps, 2)``.
+Ours: ``hjdl.robustness.curvature`` (low-rank factor, whole batch at once) with each engine.
+Baseline and engines are timed interleaved, best of ``--repeats`` each. Prints times, the
+speed-up, the largest relative difference and a floor (the matrix products alone of the
+Lanczos steps the engine took); exits 1 if the values differ by more than 1e-10 (relative).
 Note: the baseline's uncentred ``E[WWᵀ] − μμᵀ`` cancels catastrophically when π is nearly
 one-hot (small eps), so at small ``--eps`` a "DIFFER" verdict reflects the baseline's error;
 ``tests/robustness/test_robustness_spectral_regimes.py`` checks hjdl against an
 extended-precision centred oracle there.
 
     python bench/bench_curvature.py [--points 10000] [--neurons 128] [--dim 50] [--eps 1.0]
+        [--repeats 3]
 """
 
 from __future__ import annotations
