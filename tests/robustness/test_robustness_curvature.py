@@ -183,3 +183,40 @@ def test_lanczos_degenerate_and_float32_cases():
     assert c32.dtype == torch.float32
     scale = float(W.norm(dim=1).max() ** 2 / 0.5)  # the T6 bound sets the error scale
     assert float((c32.double() - ref).abs().max()) <= tol(torch.float32, scale, 256)
+
+
+def _explicit_top_eig(W, b, eps, x):
+    """Independent differentiable oracle: λ_max of Σ_j π_j (W_j − μ)(W_j − μ)ᵀ, formed explicitly
+    (no square roots), by autograd through ``eigvalsh``."""
+    p = torch.softmax((x @ W.T + b) / eps, dim=-1)
+    A0 = W[None] - (p @ W)[:, None, :]
+    C = torch.einsum("bn,bni,bnj->bij", p, A0, A0)
+    return torch.linalg.eigvalsh(C)[:, -1] / eps
+
+
+@pytest.mark.parametrize("method", ["eigh", "lanczos", "auto"])
+@pytest.mark.parametrize("N,d", [(40, 8), (64, 30)])
+def test_curvature_gradient_is_finite_where_gibbs_weights_underflow(method, N, d):
+    # near ties of two rows far from the origin at small eps, most Gibbs weights are exactly 0:
+    # the eigh engine's √π had an infinite derivative there (NaN gradients); Lanczos, which works
+    # in place, raised a raw torch error. Values and gradients must match autograd through an
+    # explicit covariance.
+    g = torch.Generator().manual_seed(N)
+    W = torch.randn(N, d, generator=g, dtype=torch.float64)
+    W = W / W.norm(dim=1, keepdim=True)
+    b = torch.zeros(N, dtype=torch.float64)
+    i, j = torch.randperm(N, generator=g)[:12].view(2, 6)
+    eps = 0.05
+    x0 = 100 * (W[i] + W[j]) + 0.01 * torch.randn(6, d, generator=g, dtype=torch.float64)
+    assert bool((torch.softmax(x0 @ W.T / eps, -1) == 0).any())
+    x = x0.clone().requires_grad_(True)
+    c = curvature((W, b, eps), x, method=method)
+    (grad,) = torch.autograd.grad(c.sum(), x)
+    xr = x0.clone().requires_grad_(True)
+    ref = _explicit_top_eig(W, b, eps, xr)
+    (gref,) = torch.autograd.grad(ref.sum(), xr)
+    floor = 1e-13 / eps  # the oracle's own rounding: max_j |W_j|² = 1
+    assert float(ref.detach().max()) > 1e4 * floor  # some points mix rows: non-trivial values
+    assert torch.isfinite(grad).all()
+    assert torch.allclose(c.detach(), ref.detach(), rtol=1e-10, atol=floor)
+    assert torch.allclose(grad, gref, rtol=1e-6, atol=1e-8 * float(gref.abs().max()))

@@ -76,6 +76,14 @@ def _top_centring(p: torch.Tensor, W: torch.Tensor):
     return top, W_top, dmu, p_off
 
 
+def _sqrt0(p: torch.Tensor) -> torch.Tensor:
+    """``√max(p, 0)`` with a zero (not infinite) derivative where ``p <= 0``: a Gibbs weight that
+    underflowed to exactly 0 would otherwise give ``0 · ∞ = NaN`` gradients (its own derivative
+    with respect to the logits is 0 there, so the chain rule is unchanged)."""
+    pos = p > 0
+    return torch.where(pos, torch.where(pos, p, torch.ones_like(p)).sqrt(), torch.zeros_like(p))
+
+
 def _top_eig_eigh(p: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     B, N = p.shape
     d = W.shape[1]
@@ -84,7 +92,7 @@ def _top_eig_eigh(p: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     for s in range(0, B, step):  # chunks bound peak memory; each chunk is one batched call
         pc = p[s:s + step]
         _, W_top, dmu, _ = _top_centring(pc, W)
-        A = ((W[None] - W_top[:, None, :]) - dmu[:, None, :]) * pc.clamp_min(0).sqrt()[..., None]
+        A = ((W[None] - W_top[:, None, :]) - dmu[:, None, :]) * _sqrt0(pc)[..., None]
         # per point in units of max|A| (no squares: they would underflow first), so that the
         # Gram matrix is never made of subnormal numbers (LAPACK's eigh fails to converge then)
         a = A.abs().amax(dim=(1, 2))
@@ -364,8 +372,12 @@ def top_eig_cov(p: torch.Tensor, W: torch.Tensor, method: str = "auto") -> torch
     """``λ_max(Cov_{p_b}(W))`` for each row ``p_b`` of ``p`` (``(B, N)``), ``W`` ``(N, d)`` → ``(B,)``.
 
     Rows are first shifted by their mean (a covariance does not see a common shift): a common
-    offset much larger than the spread of the rows would otherwise cancel in every product."""
+    offset much larger than the spread of the rows would otherwise cancel in every product.
+    When autograd needs the result (``p`` or ``W`` requires grad), the differentiable ``eigh``
+    engine is used whatever ``method`` says (Lanczos works in place and stops per point)."""
     W = W - W.mean(0)
+    if torch.is_grad_enabled() and (p.requires_grad or W.requires_grad):
+        method = "eigh"
     if method == "auto":
         method = "lanczos" if min(W.shape) > 24 else "eigh"
     if method == "lanczos":

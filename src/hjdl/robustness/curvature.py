@@ -113,7 +113,8 @@ def curvature(model, x, *, method: str = "auto") -> torch.Tensor:
     unresolved, and rarely (about 1 in 10⁵ solves in crowded test spectra) a random start
     stops at the second eigenvalue, in both cases with an error at most the gap (see
     ``hjdl.robustness._spectral``); ``"eigh"`` is exact. ``"auto"`` uses Lanczos when
-    ``min(N, d) > 24``. Other modules: the ``torch.func`` Hessian and its largest
+    ``min(N, d) > 24``. Differentiable: when ``x`` or the model's parameters require grad, LSE
+    heads use the ``eigh`` engine whatever ``method`` says. Other modules: the ``torch.func`` Hessian and its largest
     ``|eigenvalue|``.
 
     Returns:
