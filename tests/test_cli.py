@@ -252,3 +252,42 @@ def test_animation_frames_become_a_gif_and_data_dir_is_passed(capsys, tmp_path):
     finally:
         unregister(ANIM)
         unregister_figures(ANIM)
+
+
+@pytest.mark.parametrize("kind", ["out is a file", "experiment folder is a file", "cannot create"])
+def test_unusable_out_is_one_line_exit_2(capsys, dummies, tmp_path, kind):
+    if kind == "out is a file":
+        target = tmp_path / "afile"
+        target.write_text("x")
+    elif kind == "experiment folder is a file":
+        target = tmp_path
+        (tmp_path / OK).write_text("x")
+    else:
+        (tmp_path / "blocker").write_text("x")
+        target = tmp_path / "blocker" / "sub"  # a folder under a file cannot be made
+    code, out, err = _run(capsys, "run", OK, "--out", str(target), "--no-progress")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err and "--out" in err
+
+
+def test_interrupted_run_keeps_the_previous_folder_whole(capsys, dummies, tmp_path, monkeypatch):
+    # an interrupt after the figures but before the JSON files had left a folder mixing two runs
+    assert _run(capsys, "run", OK, "--out", str(tmp_path), "--seed", "1", "--no-progress")[0] == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / OK).iterdir()}
+    import hjdl._io
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hjdl._io, "atomic_write_json", interrupt)
+    code, _, err = _run(capsys, "run", OK, "--out", str(tmp_path), "--seed", "2", "--no-progress")
+    assert code == 130 and "interrupted" in err
+    after = {p.name: p.read_bytes() for p in (tmp_path / OK).iterdir()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    monkeypatch.undo()
+    # a completed run replaces the folder as a whole (no file survives from the earlier run)
+    (tmp_path / OK / "stray.txt").write_text("from an older version")
+    assert _run(capsys, "run", OK, "--out", str(tmp_path), "--seed", "3", "--no-progress")[0] == 0
+    assert not (tmp_path / OK / "stray.txt").exists()
+    assert json.loads((tmp_path / OK / "meta.json").read_text())["seed"] == 3

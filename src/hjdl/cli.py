@@ -14,7 +14,9 @@
     DIR/<experiment>/result.json, config.json, meta.json, <figure>.png, <table>.csv
     DIR/<experiment>/error.txt                     only when the experiment failed
 
-Every file is written atomically. Exit codes: 0 success, 1 an experiment or a check failed,
+Every file is written atomically, and each experiment's folder is replaced as a whole: its
+files are written to a hidden staging folder beside it, which then takes its place, so an
+interrupted run leaves the previous run's complete set. Exit codes: 0 success, 1 an experiment or a check failed,
 2 bad arguments (one line on stderr naming the value and the known choices).
 This module is the only place (with :mod:`hjdl.plotting`) that touches files or figures.
 """
@@ -29,6 +31,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -205,12 +208,38 @@ def _table_csv(table) -> str:
 
 def _run_one(exp, preset: str, seed: int, out: Path, show_progress: bool, env: dict, command: list[str],
              data_dir: str | None = None):
-    """Run one experiment and write its files; never raises for a failing experiment."""
+    """Run one experiment and write its folder; never raises for a failing experiment."""
+    final_dir = out / exp.name
+    exp_dir = out / f".{exp.name}.staging-{os.getpid()}"
+    shutil.rmtree(exp_dir, ignore_errors=True)
+    exp_dir.mkdir(parents=True)
+    try:
+        result, figures = _run_into(exp, preset, seed, exp_dir, show_progress, env, command, data_dir)
+    except BaseException:  # interrupted: the previous run's folder stays as it was
+        shutil.rmtree(exp_dir, ignore_errors=True)
+        raise
+    _publish(exp_dir, final_dir)
+    return result, figures
+
+
+def _publish(staging: Path, final: Path) -> None:
+    """Put the complete folder ``staging`` in the place of ``final`` (two renames; the old folder
+    is removed only once the new one is in place)."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(staging, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _run_into(exp, preset, seed, exp_dir: Path, show_progress, env, command, data_dir):
+    """Run the experiment and write its files into the (fresh) folder ``exp_dir``."""
     from hjdl._io import atomic_write_json, atomic_write_text
     from hjdl.experiments import Result, jsonable
 
-    exp_dir = out / exp.name
-    exp_dir.mkdir(parents=True, exist_ok=True)
     started = _utc_now()
     t0 = time.perf_counter()
     config = exp.config(preset)
@@ -245,12 +274,8 @@ def _run_one(exp, preset: str, seed: int, out: Path, show_progress: bool, env: d
                 atomic_write_text(exp_dir / (_safe_filename(key) + ".csv"), _table_csv(table))
         except Exception:
             result.error = (result.error or "") + "Writing result.json failed:\n" + traceback.format_exc()
-    else:
-        (exp_dir / "result.json").unlink(missing_ok=True)  # stale file from an earlier run
     if result.failed:
         atomic_write_text(exp_dir / "error.txt", result.error or "")
-    else:
-        (exp_dir / "error.txt").unlink(missing_ok=True)
     meta = {
         "experiment": exp.name,
         "title": exp.title,
@@ -267,6 +292,26 @@ def _run_one(exp, preset: str, seed: int, out: Path, show_progress: bool, env: d
     return result, figures
 
 
+def _output_folder(path: str, names: Sequence[str]) -> Path:
+    """Create ``--out`` (and check that it is writable and that no experiment's folder name is
+    taken by a file) before anything runs; a problem is a ``UsageError``."""
+    out = Path(path).expanduser().resolve()
+    expected = "expected a folder that can be created and written"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {path!r} is a file; {expected}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create {path!r} ({exc.strerror or exc}); {expected}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"--out: {path!r} is not writable; {expected}")
+    for name in names:
+        if (out / name).exists() and not (out / name).is_dir():
+            raise UsageError(f"--out: {str(out / name)!r} is a file, where experiment {name!r} "
+                             "writes its folder; move it or choose another --out")
+    return out
+
+
 def _run_experiments(exps: list, args: argparse.Namespace, command: list[str]) -> int:
     from hjdl._io import atomic_write_text
     from hjdl._progress import progress
@@ -276,8 +321,7 @@ def _run_experiments(exps: list, args: argparse.Namespace, command: list[str]) -
         _emit(f"hjdl: error: --data-dir: {args.data_dir!r} is not a folder; expected the folder holding "
               "the MNIST IDX files (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)", sys.stderr)
         return 2
-    out = Path(args.out).expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_folder(args.out, [e.name for e in exps])
     show_progress = not args.no_progress
     env = _environment()
     started = _utc_now()
