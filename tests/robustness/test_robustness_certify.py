@@ -236,3 +236,49 @@ def test_overflowing_outputs_are_refused_not_nan():
         certify((W, b, 1.7e308), torch.zeros(2, 3, dtype=torch.float64))
     with pytest.raises(NonFiniteError, match="overflow"):
         attack((W, b, 1.7e308), torch.zeros(2, 3, dtype=torch.float64), radius=0.1)
+
+
+@pytest.mark.parametrize("labels", [(1, 2, 3), ("cat", "dog", "owl")])
+def test_fitted_classifier_takes_labels_from_its_classes(labels):
+    # y was read as a head index: labels {1, 2} certified correct points as wrong, a radius-0
+    # attack "broke" them, and a valid label was refused
+    from sklearn.datasets import make_blobs
+
+    from hjdl.training import HJClassifier
+
+    X, k = make_blobs(n_samples=90, centers=3, n_features=2, random_state=0)
+    y = np.array(labels, dtype=object)[k] if isinstance(labels[0], str) else np.array(labels)[k]
+    clf = HJClassifier(width=4, eps=0.5, max_iter=150, random_state=0).fit(X, y)
+    pred = clf.predict(X)
+    cert = certify(clf, torch.tensor(X), y=y)
+    assert np.array_equal(cert.correct.numpy(), pred == y)  # against sklearn's own predict
+    assert np.array_equal(cert.classes[cert.prediction.numpy()], pred)
+    assert cert.correct.float().mean() > 0.8
+    res = attack(clf, torch.tensor(X), y=y, radius=0.0, steps=2)
+    assert not bool(res.success[torch.from_numpy(pred == y)].any())
+    with pytest.raises(InputError, match=r"y: labels \['zebra'\]|y: labels \[9\]"):
+        certify(clf, torch.tensor(X[:2]), y=[y[0], "zebra" if isinstance(labels[0], str) else 9])
+
+
+def test_attack_option_and_module_errors_are_hjdl_errors():
+    from hjdl.errors import NonFiniteError, ShapeError
+    from hjdl.robustness import curvature, input_hessian
+
+    W, b, g = _heads(3, 4, 2, 8)
+    x = torch.randn(4, 2, generator=g, dtype=torch.float64)
+    for bad in (math.inf, math.nan, 0.0, True):
+        with pytest.raises(InputError, match="step_size"):
+            attack((W, b, 1.0), x, radius=0.5, step_size=bad)
+    for bad in (123, "seed", np.random.default_rng(0)):
+        with pytest.raises(InputError, match="generator"):
+            attack((W, b, 1.0), x, radius=0.5, restarts=2, generator=bad)
+    with pytest.raises(UnknownNameError, match="bound: "):
+        certify((W, b, 1.0), x, bound="ball")
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2)).double()
+    for call in (lambda: input_hessian(net, x), lambda: curvature(net, x), lambda: certify(net, x),
+                 lambda: attack(net, x, radius=0.1, steps=2)):
+        with pytest.raises(ShapeError, match=r"x: the model could not be evaluated on points of shape"):
+            call()
+    nan_net = lambda z: torch.full((z.shape[0], 2), math.nan, dtype=z.dtype)  # noqa: E731
+    with pytest.raises(NonFiniteError):
+        certify(nan_net, x)

@@ -19,13 +19,14 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from .._validation import as_tensor, check_eps, check_finite, check_points, common
 from ..core.kernel import _gibbs, _lse
-from ..errors import EpsilonError, InputError, NotFittedError, ShapeError
+from ..errors import EpsilonError, HJError, InputError, NotFittedError, ShapeError
 
-__all__ = ["LSEHeads", "GenericModel", "as_model"]
+__all__ = ["LSEHeads", "GenericModel", "as_model", "label_classes", "labels_to_heads"]
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,19 @@ class GenericModel:
     single: bool | None = None  # decided on first call from the output shape
     dtype: torch.dtype | None = None
 
+    def _call(self, x: torch.Tensor) -> torch.Tensor:
+        try:
+            return self.fn(x)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            if isinstance(exc, HJError):
+                raise
+            raise ShapeError(f"x: the model could not be evaluated on points of shape "
+                             f"{tuple(x.shape)} ({type(exc).__name__}: {str(exc)[:200]}); accepted: "
+                             "points with as many coordinates as the model's input") from exc
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs with a class axis: ``(B, d) → (B, C)`` (C = 1 for a scalar model)."""
-        out = self.fn(x)
+        out = self._call(x)
         if not isinstance(out, torch.Tensor):
             raise InputError(f"model: calling it returned {type(out).__name__}; expected a tensor")
         if out.ndim == x.ndim - 1:
@@ -128,7 +139,7 @@ class GenericModel:
         if self.single is not None:
             return self.single
         with torch.no_grad():
-            out = self.fn(x[:1])
+            out = self._call(x[:1])
         return isinstance(out, torch.Tensor) and out.ndim == x.ndim - 1
 
 
@@ -257,6 +268,30 @@ def as_model(model: Any) -> LSEHeads | GenericModel:
         return GenericModel(model, None, dtype)
     raise InputError(f"model: received {type(model).__name__}; accepted: a (W, b, eps) triple, an "
                      "LSELayer / LSENetwork / fitted estimator, or a differentiable torch.nn.Module")
+
+
+def label_classes(model: Any):
+    """The labels of a fitted classifier (its ``classes_``, a NumPy array; head ``k`` predicts
+    ``classes_[k]``), or None for any other model (labels are then head indices)."""
+    classes = getattr(model, "classes_", None)
+    return None if classes is None or isinstance(model, torch.nn.Module) else np.asarray(classes)
+
+
+def labels_to_heads(y: Any, classes) -> Any:
+    """Map labels given in a fitted classifier's ``classes_`` to head indices (an ``InputError``
+    naming ``y`` for a label it does not know); other models' ``y`` passes unchanged."""
+    if classes is None or y is None:
+        return y
+    ya = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y, dtype=object)
+    values = ya.reshape(-1).tolist()
+    lookup = {c: k for k, c in enumerate(classes.tolist())}
+    idx = [lookup.get(v, -1) if isinstance(v, (str, int, float, bool, np.generic)) else -1
+           for v in values]
+    bad = [v for v, k in zip(values, idx) if k < 0]
+    if bad:
+        raise InputError(f"y: labels {bad[:5]} are not among the classifier's classes_ "
+                         f"{classes.tolist()[:20]}; pass labels as given to fit()")
+    return torch.as_tensor(idx, dtype=torch.long).reshape(np.shape(ya))
 
 
 def _get_eps(obj, where: str):

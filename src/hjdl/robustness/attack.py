@@ -18,7 +18,8 @@ import torch
 
 from .._validation import as_tensor, check_finite
 from ..errors import InputError
-from ._model import GenericModel, LSEHeads, as_model, check_positive_int, prepare_points
+from ._model import (GenericModel, LSEHeads, as_model, check_positive_int, label_classes,
+                     labels_to_heads, prepare_points)
 from .certify import _check_threshold, _labels
 
 __all__ = ["AttackResult", "attack"]
@@ -72,8 +73,9 @@ def attack(model, x, y=None, radius=0.1, steps: int = 50, *, restarts: int = 1,
     Args:
         model: any model accepted by :func:`hjdl.robustness.as_model`.
         x: ``(d,)`` or ``(B, d)``.
-        y: labels to move away from (classes; regression: targets, whose side of ``threshold``
-            is the decision attacked); default: the model's decision at ``x``.
+        y: labels to move away from (classes: head indices, or for a fitted classifier labels
+            from its ``classes_``; regression: targets, whose side of ``threshold`` is the
+            decision attacked); default: the model's decision at ``x``.
         radius: a number ``>= 0`` or a ``(B,)`` tensor of them.
         steps: gradient steps per restart; restarts: number of starts (the first at ``δ = 0``,
             the others uniformly random in the ball).
@@ -91,7 +93,13 @@ def attack(model, x, y=None, radius=0.1, steps: int = 50, *, restarts: int = 1,
     steps = check_positive_int(steps, "steps")
     restarts = check_positive_int(restarts, "restarts")
     thr = _check_threshold(threshold)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise InputError(f"generator: expected a torch.Generator or None, received "
+                         f"{type(generator).__name__} {generator!r:.60}")
+    classes = label_classes(model)
     m = as_model(model)
+    if classes is not None and not (isinstance(m, LSEHeads) and m.single):
+        y = labels_to_heads(y, classes)
     xt, squeeze, m = prepare_points(x, m)
     B, d = xt.shape
     rad = as_tensor(radius.detach() if isinstance(radius, torch.Tensor) else radius, "radius",
@@ -101,8 +109,9 @@ def attack(model, x, y=None, radius=0.1, steps: int = 50, *, restarts: int = 1,
     if rad.shape != (B,) or not bool(torch.isfinite(rad).all()) or bool((rad < 0).any()):
         raise InputError(f"radius: expected a finite number >= 0 or a ({B},) tensor of them, "
                          f"received {radius!r}")
-    if step_size is not None and (not isinstance(step_size, (int, float)) or not step_size > 0):
-        raise InputError(f"step_size: expected a number > 0, received {step_size!r}")
+    if step_size is not None and (isinstance(step_size, bool) or not isinstance(step_size, (int, float))
+                                  or not 0 < step_size < math.inf):
+        raise InputError(f"step_size: expected a finite number > 0, received {step_size!r}")
     single = m.single if isinstance(m, LSEHeads) else m.is_single(xt)
     with torch.no_grad():
         out = check_finite(m.forward(xt), "model(x) (outputs overflow; rescale the model or eps)")

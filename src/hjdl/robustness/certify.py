@@ -35,13 +35,14 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from .._validation import as_tensor, check_choice, check_finite
 from ..errors import InputError, ShapeError
-from ._model import GenericModel, LSEHeads, as_model, prepare_points
-from .curvature import BOUND_KINDS, _check_kind, head_bounds, head_radii
+from ._model import GenericModel, LSEHeads, as_model, label_classes, labels_to_heads, prepare_points
+from .curvature import BOUND_KINDS, head_bounds, head_radii
 
 __all__ = ["Certificate", "certify", "radii_from_constants", "CURVATURE_SIDES"]
 
@@ -59,11 +60,14 @@ class Certificate:
         radius_first_order: ``margin / lipschitz``.
         margin: ``m(x) >= 0`` for the binding rival (0: the point sits on the boundary).
         grad_norm: ``G = |∇m(x)|``; beta: the curvature bound ``β``; lipschitz: ``L``.
-        prediction: predicted class (classification) or side ``±1`` (regression).
+        prediction: predicted head index (classification; for a fitted classifier an index
+            into ``classes``) or side ``±1`` (regression).
         rival: the rival class that binds the radius (``-1`` for regression).
         correct: ``prediction == y`` when ``y`` was given, else None.
         available: False for generic modules (radii are ``nan``); reason says why.
         task: ``"classification"`` or ``"regression"``; curvature, bound: the options used.
+        classes: a fitted classifier's ``classes_`` (``classes[prediction]`` are its labels),
+            else None.
     """
 
     radius: torch.Tensor
@@ -81,6 +85,7 @@ class Certificate:
     task: str
     curvature: str
     bound: str
+    classes: Any = None
 
     def certified(self, radius: float, which: str = "radius") -> torch.Tensor:
         """Mask of points certified at ``radius`` (and correctly classified when ``y`` was given).
@@ -225,8 +230,9 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
         model: an LSE layer (regression: the decision is the side of ``threshold``), per-class
             heads (the decision is the top class), or a generic module (radii unavailable).
         x: ``(d,)`` or ``(B, d)``.
-        y: optional labels (classes, or targets compared with ``threshold`` for regression);
-            then ``correct`` says whether the certified decision is the right one.
+        y: optional labels (classes: head indices, or for a fitted classifier labels from its
+            ``classes_``; regression: targets compared with ``threshold``); then ``correct``
+            says whether the certified decision is the right one.
         threshold: regression threshold.
         curvature: ``"one-sided"`` (default; uses the convexity of LSE heads) or
             ``"two-sided"`` (THEORY's ``β = β_c + β_c'``).
@@ -243,16 +249,19 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
         True
     """
     check_choice(curvature, CURVATURE_SIDES, "curvature", "option")
-    _check_kind(bound)
+    check_choice(bound, BOUND_KINDS, "bound", "curvature bound")
     thr = _check_threshold(threshold)
+    classes = label_classes(model)
     m = as_model(model)
+    if classes is not None and not (isinstance(m, LSEHeads) and m.single):
+        y = labels_to_heads(y, classes)
     xt, squeeze, m = prepare_points(x, m)
     B = xt.shape[0]
     nan = torch.full((B,), math.nan, dtype=xt.dtype, device=xt.device)
 
     if isinstance(m, GenericModel):
         with torch.no_grad():
-            out = m.forward(xt)
+            out = check_finite(m.forward(xt), "model(x) (outputs are not finite)")
         single = m.is_single(xt)
         pred = torch.where(out[:, 0] > thr, 1, -1) if single else out.argmax(-1)
         correct = None
@@ -263,7 +272,7 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
                            nan.clone(), pred, torch.full((B,), -1, device=xt.device), correct, False,
                            "unavailable: no sound curvature / Lipschitz bound is derived for a "
                            "generic (e.g. deep) module (THEORY §6); use attack() for an upper bound",
-                           "regression" if single else "classification", curvature, bound)
+                           "regression" if single else "classification", curvature, bound, classes)
         return _squeeze(cert) if squeeze else cert
 
     kappa = head_bounds(m, bound)  # (C,)
@@ -322,7 +331,8 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
         margin=pick(margins), grad_norm=pick(gdiff), beta=pick(betas), lipschitz=pick(Ls),
         prediction=pred, rival=rival,
         correct=(pred == _labels(y, B, C, xt.device)) if y is not None else None,
-        available=True, reason="", task="classification", curvature=curvature, bound=bound)
+        available=True, reason="", task="classification", curvature=curvature, bound=bound,
+        classes=classes)
     return _squeeze(cert) if squeeze else cert
 
 
