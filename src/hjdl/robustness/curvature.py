@@ -20,7 +20,7 @@ import torch
 
 from ..core.derivatives import lse_layer_hessian
 from .._validation import check_choice
-from ..errors import InputError
+from ..errors import InputError, ShapeError
 from ._model import GenericModel, LSEHeads, as_model, prepare_points
 from ._spectral import top_eig_cov
 from .ball import enclosing_ball
@@ -44,7 +44,7 @@ def _generic_hessian(model: GenericModel, xt: torch.Tensor) -> torch.Tensor:
 
     try:
         return vmap(hessian(f))(xt)
-    except RuntimeError:
+    except (RuntimeError, ShapeError):  # untraceable under vmap (or x unusable: re-raised below)
         pass
     x = xt.detach().requires_grad_(True)
     with torch.enable_grad():
