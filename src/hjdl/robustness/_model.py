@@ -87,9 +87,12 @@ class LSEHeads:
         return e, "mixed"
 
     def gibbs(self, x: torch.Tensor) -> torch.Tensor:
-        """Gibbs weights ``π_c(x)``: ``(..., C, N)``."""
+        """Gibbs weights ``π_c(x)``: ``(..., C, N)``, from logits less each head's common part
+        ``W̄_c·x`` (``W̄_c`` the mean row; π does not see it), so that a large common offset of
+        the rows costs no digits of π."""
         e, mode = self._eps_col()
-        return _gibbs(self.logits(x), e, mode, -1)
+        Wc = self.W - self.W.mean(1, keepdim=True)
+        return _gibbs(torch.einsum("...d,cnd->...cn", x, Wc) + self.b, e, mode, -1)
 
     def lse(self, x: torch.Tensor) -> torch.Tensor:
         """``LSE_{eps_c}(W_c x + b_c)`` without scale and offset: ``(..., C)``."""
