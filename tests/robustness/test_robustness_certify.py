@@ -282,3 +282,32 @@ def test_attack_option_and_module_errors_are_hjdl_errors():
     nan_net = lambda z: torch.full((z.shape[0], 2), math.nan, dtype=z.dtype)  # noqa: E731
     with pytest.raises(NonFiniteError):
         certify(nan_net, x)
+
+
+def test_radius_gradients_are_finite_and_match_finite_differences():
+    # each head was also paired with itself (G = 0, margin 0): hypot(0, √0) has a NaN derivative,
+    # which reached every point's radius gradient through the masked pair
+    W, b, g = _heads(4, 6, 3, 21)
+    x0 = torch.randn(6, 3, generator=g, dtype=torch.float64)
+    x = x0.clone().requires_grad_(True)
+    cert = certify((W, b, 0.7), x)
+    (grad,) = torch.autograd.grad(cert.radius.sum() + cert.radius_second_order.sum(), x)
+    assert torch.isfinite(grad).all()
+    h = 1e-6
+    for i in range(x0.shape[0]):
+        for k in range(3):
+            e = torch.zeros_like(x0)
+            e[i, k] = h
+            up, dn = certify((W, b, 0.7), x0 + e), certify((W, b, 0.7), x0 - e)
+            if bool((up.rival != dn.rival).any()):
+                continue  # the binding rival switched: not differentiable there
+            fd = ((up.radius + up.radius_second_order) - (dn.radius + dn.radius_second_order))[i] / (2 * h)
+            assert abs(float(grad[i, k] - fd)) <= 1e-6 * (1 + abs(float(fd)))
+
+
+def test_slack_is_the_margin_at_an_infinite_radius():
+    # a convex head above the threshold at its minimum never drops: radius inf, slack m (was NaN)
+    W, b = torch.tensor([[1.0, 0.0], [-1.0, 0.0]], dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    cert = certify((W, b, 0.5), torch.zeros(1, 2, dtype=torch.float64), threshold=0.1)
+    assert math.isinf(float(cert.radius[0]))
+    assert float(cert.slack()[0]) == float(cert.margin[0]) > 0

@@ -220,3 +220,27 @@ def test_curvature_gradient_is_finite_where_gibbs_weights_underflow(method, N, d
     assert torch.isfinite(grad).all()
     assert torch.allclose(c.detach(), ref.detach(), rtol=1e-10, atol=floor)
     assert torch.allclose(grad, gref, rtol=1e-6, atol=1e-8 * float(gref.abs().max()))
+
+
+def test_generic_and_tropical_results_stay_differentiable_in_x():
+    # a module vmap cannot trace fell back to double backward and returned a detached Hessian;
+    # eps = 0 heads returned constants, so backward() raised a raw torch error
+    from hjdl.nn import LSENetwork, MaxAffine
+
+    net = LSENetwork(3, hidden=(4,), width=4, out_features=1, eps=0.5, dtype=torch.float64)
+    x0 = torch.randn(4, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    x = x0.clone().requires_grad_(True)
+    H = input_hessian(net, x)
+    (g,) = torch.autograd.grad(H[:, 0, 0].sum(), x)
+    h = 1e-5
+    for k in range(3):
+        e = torch.zeros_like(x0)
+        e[:, k] = h
+        fd = (input_hessian(net, x0 + e)[:, 0, 0] - input_hessian(net, x0 - e)[:, 0, 0]) / (2 * h)
+        assert torch.allclose(g[:, k], fd, rtol=1e-5, atol=1e-7)
+    for model in (MaxAffine(3, 4, dtype=torch.float64), (torch.randn(2, 4, 3, dtype=torch.float64),
+                                                         torch.zeros(2, 4, dtype=torch.float64), 0.0)):
+        x.grad = None
+        c = curvature(model, x)
+        c.sum().backward()
+        assert float(c.abs().max()) == 0.0 and float(x.grad.abs().max()) == 0.0

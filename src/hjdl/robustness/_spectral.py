@@ -76,10 +76,11 @@ def _top_centring(p: torch.Tensor, W: torch.Tensor):
     return top, W_top, dmu, p_off
 
 
-def _sqrt0(p: torch.Tensor) -> torch.Tensor:
-    """``√max(p, 0)`` with a zero (not infinite) derivative where ``p <= 0``: a Gibbs weight that
-    underflowed to exactly 0 would otherwise give ``0 · ∞ = NaN`` gradients (its own derivative
-    with respect to the logits is 0 there, so the chain rule is unchanged)."""
+def sqrt0(p: torch.Tensor) -> torch.Tensor:
+    """``√max(p, 0)`` with a zero (not infinite) derivative where ``p <= 0`` (the robustness
+    package's one safe square root). A Gibbs weight that underflowed to exactly 0 would otherwise
+    give ``0 · ∞ = NaN`` gradients (its own derivative with respect to the logits is 0 there, so
+    the chain rule is unchanged); so would a zero margin or curvature constant in the radii."""
     pos = p > 0
     return torch.where(pos, torch.where(pos, p, torch.ones_like(p)).sqrt(), torch.zeros_like(p))
 
@@ -92,7 +93,7 @@ def _top_eig_eigh(p: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     for s in range(0, B, step):  # chunks bound peak memory; each chunk is one batched call
         pc = p[s:s + step]
         _, W_top, dmu, _ = _top_centring(pc, W)
-        A = ((W[None] - W_top[:, None, :]) - dmu[:, None, :]) * _sqrt0(pc)[..., None]
+        A = ((W[None] - W_top[:, None, :]) - dmu[:, None, :]) * sqrt0(pc)[..., None]
         # per point in units of max|A| (no squares: they would underflow first), so that the
         # Gram matrix is never made of subnormal numbers (LAPACK's eigh fails to converge then)
         a = A.abs().amax(dim=(1, 2))

@@ -42,6 +42,7 @@ import torch
 from .._validation import as_tensor, check_choice, check_finite
 from ..errors import InputError, ShapeError
 from ._model import GenericModel, LSEHeads, as_model, label_classes, labels_to_heads, prepare_points
+from ._spectral import sqrt0 as _sqrt0
 from .curvature import BOUND_KINDS, head_bounds, head_radii
 
 __all__ = ["Certificate", "certify", "radii_from_constants", "CURVATURE_SIDES"]
@@ -58,7 +59,8 @@ class Certificate:
         radius: best sound radius (the combined bound, ``>=`` both below), ``(B,)``.
         radius_second_order: THEORY §6 radius from ``margin``, ``grad_norm``, ``beta``.
         radius_first_order: ``margin / lipschitz``.
-        margin: ``m(x) >= 0`` for the binding rival (0: the point sits on the boundary).
+        margin: ``m(x)`` for the binding rival, less the round-off allowance (so it can be
+            slightly negative on or near the boundary, where the radius is 0).
         grad_norm: ``G = |∇m(x)|``; beta: the curvature bound ``β``; lipschitz: ``L``.
         prediction: predicted head index (classification; for a fitted classifier an index
             into ``classes``) or side ``±1`` (regression).
@@ -101,13 +103,19 @@ class Certificate:
 
     def slack(self, r: torch.Tensor | None = None) -> torch.Tensor:
         """Guaranteed margin lower bound ``m − ∫₀ʳ min(G + βt, L) dt`` at ``r`` (default: the
-        radius, where it is 0 up to round-off: the certificate's self-check)."""
+        radius, where it is 0 up to round-off: the certificate's self-check; at an infinite
+        radius the margin never drops and the slack is ``m``)."""
         r = self.radius if r is None else r
         return self.margin - _drop(r, self.grad_norm, self.beta, self.lipschitz)
 
 
 def _drop(r, G, beta, L):
-    """``∫₀ʳ min(G + βt, L) dt`` elementwise (``β`` may be inf, ``L >= G``)."""
+    """``∫₀ʳ min(G + βt, L) dt`` elementwise (``β`` and ``r`` may be inf, ``L >= G``)."""
+    if bool(torch.isinf(r).any()):  # the slope stays 0 when G = β = 0 (or L = 0): drop 0, else ∞
+        flat = ((G == 0) & (beta == 0)) | (L == 0)
+        at_inf = torch.where(flat, torch.zeros_like(G), torch.full_like(G, math.inf))
+        rf = torch.where(torch.isinf(r), torch.zeros_like(r), r)
+        return torch.where(torch.isinf(r), at_inf, _drop(rf, G, beta, L))
     fin = torch.isfinite(beta) & (beta > 0)
     safe_b = torch.where(fin, beta, torch.ones_like(beta))
     s0 = torch.where(fin, ((L - G) / safe_b).clamp_min(0), torch.where(beta > 0, torch.zeros_like(G),
@@ -136,9 +144,14 @@ def radii_from_constants(margin, grad_norm, beta, lipschitz):
     pos = m > 0
     mm = torch.where(pos, m, torch.zeros_like(m))
     fin = torch.isfinite(beta)
-    # √(G² + 2βm) as hypot(G, √(2β)√m) and 2·(m/den): no intermediate overflows before r₂ does
-    disc = torch.hypot(G, math.sqrt(2) * torch.where(fin, beta, torch.zeros_like(beta)).sqrt()
-                       * mm.sqrt())
+    # √(G² + 2βm) as hypot(G, √(2β)√m) and 2·(m/den): no intermediate overflows before r₂ does;
+    # square roots and hypot see only positive arguments (their derivatives at 0 are infinite or
+    # 0/0, which would make the radii's gradients NaN, e.g. for a head paired with itself)
+    s = math.sqrt(2) * _sqrt0(torch.where(fin, beta, torch.zeros_like(beta))) * _sqrt0(mm)
+    both0 = (G == 0) & (s == 0)
+    one = torch.ones_like(G)
+    disc = torch.where(both0, torch.zeros_like(G),
+                       torch.hypot(torch.where(both0, one, G), torch.where(both0, one, s)))
     den = G + disc
     r2 = torch.where(den > 0, 2 * (mm / torch.where(den > 0, den, torch.ones_like(den))),
                      torch.full_like(mm, math.inf))

@@ -46,7 +46,9 @@ def _generic_hessian(model: GenericModel, xt: torch.Tensor) -> torch.Tensor:
         return vmap(hessian(f))(xt)
     except (RuntimeError, ShapeError):  # untraceable under vmap (or x unusable: re-raised below)
         pass
-    x = xt.detach().requires_grad_(True)
+    # keep the graph to the caller's x when it requires grad (the Hessian is then differentiable)
+    keep = torch.is_grad_enabled() and xt.requires_grad
+    x = xt if keep else xt.detach().requires_grad_(True)
     with torch.enable_grad():
         out = model.forward(x)  # (B, C)
         rows = []
@@ -54,10 +56,21 @@ def _generic_hessian(model: GenericModel, xt: torch.Tensor) -> torch.Tensor:
             (g,) = torch.autograd.grad(out[:, c].sum(), x, create_graph=True)
             cols = []
             for i in range(x.shape[1]):
-                (h,) = torch.autograd.grad(g[:, i].sum(), x, retain_graph=True, allow_unused=True)
+                (h,) = torch.autograd.grad(g[:, i].sum(), x, retain_graph=True, allow_unused=True,
+                                           create_graph=keep)
                 cols.append(torch.zeros_like(x) if h is None else h)
             rows.append(torch.stack(cols, dim=1))  # (B, d, d)
-    return torch.stack(rows, dim=1).detach()
+    H = torch.stack(rows, dim=1)
+    return H if keep else H.detach()
+
+
+def _keep_graph(out: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
+    """A result that does not depend on ``x`` (eps = 0 heads: piecewise linear, zero Hessian)
+    still joins the graph when ``x`` requires grad, with gradient 0, so that ``backward()``
+    works as for any other model."""
+    if torch.is_grad_enabled() and xt.requires_grad and not out.requires_grad:
+        return out + 0 * xt.sum()
+    return out
 
 
 def input_hessian(model, x) -> torch.Tensor:
@@ -65,7 +78,8 @@ def input_hessian(model, x) -> torch.Tensor:
 
     LSE layers and per-class heads: closed form ``a_c Cov_{π_c}(W_c)/eps_c``
     (:func:`hjdl.lse_layer_hessian`); any other differentiable module (deep ``LSENetwork`` s
-    included): ``torch.func.hessian`` under ``vmap``.
+    included): ``torch.func.hessian`` under ``vmap`` (double backward when the module cannot be
+    traced). Differentiable in ``x`` (the model's parameters are read as constants).
 
     Args:
         model: see :func:`hjdl.robustness.as_model`.
@@ -91,7 +105,7 @@ def input_hessian(model, x) -> torch.Tensor:
     else:
         H = _generic_hessian(m, xt)
         single = m.is_single(xt)
-    H = H[:, 0] if single else H
+    H = _keep_graph(H[:, 0] if single else H, xt)
     return H[0] if squeeze else H
 
 
@@ -113,8 +127,10 @@ def curvature(model, x, *, method: str = "auto") -> torch.Tensor:
     unresolved, and rarely (about 1 in 10⁵ solves in crowded test spectra) a random start
     stops at the second eigenvalue, in both cases with an error at most the gap (see
     ``hjdl.robustness._spectral``); ``"eigh"`` is exact. ``"auto"`` uses Lanczos when
-    ``min(N, d) > 24``. Differentiable: when ``x`` or the model's parameters require grad, LSE
-    heads use the ``eigh`` engine whatever ``method`` says. Other modules: the ``torch.func`` Hessian and its largest
+    ``min(N, d) > 24``. Differentiable in ``x``: when ``x`` requires grad, LSE heads use the
+    ``eigh`` engine whatever ``method`` says (heads with eps = 0 give zeros with zero gradient).
+    The model's parameters are read detached (constants): for a curvature that is
+    differentiable in ``W``, ``b`` or eps use :func:`hjdl.lse_layer_hessian`. Other modules: the ``torch.func`` Hessian and its largest
     ``|eigenvalue|``.
 
     Returns:
@@ -149,7 +165,7 @@ def curvature(model, x, *, method: str = "auto") -> torch.Tensor:
             H = H.float()
         out = torch.linalg.eigvalsh(H).abs().amax(-1)
         single = m.is_single(xt)
-    out = out[:, 0] if single else out
+    out = _keep_graph(out[:, 0] if single else out, xt)
     return out[0] if squeeze else out
 
 
