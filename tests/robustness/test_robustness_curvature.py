@@ -244,3 +244,16 @@ def test_generic_and_tropical_results_stay_differentiable_in_x():
         c = curvature(model, x)
         c.sum().backward()
         assert float(c.abs().max()) == 0.0 and float(x.grad.abs().max()) == 0.0
+
+
+def test_enclosing_ball_bound_is_never_above_the_row_norm_bound():
+    # unit rows around the origin: the minimum ball is the unit ball, and its radius plus the
+    # solver's residual came out 1 + 2e-16 (a ball bound larger than the row-norm bound)
+    for seed in range(40):
+        g = torch.Generator().manual_seed(seed)
+        W = torch.randn(40, 8, generator=g, dtype=torch.float64)
+        W = W / W.norm(dim=1, keepdim=True)
+        b = torch.zeros(40, dtype=torch.float64)
+        ball = curvature_bound((W, b, 0.3), "enclosing-ball")
+        row = curvature_bound((W, b, 0.3), "row-norm")
+        assert float(ball) <= float(row)

@@ -117,7 +117,7 @@ def robustness_synthetic(config: dict, *, seed: int, progress: bool) -> Result:
               f"violations: {violated}; max measured/ball = {float(np.max(measured / ball_b)):.4f}",
               "confirmed" if violated == 0 else "not confirmed",
               "no point exceeded either bound" if violated == 0 else "a measured curvature exceeded a bound"),
-        Claim("Raising eps lowers the curvature (robustness controlled by eps).",
+        Claim("Raising eps lowers the largest curvature over x (robustness controlled by eps).",
               "measured max curvature along the increasing eps grid",
               ", ".join(f"{e:.3g}: {m:.3g}" for e, m in zip(eps_grid[::3], measured[::3])),
               "confirmed" if decreasing else "not confirmed",

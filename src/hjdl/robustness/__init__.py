@@ -1,8 +1,9 @@
 """Curvature bounds and robustness certificates controlled by eps (THEORY §6).
 
-``∇²f = Cov_π(W)/eps`` for an LSE layer, so raising eps lowers the curvature (T6):
+``∇²f = Cov_π(W)/eps`` for an LSE layer, so raising eps lowers the curvature bounds (T6):
 ``‖∇²f‖₂ <= max_j |W_j|²/eps`` (the paper's corollary) and ``<= R²/eps`` with ``R`` the radius
-of the smallest ball holding the rows. With a margin, its gradient and this bound, a second-order
+of the smallest ball holding the rows (the largest curvature over x falls with them; the
+curvature at one fixed x need not). With a margin, its gradient and this bound, a second-order
 certificate guarantees for every input how far it can be pushed before the decision changes;
 a PGD attack shows the guarantee is honest.
 

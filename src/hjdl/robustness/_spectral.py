@@ -30,10 +30,12 @@ Two engines (inputs trusted; ``p`` ``(B, N)`` rows on the simplex, ``W`` ``(N, d
   (or 1 %) are left after a test, and for points still running after ``min(N, d)`` steps,
   ``eigh`` finishes them.
 
-  *Limitations (measured; shared by single-vector Krylov methods such as ARPACK's).* (i) A top
-  pair closer than about ``1e-7`` relative, with the rest of the spectrum close behind, can
-  stop unresolved: the value then lies between the two, its error at most their gap (gap
-  1e-9: most points; gap 1e-7: 1 % of points with spread 0.1 below; gaps >= 1e-5: none).
+  *Limitations (measured; shared by single-vector Krylov methods such as ARPACK's).* (i) A
+  cluster of top eigenvalues narrower than about ``1e-7`` relative, with the rest of the
+  spectrum close behind, can stop unresolved: the value then lies inside the cluster, its error
+  at most the cluster's width, which can exceed the top gap (a pair 1e-9 apart: most points;
+  1e-7 apart: 1 % of points with spread 0.1 below; gaps >= 1e-5: none; a pair 1e-9 apart with
+  a third eigenvalue 1e-8 below: errors up to 1e-8, below the second eigenvalue).
   (ii) A random start with an unusually small component along the top eigenvector can stop at
   the second eigenvalue. In crowded spectra with top gaps from 3e-5 to 1e-3 this happened in
   3 of 320,000 solves (error equal to the gap); with a residual rule of ``1e-7`` it was 108,

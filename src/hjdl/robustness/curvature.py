@@ -7,7 +7,9 @@ For an LSE head ``f(x) = a LSE_eps(Wx + b) + o`` with Gibbs weights ``π(x)``:
 
 so ``‖∇²f(x)‖₂ = |a| σ_max(A)² / eps`` and (T6) ``‖∇²f‖₂ <= |a| max_j |W_j|² / eps`` (the paper's
 corollary, "row-norm") and ``<= |a| R² / eps`` with ``R`` the radius of the smallest ball holding
-the rows ("enclosing-ball", sharper: ``R <= max_j |W_j|``). Raising eps lowers the curvature.
+the rows ("enclosing-ball", sharper: ``R <= max_j |W_j|``). Raising eps lowers both bounds,
+hence the largest curvature over all x; the curvature at one fixed x need not fall (it can rise
+while eps brings more rows into play).
 At ``eps = 0`` the Hessian is 0 almost everywhere (a measure on the power-diagram boundaries) and
 the bounds are ``inf``.
 """
@@ -123,15 +125,17 @@ def curvature(model, x, *, method: str = "auto") -> torch.Tensor:
     products with ``W`` per step for all points at once, run until every point's top Ritz value
     has converged, at most ``min(N, d)`` steps; points that do not converge fall back to
     ``eigh``). Lanczos values agree with ``eigh`` to 1e-10 relative in float64 when the top
-    eigenvalue is at least ~1e-5 (relative) above the next; a closer pair can be reported
-    unresolved, and rarely (about 1 in 10⁵ solves in crowded test spectra) a random start
-    stops at the second eigenvalue, in both cases with an error at most the gap (see
-    ``hjdl.robustness._spectral``); ``"eigh"`` is exact. ``"auto"`` uses Lanczos when
+    eigenvalue is at least ~1e-5 (relative) above the next. A cluster of top eigenvalues
+    narrower than about 1e-7 (relative) can be reported unresolved, the value then lying inside
+    the cluster (error at most its width); rarely (about 1 in 10⁵ solves in crowded test
+    spectra) a random start stops at the second eigenvalue, with an error at most the top gap
+    (see ``hjdl.robustness._spectral``); ``"eigh"`` is exact. The ``eigh`` engine works on
+    chunks of points sized to bound memory (one point per chunk once ``N·d`` exceeds 4M). ``"auto"`` uses Lanczos when
     ``min(N, d) > 24``. Differentiable in ``x``: when ``x`` requires grad, LSE heads use the
     ``eigh`` engine whatever ``method`` says (heads with eps = 0 give zeros with zero gradient).
     The model's parameters are read detached (constants): for a curvature that is
-    differentiable in ``W``, ``b`` or eps use :func:`hjdl.lse_layer_hessian`. Other modules: the ``torch.func`` Hessian and its largest
-    ``|eigenvalue|``.
+    differentiable in ``W``, ``b`` or eps use :func:`hjdl.lse_layer_hessian`. Other modules:
+    the ``torch.func`` Hessian and its largest ``|eigenvalue|``.
 
     Returns:
         ``(B,)`` for a scalar model, ``(B, C)`` per head (batch axis dropped for one point), in
@@ -185,6 +189,9 @@ def head_radii(m: LSEHeads, kind: str) -> torch.Tensor:
             balls = [enclosing_ball(m.W[c]) for c in range(m.n_classes)]
             r = torch.tensor([bl.radius + max(bl.max_outside, 0.0) for bl in balls],
                              dtype=m.dtype, device=m.W.device)
+            # the ball at 0 of radius max_j |W_j| holds the rows too: never report a larger one
+            # (the residual above can exceed it by rounding when the minimum ball is that one)
+            r = torch.minimum(r, head_radii(m, "row-norm"))
         m._cache[key] = r
     return m._cache[key]
 
