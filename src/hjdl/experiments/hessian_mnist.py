@@ -83,7 +83,7 @@ class _ScaledLSE(nn.Module):
 
 @register(
     "hessian-mnist",
-    title="Hessian bound on MNIST (PCA-50, N = 128)",
+    title="Hessian bound on MNIST, or the bundled digits without it (PCA-50, N = 128)",
     description="LSE network w2·LSE_eps(Wx + b) fitted to MNIST labels (PCA-50) for eps in "
                 "{.1, .3, 1, 3, 10}: max ||∇²f||₂ of the LSE part and of the full model vs bounds.",
     presets={
