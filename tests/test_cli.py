@@ -291,3 +291,50 @@ def test_interrupted_run_keeps_the_previous_folder_whole(capsys, dummies, tmp_pa
     assert _run(capsys, "run", OK, "--out", str(tmp_path), "--seed", "3", "--no-progress")[0] == 0
     assert not (tmp_path / OK / "stray.txt").exists()
     assert json.loads((tmp_path / OK / "meta.json").read_text())["seed"] == 3
+
+
+def test_interrupt_between_the_renames_puts_the_old_folder_back(capsys, dummies, tmp_path, monkeypatch):
+    import os
+
+    assert _run(capsys, "run", OK, "--out", str(tmp_path), "--seed", "1", "--no-progress")[0] == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / OK).iterdir()}
+    real_replace, calls = cli.os.replace, []
+
+    def flaky(src, dst):
+        calls.append((src, dst))
+        if str(src).endswith(f"{OK}.staging-{os.getpid()}"):  # the old folder is aside already
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(cli.os, "replace", flaky)
+    assert _run(capsys, "run", OK, "--out", str(tmp_path), "--seed", "2", "--no-progress")[0] == 130
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in (tmp_path / OK).iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    # the old report linked into the folder being replaced: it is gone rather than stale
+    assert not (tmp_path / "report.md").exists()
+    assert any(str(d).endswith(f".{OK}.old-{os.getpid()}") for _, d in calls)  # it was aside
+
+
+def test_leftovers_of_a_killed_run_are_tidied_and_links_refused(capsys, dummies, tmp_path):
+    import os
+
+    dead = 2 ** 22 + 12345  # beyond the default pid range: no such process
+    while True:
+        try:
+            os.kill(dead, 0)
+            dead += 1
+        except ProcessLookupError:
+            break
+    old = tmp_path / f".{OK}.old-{dead}"  # killed between the renames: the folder is aside
+    old.mkdir()
+    (old / "meta.json").write_text("{}")
+    (tmp_path / f".{OK}.staging-{dead}").mkdir()
+    assert _run(capsys, "run", OK, "--out", str(tmp_path), "--no-progress")[0] == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert json.loads((tmp_path / OK / "meta.json").read_text())["status"] == "ok"
+    link_dir = tmp_path / "links"
+    link_dir.mkdir()
+    (link_dir / OK).symlink_to(tmp_path / "nowhere")  # a dangling link where the folder goes
+    code, out, err = _run(capsys, "run", OK, "--out", str(link_dir), "--no-progress")
+    assert code == 2 and err.count("\n") == 1 and "link" in err and "Traceback" not in err

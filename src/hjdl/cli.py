@@ -16,7 +16,9 @@
 
 Every file is written atomically, and each experiment's folder is replaced as a whole: its
 files are written to a hidden staging folder beside it, which then takes its place, so an
-interrupted run leaves the previous run's complete set. Exit codes: 0 success, 1 an experiment or a check failed,
+interrupted run leaves each experiment's folder from one run, complete (leftovers of a killed
+run are tidied by the next). The reports are removed when the first folder is replaced and
+written at the end, so they never link into folders of another run. Exit codes: 0 success, 1 an experiment or a check failed,
 2 bad arguments (one line on stderr naming the value and the known choices).
 This module is the only place (with :mod:`hjdl.plotting`) that touches files or figures.
 """
@@ -34,6 +36,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -210,29 +213,82 @@ def _run_one(exp, preset: str, seed: int, out: Path, show_progress: bool, env: d
              data_dir: str | None = None):
     """Run one experiment and write its folder; never raises for a failing experiment."""
     final_dir = out / exp.name
+    _tidy_leftovers(out, exp.name)
     exp_dir = out / f".{exp.name}.staging-{os.getpid()}"
-    shutil.rmtree(exp_dir, ignore_errors=True)
+    _remove(exp_dir)
     exp_dir.mkdir(parents=True)
     try:
         result, figures = _run_into(exp, preset, seed, exp_dir, show_progress, env, command, data_dir)
+        # the old report links into the folders this run replaces: it is rewritten at the end
+        for stale in ("report.md", "report.html"):
+            (out / stale).unlink(missing_ok=True)
+        _publish(exp_dir, final_dir)
     except BaseException:  # interrupted: the previous run's folder stays as it was
-        shutil.rmtree(exp_dir, ignore_errors=True)
+        _remove(exp_dir)
         raise
-    _publish(exp_dir, final_dir)
     return result, figures
 
 
+def _remove(path: Path) -> None:
+    """Remove a folder tree (or a link or file) if present; errors are ignored."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _tidy_leftovers(out: Path, name: str) -> None:
+    """Staging and old folders left by a killed run (its process is gone): an old folder is put
+    back when the experiment's folder is missing (killed between the two renames of
+    :func:`_publish`), the rest is removed."""
+    pattern = re.compile(rf"^\.{re.escape(name)}\.(staging|old)-(\d+)$")
+    for entry in sorted(out.iterdir()) if out.is_dir() else ():
+        hit = pattern.match(entry.name)
+        if not hit or _pid_alive(int(hit.group(2))):
+            continue
+        final = out / name
+        if hit.group(1) == "old" and not (final.exists() or final.is_symlink()):
+            os.replace(entry, final)
+        else:
+            _remove(entry)
+
+
 def _publish(staging: Path, final: Path) -> None:
-    """Put the complete folder ``staging`` in the place of ``final`` (two renames; the old folder
-    is removed only once the new one is in place)."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-    os.replace(staging, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Put the complete folder ``staging`` in the place of ``final``: the old folder is renamed
+    aside, the new one renamed in, then the old one removed. An interrupt between the renames
+    puts the old folder back; a folder published meanwhile by a concurrent run is set aside too."""
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    for _ in range(5):
+        _remove(old)
+        moved = False
+        try:
+            if final.exists() or final.is_symlink():
+                os.replace(final, old)
+                moved = True
+            os.replace(staging, final)
+        except OSError:
+            if moved and not (final.exists() or final.is_symlink()):
+                os.replace(old, final)
+            if final.exists() and staging.exists():
+                continue  # another run published in between: set its folder aside and retry
+            raise
+        except BaseException:
+            if moved and not (final.exists() or final.is_symlink()):
+                os.replace(old, final)
+            raise
+        _remove(old)
+        return
+    raise OSError(f"could not replace {str(final)!r}: another process keeps writing it")
 
 
 def _run_into(exp, preset, seed, exp_dir: Path, show_progress, env, command, data_dir):
@@ -303,11 +359,17 @@ def _output_folder(path: str, names: Sequence[str]) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out: cannot create {path!r} ({exc.strerror or exc}); {expected}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise UsageError(f"--out: {path!r} is not writable; {expected}")
+    try:  # a real test of writing (os.access can say yes where creating fails, e.g. as root)
+        os.rmdir(tempfile.mkdtemp(prefix=".hjdl-probe-", dir=out))
+    except OSError as exc:
+        raise UsageError(f"--out: cannot write in {path!r} ({exc.strerror or exc}); {expected}") from None
     for name in names:
-        if (out / name).exists() and not (out / name).is_dir():
-            raise UsageError(f"--out: {str(out / name)!r} is a file, where experiment {name!r} "
+        target = out / name
+        if target.is_symlink():
+            raise UsageError(f"--out: {str(target)!r} is a link, where experiment {name!r} writes its "
+                             "folder (replaced as a whole on each run); remove it or choose another --out")
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"--out: {str(target)!r} is a file, where experiment {name!r} "
                              "writes its folder; move it or choose another --out")
     return out
 
