@@ -268,23 +268,24 @@ def _publish(staging: Path, final: Path) -> None:
     aside, the new one renamed in, then the old one removed. An interrupt between the renames
     puts the old folder back; a folder published meanwhile by a concurrent run is set aside too."""
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
+
+    def roll_back():  # ``old`` exists only if this attempt set the folder aside
+        if old.exists() and not (final.exists() or final.is_symlink()):
+            os.replace(old, final)
+
     for _ in range(5):
         _remove(old)
-        moved = False
         try:
             if final.exists() or final.is_symlink():
                 os.replace(final, old)
-                moved = True
             os.replace(staging, final)
         except OSError:
-            if moved and not (final.exists() or final.is_symlink()):
-                os.replace(old, final)
+            roll_back()
             if final.exists() and staging.exists():
                 continue  # another run published in between: set its folder aside and retry
             raise
         except BaseException:
-            if moved and not (final.exists() or final.is_symlink()):
-                os.replace(old, final)
+            roll_back()
             raise
         _remove(old)
         return
