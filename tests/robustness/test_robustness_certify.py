@@ -311,3 +311,16 @@ def test_slack_is_the_margin_at_an_infinite_radius():
     cert = certify((W, b, 0.5), torch.zeros(1, 2, dtype=torch.float64), threshold=0.1)
     assert math.isinf(float(cert.radius[0]))
     assert float(cert.slack()[0]) == float(cert.margin[0]) > 0
+
+
+def test_rival_is_never_the_predicted_class():
+    # constant heads (W = 0): every rival is unreachable (radius inf); the argmin over all-inf
+    # radii picked class 0, the prediction itself, and reported its margin (−5e-14) not 1
+    W = torch.zeros(3, 4, 2, dtype=torch.float64)
+    b = torch.zeros(3, 4, dtype=torch.float64)
+    b[0] += 1.0
+    b[2] += 0.5
+    cert = certify((W, b, 0.5), torch.zeros(2, 2, dtype=torch.float64))
+    assert cert.prediction.tolist() == [0, 0] and cert.rival.tolist() == [2, 2]
+    assert torch.isinf(cert.radius).all()
+    assert torch.allclose(cert.margin, torch.full((2,), 0.5, dtype=torch.float64), atol=1e-12)

@@ -336,6 +336,10 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
     self_mask = torch.nn.functional.one_hot(pred, C).bool()
     rc_m = torch.where(self_mask, inf, rc)
     rival = rc_m.argmin(-1)
+    # every rival unreachable (all radii inf, e.g. constant heads): the binding one is the rival
+    # with the smallest margin, never the predicted class itself (argmin of all-inf picks 0)
+    closest = torch.where(self_mask, inf, margins).argmin(-1)
+    rival = torch.where(torch.isinf(rc_m.amin(-1)), closest, rival)
     pick = lambda t: t[ar, rival]  # noqa: E731
     cert = Certificate(
         radius=pick(rc_m),
