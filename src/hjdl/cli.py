@@ -18,8 +18,9 @@ Every file is written atomically, and each experiment's folder is replaced as a 
 files are written to a hidden staging folder beside it, which then takes its place, so an
 interrupted run leaves each experiment's folder from one run, complete (leftovers of a killed
 run are tidied by the next). The reports are removed when the first folder is replaced and
-written at the end, so they never link into folders of another run. Exit codes: 0 success, 1 an experiment or a check failed,
-2 bad arguments (one line on stderr naming the value and the known choices).
+written at the end, so they never link into folders of another run. Exit codes: 0 success,
+1 an experiment or a check failed, 2 bad arguments (one line on stderr naming the value and
+the known choices).
 This module is the only place (with :mod:`hjdl.plotting`) that touches files or figures.
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as _dt
+import errno
 import importlib.metadata
 import json
 import os
@@ -238,11 +240,15 @@ def _remove(path: Path) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (signal 0; on Windows, where ``os.kill`` would terminate
+    it, every process counts as alive and nothing is tidied)."""
+    if os.name == "nt":
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
+    except OSError:  # exists, owned by someone else
         return True
     return True
 
@@ -279,9 +285,9 @@ def _publish(staging: Path, final: Path) -> None:
             if final.exists() or final.is_symlink():
                 os.replace(final, old)
             os.replace(staging, final)
-        except OSError:
+        except OSError as exc:
             roll_back()
-            if final.exists() and staging.exists():
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and staging.exists():
                 continue  # another run published in between: set its folder aside and retry
             raise
         except BaseException:

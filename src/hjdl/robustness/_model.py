@@ -26,7 +26,7 @@ from .._validation import as_tensor, check_eps, check_finite, check_points, comm
 from ..core.kernel import _gibbs, _lse
 from ..errors import EpsilonError, HJError, InputError, NotFittedError, ShapeError
 
-__all__ = ["LSEHeads", "GenericModel", "as_model", "label_classes", "labels_to_heads"]
+__all__ = ["LSEHeads", "GenericModel", "as_model", "model_and_labels"]
 
 
 @dataclass(frozen=True)
@@ -278,6 +278,16 @@ def label_classes(model: Any):
     ``classes_[k]``), or None for any other model (labels are then head indices)."""
     classes = getattr(model, "classes_", None)
     return None if classes is None or isinstance(model, torch.nn.Module) else np.asarray(classes)
+
+
+def model_and_labels(model: Any, y: Any):
+    """``(as_model(model), y, classes)`` with ``y`` mapped to head indices when ``model`` is a
+    fitted classifier with per-class heads (``classes`` its ``classes_``, else None)."""
+    classes = label_classes(model)
+    m = as_model(model)
+    if classes is not None and not (isinstance(m, LSEHeads) and m.single):
+        y = labels_to_heads(y, classes)
+    return m, y, classes
 
 
 def labels_to_heads(y: Any, classes) -> Any:

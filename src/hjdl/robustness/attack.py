@@ -18,8 +18,7 @@ import torch
 
 from .._validation import as_tensor, check_finite
 from ..errors import InputError
-from ._model import (GenericModel, LSEHeads, as_model, check_positive_int, label_classes,
-                     labels_to_heads, prepare_points)
+from ._model import GenericModel, LSEHeads, check_positive_int, model_and_labels, prepare_points
 from .certify import _check_threshold, _labels
 
 __all__ = ["AttackResult", "attack"]
@@ -96,10 +95,7 @@ def attack(model, x, y=None, radius=0.1, steps: int = 50, *, restarts: int = 1,
     if generator is not None and not isinstance(generator, torch.Generator):
         raise InputError(f"generator: expected a torch.Generator or None, received "
                          f"{type(generator).__name__} {generator!r:.60}")
-    classes = label_classes(model)
-    m = as_model(model)
-    if classes is not None and not (isinstance(m, LSEHeads) and m.single):
-        y = labels_to_heads(y, classes)
+    m, y, classes = model_and_labels(model, y)
     xt, squeeze, m = prepare_points(x, m)
     B, d = xt.shape
     rad = as_tensor(radius.detach() if isinstance(radius, torch.Tensor) else radius, "radius",

@@ -41,7 +41,7 @@ import torch
 
 from .._validation import as_tensor, check_choice, check_finite
 from ..errors import InputError, ShapeError
-from ._model import GenericModel, LSEHeads, as_model, label_classes, labels_to_heads, prepare_points
+from ._model import GenericModel, LSEHeads, model_and_labels, prepare_points
 from ._spectral import sqrt0 as _sqrt0
 from .curvature import BOUND_KINDS, head_bounds, head_radii
 
@@ -264,10 +264,7 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
     check_choice(curvature, CURVATURE_SIDES, "curvature", "option")
     check_choice(bound, BOUND_KINDS, "bound", "curvature bound")
     thr = _check_threshold(threshold)
-    classes = label_classes(model)
-    m = as_model(model)
-    if classes is not None and not (isinstance(m, LSEHeads) and m.single):
-        y = labels_to_heads(y, classes)
+    m, y, classes = model_and_labels(model, y)
     xt, squeeze, m = prepare_points(x, m)
     B = xt.shape[0]
     nan = torch.full((B,), math.nan, dtype=xt.dtype, device=xt.device)

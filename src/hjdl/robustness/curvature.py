@@ -130,8 +130,8 @@ def curvature(model, x, *, method: str = "auto") -> torch.Tensor:
     the cluster (error at most its width); rarely (about 1 in 10⁵ solves in crowded test
     spectra) a random start stops at the second eigenvalue, with an error at most the top gap
     (see ``hjdl.robustness._spectral``); ``"eigh"`` is exact. The ``eigh`` engine works on
-    chunks of points sized to bound memory (one point per chunk once ``N·d`` exceeds 4M). ``"auto"`` uses Lanczos when
-    ``min(N, d) > 24``. Differentiable in ``x``: when ``x`` requires grad, LSE heads use the
+    chunks of points sized to bound memory (one point per chunk once ``N·d`` exceeds 4M).
+    ``"auto"`` uses Lanczos when ``min(N, d) > 24``. Differentiable in ``x``: when ``x`` requires grad, LSE heads use the
     ``eigh`` engine whatever ``method`` says (heads with eps = 0 give zeros with zero gradient).
     The model's parameters are read detached (constants): for a curvature that is
     differentiable in ``W``, ``b`` or eps use :func:`hjdl.lse_layer_hessian`. Other modules:
