@@ -257,3 +257,5 @@ def test_enclosing_ball_bound_is_never_above_the_row_norm_bound():
         ball = curvature_bound((W, b, 0.3), "enclosing-ball")
         row = curvature_bound((W, b, 0.3), "row-norm")
         assert float(ball) <= float(row)
+        # independent value: points on the unit sphere whose hull holds 0 have R = 1 exactly
+        assert abs(float(ball) * 0.3 - 1) <= 1e-12
