@@ -1,11 +1,22 @@
-"""Lanczos curvature engine vs a per-point float64 NumPy ``eigvalsh`` oracle across regimes
-(particle / mixed / wave eps, N < d and N > d, an exactly degenerate top eigenvalue)."""
+"""Lanczos curvature engine (compiled and torch forms) vs a per-point float64 NumPy ``eigvalsh``
+oracle across regimes (particle / mixed / wave eps, N < d and N > d, an exactly degenerate top
+eigenvalue)."""
 
 import numpy as np
 import pytest
 import torch
 
-from hjdl.robustness import curvature
+from hjdl.robustness import _spectral, curvature
+
+
+@pytest.fixture(autouse=True, params=["compiled", "torch"])
+def engine(request, monkeypatch):
+    """Every check here runs on both forms of the Lanczos engine: the compiled kernel (numba)
+    and the batched torch process."""
+    if request.param == "compiled" and _spectral.compiled_kernel() is None:
+        pytest.skip("numba is not installed: the compiled Lanczos kernel is unavailable")
+    monkeypatch.setattr(_spectral, "USE_COMPILED", request.param == "compiled")
+    return request.param
 
 
 def _oracle(W, b, eps, x):
@@ -238,3 +249,43 @@ def test_common_offset_costs_no_digits_of_the_gibbs_weights(method):
     got = curvature((torch.from_numpy(W), torch.from_numpy(b), 1.0), torch.from_numpy(x),
                     method=method).numpy()
     assert np.max(np.abs(got / ref - 1)) <= 1e-10
+
+
+def test_engines_report_which_ran_and_agree(engine):
+    g = torch.Generator().manual_seed(4)
+    W = torch.randn(70, 40, generator=g, dtype=torch.float64)
+    p = torch.softmax(torch.randn(300, 70, generator=g, dtype=torch.float64), -1)
+    stats: dict = {}
+    got = _spectral._top_eig_lanczos(p, W - W.mean(0), stats=stats)
+    assert stats["engine"] == engine and stats["point_steps"] > 0
+    ref = _spectral._top_eig_eigh(p, W - W.mean(0))
+    assert float((got / ref - 1).abs().max()) <= 1e-10
+
+
+def test_points_that_do_not_stop_are_finished_by_eigh(engine, monkeypatch):
+    # with rules that can never hold, every point runs min(N, d) steps and is flagged: the
+    # values must then come from eigh (not from an unfinished process, nor NaN)
+    monkeypatch.setattr(_spectral, "_TOL", 0.0)
+    monkeypatch.setattr(_spectral, "_STILL", -1.0)
+    g = torch.Generator().manual_seed(6)
+    W = torch.randn(50, 30, generator=g, dtype=torch.float64)
+    p = torch.softmax(3 * torch.randn(64, 50, generator=g, dtype=torch.float64), -1)
+    stats: dict = {}
+    got = _spectral._top_eig_lanczos(p, W, stats=stats)
+    assert stats["eigh_points"] > 0 and torch.isfinite(got).all()
+    ref = _spectral._top_eig_eigh(p, W)
+    assert float((got / ref - 1).abs().max()) <= 1e-12
+
+
+def test_float32_inputs_keep_their_dtype(engine):
+    # float32 weights: the compiled kernel works in float64 (its value is float64 eigh's on the
+    # same float32 inputs, correctly rounded to float32: within 2⁻²⁴ relative); the torch
+    # engine works in float32 (1e-4, its tolerances scaled from float64's by √u)
+    g = torch.Generator().manual_seed(8)
+    W = torch.randn(60, 40, generator=g)
+    p = torch.softmax(2 * torch.randn(200, 60, generator=g), -1)
+    got = _spectral._top_eig_lanczos(p, W - W.mean(0))
+    assert got.dtype == torch.float32
+    ref = _spectral._top_eig_eigh(p.double(), (W - W.mean(0)).double())
+    err = float((got.double() / ref - 1).abs().max())
+    assert err <= (2.0 ** -24 * (1 + 1e-6) if engine == "compiled" else 1e-4), err

@@ -40,8 +40,20 @@ def _shifted(z: torch.Tensor, eps: torch.Tensor, dim: int) -> tuple[torch.Tensor
     elif eps.ndim == 0 and not eps.requires_grad and float(eps) == 1.0:
         s = z - m  # logits already divided by eps (the affine engine folds 1/eps into W, b)
     else:
-        s = (z - m) / eps
+        s = z - m
+        s = s.div_(eps) if _no_graph(s, eps) and _same_shape_and_dtype(s, eps) else s / eps
     return s, m
+
+
+def _no_graph(*ts: torch.Tensor) -> bool:
+    """No autograd graph to keep through these tensors: fresh temporaries made from them may be
+    updated in place (each pass over a large temporary then costs no new allocation)."""
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in ts))
+
+
+def _same_shape_and_dtype(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """``a op b`` has ``a``'s shape and dtype (so that ``a.op_(b)`` computes the same result)."""
+    return torch.broadcast_shapes(a.shape, b.shape) == a.shape and torch.result_type(a, b) == a.dtype
 
 
 def _viscous_lse(z: torch.Tensor, eps: torch.Tensor, dim: int) -> torch.Tensor:
@@ -94,9 +106,12 @@ def _gibbs(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int) -> torch.Ten
         return p + 0 * z if z.requires_grad and torch.is_grad_enabled() else p
     positive = eps > 0
     safe = eps if mode == EPS_POSITIVE else torch.where(positive, eps, torch.ones_like(eps))
-    w = torch.exp(_shifted(z, safe, dim)[0])
+    s = _shifted(z, safe, dim)[0]
+    in_place = _no_graph(z, eps)   # s is a fresh temporary: exp and the division can reuse it
+    w = s.exp_() if in_place else torch.exp(s)
     total = w.sum(dim, keepdim=True)
-    p = w / torch.where(total == 0, torch.ones_like(total), total)
+    total = torch.where(total == 0, torch.ones_like(total), total)
+    p = w.div_(total) if in_place else w / total
     if mode == EPS_POSITIVE:
         return p
     return torch.where(positive, p, tropical())

@@ -92,7 +92,10 @@ class LSEHeads:
         the rows costs no digits of π."""
         e, mode = self._eps_col()
         Wc = self.W - self.W.mean(1, keepdim=True)
-        return _gibbs(torch.einsum("...d,cnd->...cn", x, Wc) + self.b, e, mode, -1)
+        z = torch.einsum("...d,cnd->...cn", x, Wc)
+        # z is a fresh tensor of the full shape that its backward does not read: b goes in place
+        z = z.add_(self.b) if torch.result_type(z, self.b) == z.dtype else z + self.b
+        return _gibbs(z, e, mode, -1)
 
     def lse(self, x: torch.Tensor) -> torch.Tensor:
         """``LSE_{eps_c}(W_c x + b_c)`` without scale and offset: ``(..., C)``."""

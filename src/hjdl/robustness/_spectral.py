@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 __all__ = ["top_eig_cov"]
@@ -289,10 +290,69 @@ _TAIL = 32
 _DIST_TABLE = 1024
 
 
+#: use the compiled kernel (``_lanczos_kernel``, numba) for CPU tensors when numba is installed;
+#: the tests switch it off to check the torch engine on its own
+USE_COMPILED = True
+#: Krylov dimension of the compiled kernel's first test, and its steps between tests (a test is
+#: one point's tridiagonal there, cheap enough to run every other step)
+_FIRST_CHECK_C, _EVERY_C = 12, 2
+_KERNEL: object = False   # not yet looked up
+
+
+def compiled_kernel():
+    """The compiled Lanczos kernel module, or ``None`` when numba is not installed (the torch
+    engine then runs; ``pip install 'hjdl[fast]'`` installs numba)."""
+    global _KERNEL
+    if _KERNEL is False:
+        try:
+            from . import _lanczos_kernel
+        except ImportError:
+            _lanczos_kernel = None
+        _KERNEL = _lanczos_kernel
+    return _KERNEL
+
+
+def _top_eig_compiled(kernel, p: torch.Tensor, W: torch.Tensor, seed: int, stats: dict | None):
+    """The Lanczos process by the compiled kernel, in float64 whatever the input dtype (the same
+    random starts as the torch engine); points it flags are finished by ``eigh``."""
+    import numba
+
+    B, N = p.shape
+    d = W.shape[1]
+    W64 = W.detach().to(torch.float64)
+    s = W64.abs().max()
+    Wn = (W64 / torch.where(s > 0, s, torch.ones_like(s))).contiguous()
+    D2 = torch.cdist(Wn, Wn, compute_mode="donot_use_mm_for_euclid_dist").square()
+    gen = torch.Generator().manual_seed(seed)
+    R = torch.randn(B, d, generator=gen, dtype=torch.float32).to(torch.float64)
+    P = p.detach().to(torch.float64).contiguous()
+    out = np.empty(B)
+    status = np.empty(B, dtype=np.int8)
+    steps = np.empty(B, dtype=np.int64)
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    kernel.lanczos_top(P.numpy(), Wn.numpy(), D2.numpy(), R.numpy(), _TOL,
+                       _STILL * torch.finfo(torch.float64).eps, _FIRST_CHECK_C, _EVERY_C,
+                       out, status, steps)
+    res = torch.from_numpy(out) * (s * s)
+    left = torch.from_numpy(status == 0).nonzero().squeeze(-1)
+    if len(left):
+        res[left] = _top_eig_eigh(P[left], W64)
+    if stats is not None:
+        stats.update(point_steps=int(steps.sum()), eigh_points=len(left), engine="compiled")
+    return res.clamp_min(0).to(p.dtype)
+
+
 def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
-                     stats: dict | None = None) -> torch.Tensor:
-    """``stats``, when given, receives ``point_steps`` (operator applications summed over points)
-    and ``eigh_points`` (points finished by ``eigh``)."""
+                     stats: dict | None = None, compiled: bool | None = None) -> torch.Tensor:
+    """``stats``, when given, receives ``point_steps`` (operator applications summed over points),
+    ``eigh_points`` (points finished by ``eigh``) and ``engine`` (``"compiled"`` or ``"torch"``).
+    ``compiled``: use the compiled kernel (``None``: where available, CPU tensors only)."""
+    if compiled is None:
+        compiled = USE_COMPILED and p.device.type == "cpu" and W.device.type == "cpu"
+    if compiled:
+        kernel = compiled_kernel()
+        if kernel is not None:
+            return _top_eig_compiled(kernel, p, W, seed, stats)
     B, N = p.shape
     d = W.shape[1]
     kmax = min(N, d)
@@ -367,7 +427,7 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
     if len(idx):
         out[idx] = _top_eig_eigh(p_in[idx], W_in)
     if stats is not None:
-        stats.update(point_steps=point_steps, eigh_points=len(idx))
+        stats.update(point_steps=point_steps, eigh_points=len(idx), engine="torch")
     return out.clamp_min(0)
 
 
