@@ -289,3 +289,58 @@ def test_float32_inputs_keep_their_dtype(engine):
     ref = _spectral._top_eig_eigh(p.double(), (W - W.mean(0)).double())
     err = float((got.double() / ref - 1).abs().max())
     assert err <= (2.0 ** -24 * (1 + 1e-6) if engine == "compiled" else 1e-4), err
+
+
+def test_without_numba_the_torch_engine_runs(monkeypatch):
+    # numba missing (its import fails): compiled_kernel() says so and Lanczos runs in torch
+    import sys
+
+    monkeypatch.setitem(sys.modules, "numba", None)
+    import hjdl.robustness
+
+    monkeypatch.delitem(sys.modules, "hjdl.robustness._lanczos_kernel", raising=False)
+    monkeypatch.delattr(hjdl.robustness, "_lanczos_kernel", raising=False)
+    monkeypatch.setattr(_spectral, "_KERNEL", False)
+    assert _spectral.compiled_kernel() is None
+    g = torch.Generator().manual_seed(2)
+    W = torch.randn(40, 30, generator=g, dtype=torch.float64)
+    p = torch.softmax(torch.randn(20, 40, generator=g, dtype=torch.float64), -1)
+    stats: dict = {}
+    got = _spectral._top_eig_lanczos(p, W, stats=stats)
+    assert stats["engine"] == "torch"
+    assert float((got / _spectral._top_eig_eigh(p, W) - 1).abs().max()) <= 1e-10
+
+
+def test_a_forked_child_runs_the_torch_engine():
+    # an OpenMP pool does not survive fork(): numba's parallel launch hung in a forked child, so
+    # a child (set to one torch thread, as DataLoader workers are) must run the torch engine
+    import os
+
+    if _spectral.compiled_kernel() is None or not hasattr(os, "fork"):
+        pytest.skip("needs numba and os.fork")
+    g = torch.Generator().manual_seed(3)
+    W = torch.randn(40, 30, generator=g, dtype=torch.float64)
+    p = torch.softmax(torch.randn(50, 40, generator=g, dtype=torch.float64), -1)
+    ref = _spectral._top_eig_eigh(p, W)
+    _spectral._top_eig_lanczos(p, W)            # the parent uses the kernel
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report the engine and the agreement, then leave without cleanup
+        try:
+            torch.set_num_threads(1)
+            stats: dict = {}
+            got = _spectral._top_eig_lanczos(p, W, stats=stats)
+            ok = stats["engine"] == "torch" and float((got / ref - 1).abs().max()) <= 1e-10
+            os.write(w, b"ok" if ok else b"bad")
+        finally:
+            os._exit(0)
+    os.close(w)
+    import select
+
+    ready, _, _ = select.select([r], [], [], 60.0)   # a hung child fails the test, not the run
+    msg = os.read(r, 16) if ready else b"hung"
+    if not ready:
+        os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    os.close(r)
+    assert msg == b"ok"

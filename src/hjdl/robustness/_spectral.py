@@ -7,6 +7,11 @@ Two engines (inputs trusted; ``p`` ``(B, N)`` rows on the simplex, ``W`` ``(N, d
   batched eigensolver.
 * ``lanczos``: the Lanczos process on ``v ↦ AᵀAv = Wᵀ(π ⊙ r) − μ Σ_j π_j r_j``,
   ``r = Wv − μ·v``, for all points at once (each step is two matrix products with ``W``).
+  Two forms of the same process: the compiled kernel (``_lanczos_kernel``, numba; used for CPU
+  tensors when numba is installed, in float64 whatever the input dtype) runs it chunk by chunk
+  in cache with a test per point every other step from step 12; the batched torch form below
+  (any device, the input dtype) tests all points together from step 12 every 4 steps. The rules
+  and limitations below hold for both.
 
   *Start.* An independent random unit vector per point (a structured start, such as the
   direction from the mean to the top row, can be nearly orthogonal to one of a nearly
@@ -57,6 +62,7 @@ product subtracts the top column of the same ``W q`` (an exact zero); the uncent
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import torch
@@ -297,12 +303,26 @@ USE_COMPILED = True
 #: one point's tridiagonal there, cheap enough to run every other step)
 _FIRST_CHECK_C, _EVERY_C = 12, 2
 _KERNEL: object = False   # not yet looked up
+_FORKED = False           # this process is a fork() child of the one that imported hjdl
+
+
+def _mark_forked() -> None:
+    global _FORKED
+    _FORKED = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked)
 
 
 def compiled_kernel():
-    """The compiled Lanczos kernel module, or ``None`` when numba is not installed (the torch
-    engine then runs; ``pip install 'hjdl[fast]'`` installs numba)."""
+    """The compiled Lanczos kernel module, or ``None``: when numba is not installed (the torch
+    engine then runs; ``pip install 'hjdl[fast]'`` installs numba), and in a fork() child (a
+    DataLoader worker, say): an OpenMP thread pool does not survive a fork, and numba's parallel
+    launch hung there, so forked children run the torch engine."""
     global _KERNEL
+    if _FORKED:
+        return None
     if _KERNEL is False:
         try:
             from . import _lanczos_kernel
@@ -329,10 +349,14 @@ def _top_eig_compiled(kernel, p: torch.Tensor, W: torch.Tensor, seed: int, stats
     out = np.empty(B)
     status = np.empty(B, dtype=np.int8)
     steps = np.empty(B, dtype=np.int64)
+    threads = numba.get_num_threads()  # torch's thread count for this call, the caller's after
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-    kernel.lanczos_top(P.numpy(), Wn.numpy(), D2.numpy(), R.numpy(), _TOL,
-                       _STILL * torch.finfo(torch.float64).eps, _FIRST_CHECK_C, _EVERY_C,
-                       out, status, steps)
+    try:
+        kernel.lanczos_top(P.numpy(), Wn.numpy(), D2.numpy(), R.numpy(), _TOL,
+                           _STILL * torch.finfo(torch.float64).eps, _FIRST_CHECK_C, _EVERY_C,
+                           out, status, steps)
+    finally:
+        numba.set_num_threads(threads)
     res = torch.from_numpy(out) * (s * s)
     left = torch.from_numpy(status == 0).nonzero().squeeze(-1)
     if len(left):

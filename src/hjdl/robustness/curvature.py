@@ -124,7 +124,8 @@ def curvature(model, x, *, method: str = "auto") -> torch.Tensor:
     ``method="eigh"``) or by batched Lanczos on ``v ↦ AᵀAv`` (``method="lanczos"``: two matrix
     products with ``W`` per step for all points at once, run until every point's top Ritz value
     has converged, at most ``min(N, d)`` steps; points that do not converge fall back to
-    ``eigh``). Lanczos values agree with ``eigh`` to 1e-10 relative in float64 when the top
+    ``eigh``; on the CPU with numba installed, ``pip install 'hjdl[fast]'``, a compiled kernel
+    runs the same process about three times faster, in float64 whatever the input dtype). Lanczos values agree with ``eigh`` to 1e-10 relative in float64 when the top
     eigenvalue is at least ~1e-5 (relative) above the next. A cluster of top eigenvalues
     narrower than about 1e-7 (relative) can be reported unresolved, the value then lying inside
     the cluster (error at most its width); rarely (about 1 in 10⁵ solves in crowded test
