@@ -344,3 +344,49 @@ def test_a_forked_child_runs_the_torch_engine():
     os.waitpid(pid, 0)
     os.close(r)
     assert msg == b"ok"
+
+
+@pytest.mark.parametrize("eps", [0.05, 1.0])
+def test_without_the_distance_table(monkeypatch, eps):
+    # above _DIST_TABLE neurons the row distances come from differences (no N × N table): the
+    # same values as the oracle, concentrated π included
+    monkeypatch.setattr(_spectral, "_DIST_TABLE", 8)
+    rng = np.random.default_rng(12)
+    N, d = 40, 30
+    W = rng.normal(size=(N, d)) / np.sqrt(d)
+    b = 0.1 * rng.normal(size=N)
+    x = rng.normal(size=(120, d))
+    got = curvature((torch.from_numpy(W), torch.from_numpy(b), eps), torch.from_numpy(x),
+                    method="lanczos").numpy()
+    ref = _oracle(W, b, eps, x)
+    floor = 1e-15 * float((W * W).sum(1).max()) / eps
+    big = ref > floor
+    assert big.any()
+    assert np.all(np.abs(got[big] - ref[big]) <= 1e-10 * ref[big]), np.max(np.abs(got[big] / ref[big] - 1))
+    assert np.all(np.abs(got[~big] - ref[~big]) <= floor)
+
+
+def test_compiled_kernel_keeps_blas_single_threaded(engine, monkeypatch):
+    # the kernel's threads call BLAS on their chunks: a multi-threaded OpenBLAS inside them
+    # printed "Detect OpenMP Loop and this application may hang" and ran 18x slower (800 × 800
+    # layer); every BLAS library must be at one thread while the kernel runs, and back after
+    if engine != "compiled":
+        pytest.skip("a check of the compiled kernel")
+    kernel = _spectral.compiled_kernel()
+    seen = []
+    original = kernel.lanczos_top
+
+    def spy(*args):
+        seen.extend(lib["num_threads"] for lib in kernel.blas_controller().info()
+                    if lib["user_api"] == "blas")
+        return original(*args)
+
+    monkeypatch.setattr(kernel, "lanczos_top", spy)
+    before = kernel.blas_controller().info()
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(60, 40, generator=g, dtype=torch.float64)
+    p = torch.softmax(torch.randn(100, 60, generator=g, dtype=torch.float64), -1)
+    got = _spectral._top_eig_lanczos(p, W, compiled=True)
+    assert seen and set(seen) == {1}
+    assert kernel.blas_controller().info() == before
+    assert float((got / _spectral._top_eig_eigh(p, W) - 1).abs().max()) <= 1e-10

@@ -18,11 +18,23 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls: loaded now)
 from numba import njit, prange
+from threadpoolctl import ThreadpoolController
 
 #: rows per chunk: the chunk's (rows × N) products and weights stay in a core's L2 cache
 _CHUNK = 64
 _TINY = 2.2250738585072014e-308
+_CONTROLLER = None
+
+
+def blas_controller() -> ThreadpoolController:
+    """The BLAS libraries loaded in this process (found once: a lookup takes ~0.5 s); the caller
+    limits them to one thread while the kernel's threads call them."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
@@ -120,14 +132,15 @@ def _top_ritz(a, b2, k, guess):
 
 @njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract", "reassoc"})
 def lanczos_top(P, W, D2, R, tol, still, first, every, out, status, steps):
-    """``out[b] = λ_max(Cov_{P_b}(W))`` (``W`` in scaled units, mean-centred; ``D2`` its table of
-    squared row distances) for the rows of ``P`` ``(B, N)``, from the start ``R[b]`` (normalised
-    here); ``status[b]`` 1 where a
-    stopping rule ended the process, 0 where it ran ``min(N, d)`` steps without (the caller
-    finishes those with ``eigh``); ``steps[b]`` the operator applications."""
+    """``out[b] = λ_max(Cov_{P_b}(W))`` for the rows of ``P`` ``(B, N)`` (``W`` in scaled units,
+    mean-centred; ``D2`` its table of squared row distances, or empty to form them from
+    differences), from the start ``R[b]`` (normalised here). ``status[b]``: 1 where a stopping
+    rule ended the process, 0 where it ran ``min(N, d)`` steps without (``out[b]`` is then NaN
+    and the caller finishes the point with ``eigh``); ``steps[b]``: operator applications."""
     B, N = P.shape
     d = W.shape[1]
     kmax = min(N, d)
+    table = D2.shape[0] == N    # else (an empty D2) the row distances come from differences
     WT = np.ascontiguousarray(W.T)
     nch = (B + _CHUNK - 1) // _CHUNK
     for ch in prange(nch):
@@ -168,14 +181,26 @@ def lanczos_top(P, W, D2, R, tol, still, first, every, out, status, steps):
             b = b0 + i
             t = top[i]
             pn = pl[i]
-            d2t = D2[t]
+            wt = W[t]
             m_off = 0.0
             sq = 0.0
-            for j in range(N):
-                m_off += pn[j]
-                sq += pn[j] * d2t[j]
+            if table:
+                d2t = D2[t]
+                for j in range(N):
+                    m_off += pn[j]
+                    sq += pn[j] * d2t[j]
+            else:                       # no table (large N): the distances from differences
+                for j in range(N):
+                    pj = pn[j]
+                    m_off += pj
+                    if pj != 0.0:
+                        wj = W[j]
+                        s = 0.0
+                        for m in range(d):
+                            v = wj[m] - wt[m]
+                            s += v * v
+                        sq += pj * s
             dm = dmu[i]
-            wt = W[t]
             dd = 0.0
             for m in range(d):
                 v = dm[m] - m_off * wt[m]

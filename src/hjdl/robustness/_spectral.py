@@ -342,7 +342,10 @@ def _top_eig_compiled(kernel, p: torch.Tensor, W: torch.Tensor, seed: int, stats
     W64 = W.detach().to(torch.float64)
     s = W64.abs().max()
     Wn = (W64 / torch.where(s > 0, s, torch.ones_like(s))).contiguous()
-    D2 = torch.cdist(Wn, Wn, compute_mode="donot_use_mm_for_euclid_dist").square()
+    if N <= _DIST_TABLE:
+        D2 = torch.cdist(Wn, Wn, compute_mode="donot_use_mm_for_euclid_dist").square()
+    else:  # the kernel forms the distances to each point's top row from differences
+        D2 = torch.empty(0, 0, dtype=torch.float64)
     gen = torch.Generator().manual_seed(seed)
     R = torch.randn(B, d, generator=gen, dtype=torch.float32).to(torch.float64)
     P = p.detach().to(torch.float64).contiguous()
@@ -352,12 +355,15 @@ def _top_eig_compiled(kernel, p: torch.Tensor, W: torch.Tensor, seed: int, stats
     threads = numba.get_num_threads()  # torch's thread count for this call, the caller's after
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     try:
-        kernel.lanczos_top(P.numpy(), Wn.numpy(), D2.numpy(), R.numpy(), _TOL,
-                           _STILL * torch.finfo(torch.float64).eps, _FIRST_CHECK_C, _EVERY_C,
-                           out, status, steps)
+        # each kernel thread calls BLAS on its own chunk: BLAS must not start threads of its own
+        # (OpenBLAS inside OpenMP threads oversubscribes and warns that it may hang)
+        with kernel.blas_controller().limit(limits=1, user_api="blas"):
+            kernel.lanczos_top(P.numpy(), Wn.numpy(), D2.numpy(), R.numpy(), _TOL,
+                               _STILL * torch.finfo(torch.float64).eps, _FIRST_CHECK_C,
+                               _EVERY_C, out, status, steps)
     finally:
         numba.set_num_threads(threads)
-    res = torch.from_numpy(out) * (s * s)
+    res = torch.from_numpy(out) * s * s  # in this order: s² alone can overflow
     left = torch.from_numpy(status == 0).nonzero().squeeze(-1)
     if len(left):
         res[left] = _top_eig_eigh(P[left], W64)
