@@ -390,3 +390,33 @@ def test_compiled_kernel_keeps_blas_single_threaded(engine, monkeypatch):
     assert seen and set(seen) == {1}
     assert kernel.blas_controller().info() == before
     assert float((got / _spectral._top_eig_eigh(p, W) - 1).abs().max()) <= 1e-10
+
+
+@pytest.mark.parametrize("scale", [1e155, 1e-155])
+def test_huge_and_tiny_rows_with_concentrated_weights(scale):
+    # max|W| = 1e155: the engine's unit s² overflows on its own (inf was returned) while λ,
+    # with π this concentrated (1 − π_t ~ e⁻²⁰), is finite
+    W = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 0.5]], dtype=torch.float64) * scale
+    b = torch.zeros(3, dtype=torch.float64)
+    x = torch.tensor([[20.0 / scale, 0.0], [30.0 / scale, 0.0], [25.0 / scale, 5.0 / scale]],
+                     dtype=torch.float64)
+    ref = curvature((W, b, 1.0), x, method="eigh")
+    got = curvature((W, b, 1.0), x, method="lanczos")
+    assert torch.isfinite(ref).all() and (ref > 0).all()
+    assert float((got / ref - 1).abs().max()) <= 1e-10
+
+
+def test_concurrent_calls_from_two_threads(engine):
+    # compiled calls are serialised by a lock (numba's workqueue layer aborts on concurrent
+    # launches); results must equal the sequential ones
+    from concurrent.futures import ThreadPoolExecutor
+
+    g = torch.Generator().manual_seed(13)
+    W = torch.randn(64, 40, generator=g, dtype=torch.float64)
+    b = torch.randn(64, generator=g, dtype=torch.float64)
+    xs = [torch.randn(300, 40, generator=g, dtype=torch.float64) for _ in range(4)]
+    seq = [curvature((W, b, 0.7), x, method="lanczos") for x in xs]
+    with ThreadPoolExecutor(2) as ex:
+        par = list(ex.map(lambda x: curvature((W, b, 0.7), x, method="lanczos"), xs))
+    for a, c in zip(seq, par):
+        assert torch.equal(a, c)

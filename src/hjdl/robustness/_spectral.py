@@ -9,9 +9,9 @@ Two engines (inputs trusted; ``p`` ``(B, N)`` rows on the simplex, ``W`` ``(N, d
   ``r = Wv − μ·v``, for all points at once (each step is two matrix products with ``W``).
   Two forms of the same process: the compiled kernel (``_lanczos_kernel``, numba; used for CPU
   tensors when numba is installed, in float64 whatever the input dtype) runs it chunk by chunk
-  in cache with a test per point every other step from step 12; the batched torch form below
-  (any device, the input dtype) tests all points together from step 12 every 4 steps. The rules
-  and limitations below hold for both.
+  in cache, testing each point on its own; the batched torch form below (any device, the input
+  dtype) tests all points together. Both test from step 12 every 4 steps; the rules and
+  limitations below hold for both (on the same random starts they stop at the same points).
 
   *Start.* An independent random unit vector per point (a structured start, such as the
   direction from the mean to the top row, can be nearly orthogonal to one of a nearly
@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 
 import numpy as np
 import torch
@@ -299,9 +300,13 @@ _DIST_TABLE = 1024
 #: use the compiled kernel (``_lanczos_kernel``, numba) for CPU tensors when numba is installed;
 #: the tests switch it off to check the torch engine on its own
 USE_COMPILED = True
-#: Krylov dimension of the compiled kernel's first test, and its steps between tests (a test is
-#: one point's tridiagonal there, cheap enough to run every other step)
-_FIRST_CHECK_C, _EVERY_C = 12, 2
+#: Krylov dimension of the compiled kernel's first test, and its steps between tests: as in the
+#: torch engine (tests every other step stopped at the second eigenvalue of crowded spectra
+#: more often, with the stopped-moving rule seeing a plateau; and saved no time)
+_FIRST_CHECK_C, _EVERY_C = 12, 4
+#: one compiled call at a time (each is parallel inside; numba's workqueue threading layer
+#: aborts the process on concurrent launches from two Python threads)
+_KERNEL_LOCK = threading.Lock()
 _KERNEL: object = False   # not yet looked up
 _FORKED = False           # this process is a fork() child of the one that imported hjdl
 
@@ -342,7 +347,7 @@ def _top_eig_compiled(kernel, p: torch.Tensor, W: torch.Tensor, seed: int, stats
     W64 = W.detach().to(torch.float64)
     s = W64.abs().max()
     Wn = (W64 / torch.where(s > 0, s, torch.ones_like(s))).contiguous()
-    if N <= _DIST_TABLE:
+    if N <= min(_DIST_TABLE, B):  # the table costs N²d: worth it for at least N points
         D2 = torch.cdist(Wn, Wn, compute_mode="donot_use_mm_for_euclid_dist").square()
     else:  # the kernel forms the distances to each point's top row from differences
         D2 = torch.empty(0, 0, dtype=torch.float64)
@@ -357,7 +362,7 @@ def _top_eig_compiled(kernel, p: torch.Tensor, W: torch.Tensor, seed: int, stats
     try:
         # each kernel thread calls BLAS on its own chunk: BLAS must not start threads of its own
         # (OpenBLAS inside OpenMP threads oversubscribes and warns that it may hang)
-        with kernel.blas_controller().limit(limits=1, user_api="blas"):
+        with _KERNEL_LOCK, kernel.blas_controller().limit(limits=1, user_api="blas"):
             kernel.lanczos_top(P.numpy(), Wn.numpy(), D2.numpy(), R.numpy(), _TOL,
                                _STILL * torch.finfo(torch.float64).eps, _FIRST_CHECK_C,
                                _EVERY_C, out, status, steps)
@@ -411,7 +416,7 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
     trace = (sq_off - (dmu * dmu).sum(-1)).clamp_min(0)
     unit = torch.where(trace > 0, trace, torch.ones_like(trace)).clamp_min(torch.finfo(dtype).tiny)
     p = p / unit[:, None]
-    scale_back = unit * s * s
+    scale_back = unit  # results are θ · unit · s · s, in that order (s² alone can overflow)
     # an independent random start per point (float32 draws: four times cheaper, as random)
     gen = torch.Generator(device=dev).manual_seed(seed)
     q = torch.randn(B, d, generator=gen, dtype=torch.float32, device=dev).to(dtype)
@@ -440,7 +445,7 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
             rho = bn * s2.sqrt()
             conv = (rho <= tol * theta) | ((theta - theta_old).abs() <= still * theta.abs()) \
                 | (rho <= 1e-15) | (trace == 0)
-            out[idx[conv]] = theta[conv] * scale_back[conv]
+            out[idx[conv]] = theta[conv] * scale_back[conv] * s * s
             keep = ~conv
             idx = idx[keep]
             if len(idx) <= max(_TAIL, B // 100):  # a few stragglers: eigh beats more tests
