@@ -39,11 +39,13 @@ Two engines (inputs trusted; ``p`` ``(B, N)`` rows on the simplex, ``W`` ``(N, d
   cluster of top eigenvalues narrower than about ``1e-7`` relative, with the rest of the
   spectrum close behind, can stop unresolved: the value then lies inside the cluster, its error
   at most the cluster's width, which can exceed the top gap (a pair 1e-9 apart: most points;
-  1e-7 apart: 1 % of points with spread 0.1 below; gaps >= 1e-5: none; a pair 1e-9 apart with
+  1e-7 apart: 1 % of points with spread 0.1 below; a gap of exactly 1e-5: 1 to 5 in 5000
+  solves; wider gaps: none seen; a pair 1e-9 apart with
   a third eigenvalue 1e-8 below: errors up to 1e-8, below the second eigenvalue).
   (ii) A random start with an unusually small component along the top eigenvector can stop at
   the second eigenvalue. In crowded spectra with top gaps from 3e-5 to 1e-3 this happened in
-  3 of 320,000 solves (error equal to the gap); with a residual rule of ``1e-7`` it was 108,
+  3 of 320,000 solves (error equal to the gap; a later review measured 10 of 80,000 with a
+  3e-5 gap and the rest spread over 0.5 in d = 200); with a residual rule of ``1e-7`` it was 108,
   hence ``1e-9`` (about 20 % more steps). On random layers (the benchmark) it never happened.
   ``method="eigh"`` is exact.
 

@@ -128,7 +128,7 @@ def curvature(model, x, *, method: str = "auto") -> torch.Tensor:
     runs the same process about three times faster, in float64 whatever the input dtype). Lanczos values agree with ``eigh`` to 1e-10 relative in float64 when the top
     eigenvalue is at least ~1e-5 (relative) above the next. A cluster of top eigenvalues
     narrower than about 1e-7 (relative) can be reported unresolved, the value then lying inside
-    the cluster (error at most its width); rarely (about 1 in 10⁵ solves in crowded test
+    the cluster (error at most its width); rarely (1 in 10⁴ to 10⁵ solves in crowded test
     spectra) a random start stops at the second eigenvalue, with an error at most the top gap
     (see ``hjdl.robustness._spectral``); ``"eigh"`` is exact. The ``eigh`` engine works on
     chunks of points sized to bound memory (one point per chunk once ``N·d`` exceeds 4M).
