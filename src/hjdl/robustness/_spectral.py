@@ -339,6 +339,25 @@ def compiled_kernel():
     return _KERNEL
 
 
+def _unit_rows(W: torch.Tensor):
+    """``(W / s, s)`` with ``s = max|W|`` (1 when W = 0): both engines work in these units."""
+    s = W.abs().max()
+    return W / torch.where(s > 0, s, torch.ones_like(s)), s
+
+
+def _row_distances(W: torch.Tensor) -> torch.Tensor:
+    """The ``N × N`` table of squared row distances, from differences (the expansion
+    ``|W_j|² − 2W_j·W_t + |W_t|²`` cancels for rows close to each other)."""
+    return torch.cdist(W, W, compute_mode="donot_use_mm_for_euclid_dist").square()
+
+
+def _random_starts(B: int, d: int, seed: int, dtype, device) -> torch.Tensor:
+    """An independent random start per point, the same for both engines (float32 draws: four
+    times cheaper, as random); not normalised."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    return torch.randn(B, d, generator=gen, dtype=torch.float32, device=device).to(dtype)
+
+
 def _top_eig_compiled(kernel, p: torch.Tensor, W: torch.Tensor, seed: int, stats: dict | None):
     """The Lanczos process by the compiled kernel, in float64 whatever the input dtype (the same
     random starts as the torch engine); points it flags are finished by ``eigh``."""
@@ -347,14 +366,13 @@ def _top_eig_compiled(kernel, p: torch.Tensor, W: torch.Tensor, seed: int, stats
     B, N = p.shape
     d = W.shape[1]
     W64 = W.detach().to(torch.float64)
-    s = W64.abs().max()
-    Wn = (W64 / torch.where(s > 0, s, torch.ones_like(s))).contiguous()
+    Wn, s = _unit_rows(W64)
+    Wn = Wn.contiguous()
     if N <= min(_DIST_TABLE, B):  # the table costs N²d: worth it for at least N points
-        D2 = torch.cdist(Wn, Wn, compute_mode="donot_use_mm_for_euclid_dist").square()
+        D2 = _row_distances(Wn)
     else:  # the kernel forms the distances to each point's top row from differences
         D2 = torch.empty(0, 0, dtype=torch.float64)
-    gen = torch.Generator().manual_seed(seed)
-    R = torch.randn(B, d, generator=gen, dtype=torch.float32).to(torch.float64)
+    R = _random_starts(B, d, seed, torch.float64, W64.device)
     P = p.detach().to(torch.float64).contiguous()
     out = np.empty(B)
     status = np.empty(B, dtype=np.int8)
@@ -402,15 +420,14 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
     p_in, W_in = p, W
     # scale-free units: W / max|W| and, per point, π / tr Cov (Cov is linear in π once δμ is
     # fixed), so that β² neither underflows nor overflows for tiny or huge covariances
-    s = W.abs().max()
-    W = W / torch.where(s > 0, s, torch.ones_like(s))
+    W, s = _unit_rows(W)
     top, W_top, dmu, p_off = _top_centring(p, W)
     m_off = p_off.sum(-1)
     # tr Cov = Σ_j π_j |W_j − W_t|² − |δμ|² (>= λ_max), from the off-top weights; the squared
     # distances between rows are formed from differences (their expansion |W_j|² − 2W_j·W_t +
     # |W_t|² cancels when weight sits on rows close to the top row), as an N × N table when small
     if N <= _DIST_TABLE:
-        D2 = torch.cdist(W, W, compute_mode="donot_use_mm_for_euclid_dist").square()
+        D2 = _row_distances(W)
         sq_off = (p_off * D2[top]).sum(-1)
     else:
         pW = dmu + m_off[:, None] * W_top                                          # p_off @ W
@@ -418,10 +435,7 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
     trace = (sq_off - (dmu * dmu).sum(-1)).clamp_min(0)
     unit = torch.where(trace > 0, trace, torch.ones_like(trace)).clamp_min(torch.finfo(dtype).tiny)
     p = p / unit[:, None]
-    scale_back = unit  # results are θ · unit · s · s, in that order (s² alone can overflow)
-    # an independent random start per point (float32 draws: four times cheaper, as random)
-    gen = torch.Generator(device=dev).manual_seed(seed)
-    q = torch.randn(B, d, generator=gen, dtype=torch.float32, device=dev).to(dtype)
+    q = _random_starts(B, d, seed, dtype, dev)
     q = q / q.norm(dim=-1, keepdim=True)
     op = _GibbsCov(p, W, top, dmu)
     idx = torch.arange(B, device=dev)
@@ -447,12 +461,13 @@ def _top_eig_lanczos(p: torch.Tensor, W: torch.Tensor, seed: int = 0,
             rho = bn * s2.sqrt()
             conv = (rho <= tol * theta) | ((theta - theta_old).abs() <= still * theta.abs()) \
                 | (rho <= 1e-15) | (trace == 0)
-            out[idx[conv]] = theta[conv] * scale_back[conv] * s * s
+            # θ · unit · s · s in this order (s² alone can overflow)
+            out[idx[conv]] = theta[conv] * unit[conv] * s * s
             keep = ~conv
             idx = idx[keep]
             if len(idx) <= max(_TAIL, B // 100):  # a few stragglers: eigh beats more tests
                 break
-            trace, scale_back = trace[keep], scale_back[keep]
+            trace, unit = trace[keep], unit[keep]
             op.take(keep)
             q, q_prev, w, bn = q[keep], q_prev[keep], w[keep], bn[keep]
             alphas = [t[keep] for t in alphas]
