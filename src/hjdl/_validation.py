@@ -225,3 +225,28 @@ def check_layer(W: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor]:
     check_finite(Wt, "W")
     check_finite(bt, "b")
     return Wt, bt
+
+
+_DTYPE_NAMES = {"float16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16,
+                "float32": torch.float32, "float": torch.float32, "float64": torch.float64,
+                "double": torch.float64}
+
+
+def check_dtype(dtype: Any, name: str = "dtype") -> torch.dtype | None:
+    """``None`` or a floating :class:`torch.dtype`; a string naming one (``"float32"``,
+    ``"torch.float64"``) is converted. Integer, complex, boolean or unknown dtypes raise
+    :class:`InputError` naming ``name`` and listing the accepted ones."""
+    if dtype is None:
+        return None
+    value = dtype
+    if isinstance(dtype, str):
+        value = _DTYPE_NAMES.get(dtype.strip().removeprefix("torch."))
+    elif isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        value = {np.dtype(np.float16): torch.float16, np.dtype(np.float32): torch.float32,
+                 np.dtype(np.float64): torch.float64}.get(np.dtype(dtype))
+    if not isinstance(value, torch.dtype) or value not in _FLOATS:
+        raise InputError(
+            f"{name}: expected a floating dtype, received {_describe(dtype)}; accepted: "
+            "torch.float16, torch.bfloat16, torch.float32, torch.float64 (or their names, "
+            "e.g. 'float32'), or None for the default")
+    return value
