@@ -13,10 +13,21 @@ from ..errors import DomainError, InputError, NonFiniteError, ShapeError
 def as_array(value, name: str, ndim: int | None = None) -> np.ndarray:
     """A float64 NumPy array from an array-like or tensor, finite, of ``ndim`` dimensions."""
     if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu().numpy()
+        value = value.detach().cpu().resolve_conj().numpy()
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+        raw = np.asarray(value)
+        if raw.dtype.kind == "c":
+            raise InputError(f"{name}: expected real numbers, received complex values (dtype {raw.dtype}); "
+                             "pass the real part, or real and imaginary parts as separate entries")
+        if raw.dtype.kind == "O" and all(isinstance(v, numbers.Real) for v in raw.flat):
+            raw = np.asarray(raw, dtype=np.float64)  # e.g. Python integers beyond int64
+        if raw.dtype.kind not in "fiub":
+            raise InputError(f"{name}: expected an array of real numbers, received {type(value).__name__} "
+                             f"(dtype {raw.dtype})")
+        arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as err:
+        if isinstance(err, InputError):
+            raise
         raise InputError(f"{name}: expected an array of real numbers, received {type(value).__name__}") from None
     if ndim is not None and arr.ndim != ndim:
         raise ShapeError(f"{name}: expected a {ndim}-D array, received shape {arr.shape}")
