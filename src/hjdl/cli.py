@@ -18,15 +18,22 @@ Every file is written atomically, and each experiment's folder is replaced as a 
 files are written to a hidden staging folder beside it, which then takes its place, so an
 interrupted run leaves each experiment's folder from one run, complete (leftovers of a killed
 run are tidied by the next). The reports are removed when the first folder is replaced and
-written at the end, so they never link into folders of another run. Exit codes: 0 success,
-1 an experiment or a check failed, 2 bad arguments (one line on stderr naming the value and
-the known choices).
+written at the end, from the results of this run only, so they never link into folders of another
+run. While ``run`` or ``reproduce`` writes into ``DIR`` it holds a lock on ``DIR/.hjdl.lock``
+(released by the system even if the process is killed; the file is removed at the end): a second
+``run`` or ``reproduce`` into the same ``DIR`` is refused up front instead of replacing folders
+that the first one's report will describe (the lock needs ``fcntl``, i.e. a POSIX system).
+A failed write (disk full, file-size limit, ...) stops the command with one line on stderr; the
+experiment being written keeps its previous folder. Exit codes: 0 success, 1 an experiment or a
+check failed, or writing failed, 2 bad arguments or an unusable or busy ``--out`` (one line on
+stderr naming the value and the known choices).
 This module is the only place (with :mod:`hjdl.plotting`) that touches files or figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as _dt
 import errno
@@ -54,6 +61,10 @@ _DEPENDENCIES = ("torch", "numpy", "scipy", "matplotlib")
 
 class UsageError(Exception):
     """Bad command-line value: reported as one line on stderr, exit code 2."""
+
+
+class WriteError(Exception):
+    """Writing under ``--out`` failed (disk full, file-size limit, ...): one line on stderr, exit 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -325,6 +336,8 @@ def _run_into(exp, preset, seed, exp_dir: Path, show_progress, env, command, dat
     if ran:
         try:
             figures = _save_figures(result, exp_dir, exp.name)
+        except OSError:  # the disk, not the experiment: the previous folder must stay
+            raise
         except Exception:
             result.error = "The experiment ran, but its figures failed:\n" + traceback.format_exc()
     wall = time.perf_counter() - t0
@@ -335,6 +348,8 @@ def _run_into(exp, preset, seed, exp_dir: Path, show_progress, env, command, dat
             atomic_write_json(exp_dir / "result.json", result.to_json_dict())
             for key, table in result.tables.items():  # every table also as CSV
                 atomic_write_text(exp_dir / (_safe_filename(key) + ".csv"), _table_csv(table))
+        except OSError:
+            raise
         except Exception:
             result.error = (result.error or "") + "Writing result.json failed:\n" + traceback.format_exc()
     if result.failed:
@@ -358,8 +373,11 @@ def _run_into(exp, preset, seed, exp_dir: Path, show_progress, env, command, dat
 def _output_folder(path: str, names: Sequence[str]) -> Path:
     """Create ``--out`` (and check that it is writable and that no experiment's folder name is
     taken by a file) before anything runs; a problem is a ``UsageError``."""
-    out = Path(path).expanduser().resolve()
     expected = "expected a folder that can be created and written"
+    if not path.strip():  # Path('') is the current folder: never write there by accident
+        raise UsageError(f"--out: received an empty path {path!r}; {expected} (use --out . for the "
+                         "current folder)")
+    out = Path(path).expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {path!r} is a file; {expected}")
     try:
@@ -382,15 +400,93 @@ def _output_folder(path: str, names: Sequence[str]) -> Path:
 
 
 def _run_experiments(exps: list, args: argparse.Namespace, command: list[str]) -> int:
+    _check_data_dir(args.data_dir)
+    out = _output_folder(args.out, [e.name for e in exps])
+    with _OutLock(out, args.out, command):
+        try:
+            return _write_runs(exps, args, command, out)
+        except WriteError as exc:
+            _emit(f"hjdl {args.command}: error: {exc}", sys.stderr)
+            return 1
+
+
+def _check_data_dir(data_dir: str | None) -> None:
+    expected = ("expected the folder holding the MNIST IDX files (t10k-images-idx3-ubyte.gz, "
+                "t10k-labels-idx1-ubyte.gz)")
+    if data_dir is None:
+        return
+    if not data_dir.strip():  # Path('') is '.', and the experiments read '' as "not given"
+        raise UsageError(f"--data-dir: received an empty path {data_dir!r}; {expected}, or leave "
+                         "--data-dir out for the default")
+    if not Path(data_dir).expanduser().is_dir():
+        raise UsageError(f"--data-dir: {data_dir!r} is not a folder; {expected}")
+
+
+def _describe_os_error(exc: OSError) -> str:
+    name = errno.errorcode.get(exc.errno, "") if exc.errno is not None else ""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{f' [{name}]' if name else ''}{where}"
+
+
+class _OutLock:
+    """An exclusive, non-blocking lock on ``DIR/.hjdl.lock`` for one ``run``/``reproduce``.
+
+    ``fcntl.flock`` is released by the kernel when the process dies, so a killed run never
+    leaves a stale lock; the file is removed on release (and a lock taken on a file removed in
+    between is retaken). Without ``fcntl`` (Windows) no lock is taken."""
+
+    NAME = ".hjdl.lock"
+
+    def __init__(self, out: Path, given: str, command: list[str]):
+        self.path, self.given, self.command, self.fd = out / self.NAME, given, command, None
+
+    def __enter__(self) -> "_OutLock":
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: concurrent runs are not detected
+            return self
+        for _ in range(10):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                holder = b""
+                with contextlib.suppress(OSError):
+                    holder = os.pread(fd, 500, 0)
+                os.close(fd)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise
+                who = holder.decode("utf-8", "replace").strip() or "another hjdl process"
+                raise UsageError(f"--out: {self.given!r} is being written by another run ({who}); "
+                                 "wait for it to finish or choose another --out") from None
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.fd = fd
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, f"pid {os.getpid()}: {' '.join(self.command)}\n".encode(), 0)
+                return self
+            os.close(fd)  # the holder removed the file between our open and lock: retry
+        raise UsageError(f"--out: could not lock {str(self.path)!r}; another run keeps replacing it")
+
+    def __exit__(self, *exc_info) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)  # removed while still locked: a waiting opener retries
+            os.close(self.fd)
+            self.fd = None
+
+
+def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: Path) -> int:
+    """Run ``exps`` into ``out`` (locked) and write the reports; an ``OSError`` while writing
+    becomes a :class:`WriteError` naming what was kept."""
     from hjdl._io import atomic_write_text
     from hjdl._progress import progress
     from hjdl.reporting import counts_line, html_report, markdown_report
 
-    if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
-        _emit(f"hjdl: error: --data-dir: {args.data_dir!r} is not a folder; expected the folder holding "
-              "the MNIST IDX files (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)", sys.stderr)
-        return 2
-    out = _output_folder(args.out, [e.name for e in exps])
     show_progress = not args.no_progress
     env = _environment()
     started = _utc_now()
@@ -400,8 +496,13 @@ def _run_experiments(exps: list, args: argparse.Namespace, command: list[str]) -
 
     results, figures = [], {}
     for exp in progress(exps, desc=args.command, enabled=show_progress, label=lambda e: e.name):
-        result, paths = _run_one(exp, args.preset, args.seed, out, show_progress, env, command,
-                                 data_dir=args.data_dir)
+        try:
+            result, paths = _run_one(exp, args.preset, args.seed, out, show_progress, env, command,
+                                     data_dir=args.data_dir)
+        except OSError as exc:
+            done = f"; {len(results)} experiment(s) before it were written, no report" if results else ""
+            raise WriteError(f"writing the results of {exp.name!r} failed: {_describe_os_error(exc)}; "
+                             f"its previous folder in {str(out)!r} is kept as it was{done}") from None
         results.append(result)
         figures[exp.name] = paths
 
@@ -419,8 +520,14 @@ def _run_experiments(exps: list, args: argparse.Namespace, command: list[str]) -
         "command": " ".join(command),
     }
     md_path, html_path = out / "report.md", out / "report.html"
-    atomic_write_text(md_path, markdown_report(results, figures, meta=report_meta))
-    atomic_write_text(html_path, html_report(results, figures, meta=report_meta))
+    try:
+        atomic_write_text(md_path, markdown_report(results, figures, meta=report_meta))
+        atomic_write_text(html_path, html_report(results, figures, meta=report_meta))
+    except OSError as exc:
+        for stale in (md_path, html_path):  # never one report of this run beside one of another
+            stale.unlink(missing_ok=True)
+        raise WriteError(f"writing the report failed: {_describe_os_error(exc)}; the experiment "
+                         f"folders in {str(out)!r} are complete, the report is missing") from None
 
     _emit(f"{len(results)} experiment(s): {counts_line(results, sep=', ')}")
     _emit("report written to:")
