@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo install clean bench
+.PHONY: test demo install clean bench mutants
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_core.py
+
+# mutation testing of core, attribution, bifurcation, robustness and scaling (a report, not a
+# gate; not part of test): see tools/mutants.py
+mutants: $(STAMP)
+	mkdir -p runs
+	nice $(PY) tools/mutants.py --verify --json runs/mutants.json
 
 clean:
 	rm -rf $(VENV) runs
