@@ -36,3 +36,44 @@ def numpy_hopf_cole(points, t, y, g, A, eps, normalized=True):
     if normalized:
         u = u + eps * d / 2 * np.log(4 * np.pi * eps * t) + eps / 2 * np.log(np.linalg.det(A))
     return u
+
+
+def decimal_gibbs_lse(row, eps, digits: int = 50):
+    """High-precision oracle for one row of logits (floats, ``-inf`` allowed) at ``eps >= 0``:
+    ``(LSE_eps, π, H(π))`` as Python floats, from the definitions in :mod:`decimal` (no code
+    shared with hjdl). With ``s_j = (z_j − m)/eps``, ``m = max z`` and ``r = Σ_j e^{s_j} − 1``
+    (summed without the one top term, so that ``r`` keeps its digits when tiny):
+    ``LSE = m + eps ln(1 + r)``, ``π_j = e^{s_j}/(1 + r)``, ``H = ln(1 + r) − Σ_j π_j s_j``;
+    ``ln(1 + r)`` by its series for small ``r``. ``eps = 0``: the maximum and equal shares on the
+    tied maxima (H = log k). An empty or all ``-inf`` row gives ``(-inf, zeros, 0)``."""
+    import decimal
+    import math
+
+    D = decimal.Decimal
+    ctx = decimal.Context(prec=digits, Emin=-10**9, Emax=10**9, traps=[decimal.InvalidOperation])
+    with decimal.localcontext(ctx):
+        vals = [None if v == -math.inf else D(float(v)) for v in row]
+        finite = [v for v in vals if v is not None]
+        if not finite:
+            return -math.inf, [0.0] * len(vals), 0.0
+        m = max(finite)
+        top = vals.index(m)
+        if eps == 0:
+            k = sum(1 for v in finite if v == m)
+            return float(m), [1.0 / k if v == m else 0.0 for v in vals], math.log(k)
+        e = D(float(eps))
+        s = [None if v is None else (v - m) / e for v in vals]
+        w = [D(0) if x is None else x.exp() for x in s]
+        r = sum((x for j, x in enumerate(w) if j != top), D(0))
+        if r < D("1e-8"):  # ln(1 + r) = r − r²/2 + r³/3 − ...
+            log1p, term, n = D(0), r, 1
+            while term != 0 and abs(term) > abs(log1p) * D(10) ** (-digits):
+                log1p += term / n
+                n += 1
+                term = -term * r
+        else:
+            log1p = (1 + r).ln()
+        value = m + e * log1p
+        p = [x / (1 + r) for x in w]
+        h = log1p - sum((q * x for q, x in zip(p, s) if x is not None and q != 0), D(0))
+        return float(value), [float(q) for q in p], float(h)

@@ -119,8 +119,36 @@ def check_no_nan(t: torch.Tensor, name: str, allow_pos_inf: bool = False) -> tor
     return t
 
 
+# The dtype eps is widened to when it is not a normal number of the input's dtype (check_eps).
+_WIDER = {torch.float16: torch.float32, torch.bfloat16: torch.float32, torch.float32: torch.float64}
+
+
+def _eps_dtype(eps: torch.Tensor | float, dtype: torch.dtype) -> torch.dtype:
+    """The narrowest of ``dtype``, float32, float64 in which every non-zero value of ``eps``
+    (finite, ``>= 0``) converts to a finite normal number (float64 is the last resort)."""
+    while dtype in _WIDER:
+        info = torch.finfo(dtype)
+        if isinstance(eps, float):
+            if eps == 0 or info.tiny <= eps <= info.max:
+                return dtype
+        else:
+            v = eps.detach().to(dtype)
+            if bool(torch.where(eps > 0, torch.isfinite(v) & (v >= info.tiny), True).all()):
+                return dtype
+        dtype = _WIDER[dtype]
+    return dtype
+
+
 def check_eps(eps: Any, *, like: torch.Tensor, name: str = "eps") -> tuple[torch.Tensor, str]:
-    """Return ``eps`` as a tensor of ``like``'s dtype and device, and its branch mode."""
+    """Return ``eps`` as a tensor on ``like``'s device, and its branch mode.
+
+    The tensor has ``like``'s dtype, unless a non-zero value of eps is not a finite normal
+    number of that dtype (it would round to 0, lose digits as a subnormal, or overflow: 1e-12 or
+    1e12 in float16, 1e-40 in float32): then it has the narrowest wider dtype (float32, else
+    float64) that holds every value, and the kernel computes in that dtype and returns ``like``'s
+    (see :func:`hjdl.core.kernel._lse`). The mode (``EPS_ZERO``, ``EPS_POSITIVE``, ``EPS_MIXED``)
+    is decided on the returned values. A 0-d array gives a 0-d tensor, like a number.
+    """
     if isinstance(eps, bool) or not isinstance(eps, (numbers.Real, torch.Tensor, np.ndarray)):
         raise EpsilonError(
             f"{name}: expected a non-negative real number (or a tensor of them), received "
@@ -131,19 +159,24 @@ def check_eps(eps: Any, *, like: torch.Tensor, name: str = "eps") -> tuple[torch
             raise EpsilonError(
                 f"{name}: expected a finite number >= 0, received {eps!r}; eps = 0 is the "
                 "tropical (max-plus) limit, eps > 0 the viscosity / temperature")
-        t = torch.tensor(value, dtype=like.dtype, device=like.device)
+        t = torch.tensor(value, dtype=_eps_dtype(value, like.dtype), device=like.device)
         return t, (EPS_ZERO if value == 0 else EPS_POSITIVE)
+    if isinstance(eps, np.ndarray) and eps.dtype.kind == "f" and eps.dtype.itemsize > 8:
+        eps = eps.astype(np.float64)  # long double: torch has no such dtype
     t = as_tensor(eps, name)
+    if isinstance(eps, np.ndarray):
+        t = t.reshape(eps.shape)  # a 0-d array stays 0-d
     if t.device != like.device:
         t = t.to(like.device)
-    if t.dtype != like.dtype:
-        t = t.to(like.dtype)
     if t.numel() == 0:
         raise EpsilonError(f"{name}: received an empty tensor; expected at least one value")
     if bool(torch.isnan(t).any()) or bool((t < 0).any()) or bool(torch.isinf(t).any()):
         raise EpsilonError(
             f"{name}: expected finite values >= 0, received {_describe(t)}; eps = 0 is the "
             "tropical limit, eps > 0 the viscosity")
+    dtype = _eps_dtype(t, like.dtype)
+    if t.dtype != dtype:
+        t = t.to(dtype)
     if bool((t > 0).all()):
         mode = EPS_POSITIVE
     elif bool((t == 0).all()):

@@ -15,8 +15,10 @@ from .._validation import (
     as_tensor,
     check_dim,
     check_eps,
+    check_finite,
     check_no_nan,
 )
+from ..errors import InputError, ShapeError
 
 __all__ = ["lse", "gibbs", "entropy"]
 
@@ -25,30 +27,20 @@ __all__ = ["lse", "gibbs", "entropy"]
 # private engine (inputs trusted; eps already a tensor broadcastable against z with ``dim`` kept)
 
 
-def _shifted(z: torch.Tensor, eps: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``s = (z − m)/eps`` and ``m``, the row maximum of ``z`` (kept axis, detached, 0 for rows
-    without a finite entry). Shifting before dividing cannot overflow however small eps is, and
-    keeps ``s`` (hence the backward pass of ``exp``/``logsumexp``) at the scale of the gaps
-    ``z − m``, not of ``z/eps``. ``-inf`` entries stay ``-inf``; when eps requires a gradient
-    they are kept out of the division (``∂s/∂eps`` would be ``inf`` there, and ``0 · inf`` NaN).
-    ``m`` is detached: ``LSE = m + eps log Σ exp(s)`` holds for any ``m``."""
-    m = z.detach().amax(dim, keepdim=True)
-    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    if eps.requires_grad and bool(torch.isneginf(z).any()):
-        fin = torch.isfinite(z)
-        s = torch.where(fin, (torch.where(fin, z, m) - m) / eps, torch.full_like(z, -torch.inf))
-    elif eps.ndim == 0 and not eps.requires_grad and float(eps) == 1.0:
-        s = z - m  # logits already divided by eps (the affine engine folds 1/eps into W, b)
-    else:
-        s = z - m
-        s = s.div_(eps) if _no_graph(s, eps) and _same_shape_and_dtype(s, eps) else s / eps
-    return s, m
+def _working(z: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """``z`` in the dtype of the computation: ``eps``'s dtype when it is wider than ``z``'s.
+
+    :func:`~hjdl._validation.check_eps` returns eps in a wider dtype than the input's when eps is
+    not a normal number of the input's dtype (1e-12 or 1e12 in float16, 1e-40 in float32): the
+    engine then computes in that dtype, and the callers cast the result back to the input's."""
+    if eps.dtype != z.dtype and torch.promote_types(eps.dtype, z.dtype) == eps.dtype:
+        return z.to(eps.dtype)
+    return z
 
 
-def _no_graph(*ts: torch.Tensor) -> bool:
-    """No autograd graph to keep through these tensors: fresh temporaries made from them may be
-    updated in place (each pass over a large temporary then costs no new allocation)."""
-    return not (torch.is_grad_enabled() and any(t.requires_grad for t in ts))
+def _tracks(*ts: torch.Tensor) -> bool:
+    """An autograd graph must be kept through one of these tensors."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in ts)
 
 
 def _same_shape_and_dtype(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -56,14 +48,74 @@ def _same_shape_and_dtype(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.broadcast_shapes(a.shape, b.shape) == a.shape and torch.result_type(a, b) == a.dtype
 
 
-def _viscous_lse(z: torch.Tensor, eps: torch.Tensor, dim: int) -> torch.Tensor:
-    """``eps log Σ exp(z/eps)`` as ``m + eps log Σ exp((z − m)/eps)`` (:func:`_shifted`), with
-    ``-inf`` rows giving ``-inf`` and zero gradient."""
-    s, m = _shifted(z, eps, dim)
-    total = torch.exp(s).sum(dim, keepdim=True)
-    empty = total == 0
-    out = m + eps * torch.log(torch.where(empty, torch.ones_like(total), total))
-    return torch.where(empty, torch.full_like(out, -torch.inf), out)
+def _row_max(z: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The row maximum ``m`` of ``z`` (kept axis, detached, 0 for rows without a finite entry) and
+    the mask of rows that have one."""
+    m = z.detach().amax(dim, keepdim=True)
+    ok = torch.isfinite(m)
+    return torch.where(ok, m, torch.zeros_like(m)), ok
+
+
+def _shifted(z: torch.Tensor, m: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """``s = (z − m)/eps`` for a finite shift ``m``. Shifting before dividing cannot overflow
+    however small eps is, and keeps ``s`` (hence the backward pass of ``exp``) at the scale of the
+    gaps ``z − m``, not of ``z/eps``. When eps requires a gradient, entries whose ``exp(s)`` is 0
+    (``-inf`` entries, or gaps beyond the exponent range as at eps = 1e-300) are kept out of the
+    division: ``∂s/∂eps = −s/eps`` is infinite there and ``0 · inf`` NaN."""
+    if eps.requires_grad and torch.is_grad_enabled():
+        gap = z - m
+        keep = torch.exp(gap.detach() / eps.detach()) > 0
+        return torch.where(keep, torch.where(keep, gap, torch.zeros_like(gap)) / eps,
+                           torch.full_like(gap, -torch.inf))
+    if eps.ndim == 0 and float(eps) == 1.0:
+        return z - m  # logits already divided by eps (the affine engine folds 1/eps into W, b)
+    s = z - m
+    return s.div_(eps) if not _tracks(s) and _same_shape_and_dtype(s, eps) else s / eps
+
+
+def _at(index: torch.Tensor, like: torch.Tensor, dim: int) -> torch.Tensor:
+    """``index`` (size 1 along ``dim``) expanded to ``like``'s shape elsewhere."""
+    shape = list(like.shape)
+    shape[dim] = 1
+    return index.expand(shape)
+
+
+def _viscous_lse(z: torch.Tensor, eps: torch.Tensor, dim: int, finite: bool = False) -> torch.Tensor:
+    """``eps log Σ exp(z/eps)`` (eps > 0, not tracked by autograd) in the form of T1:
+
+        m + eps log1p(Σ_{j ≠ top} exp((z_j − m)/eps)),   m = z_top = max z,
+
+    so that a result close to ``m`` keeps its relative accuracy (``lse([0, −40], 1) = 4.2e-18``
+    rather than 0). One maximum is left out of the sum (other tied maxima count 1 each). The
+    gradient in ``z`` is the Gibbs weights: the top term enters as ``expm1(s_top)``, which is 0
+    but has derivative ``exp(s_top) = 1``. ``finite=False`` also handles rows with no finite
+    entry (``-inf`` with zero gradient); ``finite=True`` assumes there are none (such a row then
+    gives NaN, as does a NaN or ``+inf`` entry)."""
+    if finite:
+        m = z.detach().amax(dim, keepdim=True)
+    else:
+        m, ok = _row_max(z, dim)
+    top = z.detach().argmax(dim, keepdim=True)
+    s = _shifted(z, m, eps)
+    top = _at(top, s, dim)
+    tracked = _tracks(s)
+    if tracked:
+        s_top = s.gather(dim, top)
+        if not finite:  # a row of -inf: s_top = -inf, whose expm1 (-1) would make log1p infinite
+            s_top = torch.where(ok, s_top, torch.zeros_like(s_top))
+        top_term = torch.expm1(s_top)
+        rest = torch.exp(s).scatter(dim, top, 0.0).sum(dim, keepdim=True) + top_term
+    else:
+        rest = s.exp_().scatter_(dim, top, 0.0).sum(dim, keepdim=True)
+    out = m + eps * torch.log1p(rest)
+    tiny = torch.finfo(out.dtype).tiny
+    if bool((eps > 1).any()) and bool((rest < tiny).any()):
+        # rest is subnormal (digits lost, or 0) but eps·rest need not be: sum eps·e^{s_j}
+        # directly (log1p(rest) = rest to all digits here)
+        scaled = torch.exp(_shifted(z, m, eps) + torch.log(eps)).scatter(dim, top, 0.0)
+        scaled = scaled.sum(dim, keepdim=True) + (eps * top_term if tracked else 0)
+        out = torch.where(rest < tiny, m + scaled, out)
+    return out if finite else torch.where(ok, out, torch.full_like(out, -torch.inf))
 
 
 def _tropical_max(z: torch.Tensor, dim: int) -> torch.Tensor:
@@ -72,29 +124,45 @@ def _tropical_max(z: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.where(torch.isfinite(m), m, m.detach())
 
 
+def _broadcast(out: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """``out`` with the shape it has for eps > 0 (broadcast against a tensor eps)."""
+    shape = torch.broadcast_shapes(out.shape, eps.shape)
+    return out if shape == out.shape else out.expand(shape).contiguous()
+
+
 def _lse(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int, finite: bool = False) -> torch.Tensor:
-    """``LSE_eps(z)`` along ``dim`` (kept). ``mode`` says whether eps is all zero, all positive or mixed.
+    """``LSE_eps(z)`` along ``dim`` (kept), in ``z``'s dtype. ``mode`` says whether eps is all
+    zero, all positive or mixed.
 
-    ``finite=True`` uses torch's fused ``logsumexp`` of the shifted logits (:func:`_shifted`):
-    exact when every row has a finite entry (−inf entries allowed) and no NaN or +inf; callers
-    check the result and fall back to ``finite=False`` (:func:`_viscous_lse`) otherwise."""
+    ``finite=True`` assumes every row has a finite entry (−inf entries allowed) and no NaN or
+    +inf: callers check the result and fall back to ``finite=False`` otherwise.
+
+    When eps requires a gradient, ``∂LSE/∂eps = H(π)`` (T2) enters through the term
+    ``(eps − eps.detach()) · H(π)``, which is 0: the logits are divided by a detached eps, so no
+    ``1/eps²`` is formed (finite at eps = 1e-300), and at eps = 0 the derivative is the
+    one-sided limit ``log k`` for ``k`` tied maxima (the entropy of the tie rule)."""
+    dtype = z.dtype
+    z = _working(z, eps)
+    e = eps.detach() if _tracks(eps) else eps
     if mode == EPS_ZERO:
-        return _tropical_max(z, dim)
-    def viscous(e):
-        if not finite:
-            return _viscous_lse(z, e, dim)
-        s, m = _shifted(z, e, dim)
-        return m + e * torch.logsumexp(s, dim, keepdim=True)
-
-    if mode == EPS_POSITIVE:
-        return viscous(eps)
-    positive = eps > 0
-    return torch.where(positive, viscous(torch.where(positive, eps, torch.ones_like(eps))),
-                       _tropical_max(z, dim))
+        out = _broadcast(_tropical_max(z, dim), e)
+    elif mode == EPS_POSITIVE:
+        out = _viscous_lse(z, e, dim, finite)
+    else:
+        positive = e > 0
+        out = torch.where(positive, _viscous_lse(z, torch.where(positive, e, torch.ones_like(e)), dim, finite),
+                          _tropical_max(z, dim))
+    if e is not eps:
+        out = out + (eps - e) * _entropy(_gibbs(z, eps, mode, dim), dim, keepdim=True)
+    return out.to(dtype)
 
 
 def _gibbs(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int) -> torch.Tensor:
-    """``softmax(z / eps)`` along ``dim``; eps = 0: uniform over the tied maxima; ``-inf`` rows: zeros."""
+    """``softmax(z / eps)`` along ``dim``, in ``z``'s dtype; eps = 0: uniform over the tied maxima
+    (a constant: zero derivative in ``z`` and ``eps``, the limit eps → 0+); ``-inf`` rows: zeros."""
+    dtype = z.dtype
+    z = _working(z, eps)
+
     def tropical() -> torch.Tensor:
         m = z.detach().amax(dim, keepdim=True)
         hit = (z.detach() == m) & torch.isfinite(m)
@@ -102,30 +170,31 @@ def _gibbs(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int) -> torch.Ten
         return hit.to(z.dtype) / count.to(z.dtype)
 
     if mode == EPS_ZERO:
-        p = tropical()  # piecewise constant in z: zero gradient, but stay in the graph
-        return p + 0 * z if z.requires_grad and torch.is_grad_enabled() else p
+        p = _broadcast(tropical(), eps)  # piecewise constant: stays in the graph with zero gradient
+        return (p + 0 * z + 0 * eps if _tracks(z, eps) else p).to(dtype)
     positive = eps > 0
     safe = eps if mode == EPS_POSITIVE else torch.where(positive, eps, torch.ones_like(eps))
-    s = _shifted(z, safe, dim)[0]
-    in_place = _no_graph(z, eps)   # s is a fresh temporary: exp and the division can reuse it
+    s = _shifted(z, _row_max(z, dim)[0], safe)
+    in_place = not _tracks(s)   # s is a fresh temporary: exp and the division can reuse it
     w = s.exp_() if in_place else torch.exp(s)
     total = w.sum(dim, keepdim=True)
     total = torch.where(total == 0, torch.ones_like(total), total)
     p = w.div_(total) if in_place else w / total
-    if mode == EPS_POSITIVE:
-        return p
-    return torch.where(positive, p, tropical())
+    if mode != EPS_POSITIVE:
+        p = torch.where(positive, p, tropical())
+    return p.to(dtype)
 
 
-def _entropy(p: torch.Tensor, dim: int) -> torch.Tensor:
-    """``-Σ p log p`` along ``dim`` (removed) with ``0 log 0 = 0``."""
-    if not (p.requires_grad and torch.is_grad_enabled()):
+def _entropy(p: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
+    """``-Σ p log p`` along ``dim`` with ``0 log 0 = 0``."""
+    if not _tracks(p):
         # vectorised log of p clamped at the smallest normal number: 0 log 0 = 0 exactly, and
         # entries below it change H by less than N·tiny·|log tiny| (~1e-35 in float32)
-        return 0.0 - (p * torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))).sum(dim)
+        return 0.0 - (p * torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))).sum(dim, keepdim=keepdim)
     positive = p > 0
     logp = torch.log(torch.where(positive, p, torch.ones_like(p)))
-    return 0.0 - (torch.where(positive, p * logp, torch.zeros_like(p))).sum(dim)  # 0.0 - : no -0.0
+    terms = torch.where(positive, p * logp, torch.zeros_like(p))
+    return 0.0 - terms.sum(dim, keepdim=keepdim)  # 0.0 - : no -0.0
 
 
 def _eps_keepdim(eps: torch.Tensor, z_ndim: int, dim: int) -> torch.Tensor:
@@ -139,7 +208,10 @@ def _eps_keepdim(eps: torch.Tensor, z_ndim: int, dim: int) -> torch.Tensor:
     return eps.unsqueeze(neg)
 
 
-def _prepare(z, eps, dim, name="z"):
+def _prepare(z, eps, dim, name="z", out_desc=None):
+    """Validated ``z`` (at least 1-D), eps with the reduced axis kept, the mode, and ``dim`` as a
+    negative axis. ``out_desc`` says in an error what the output shape is (default: ``z``
+    without the axis)."""
     zt = as_tensor(z, name)
     d = check_dim(dim, zt.ndim)
     e, mode = check_eps(eps, like=zt)
@@ -150,11 +222,33 @@ def _prepare(z, eps, dim, name="z"):
         try:
             torch.broadcast_shapes(e.shape, out_shape)
         except RuntimeError:
-            from ..errors import ShapeError
             raise ShapeError(
                 f"eps: a tensor eps must broadcast against the output shape {tuple(out_shape)} "
-                f"(z without axis {d}), received shape {tuple(e.shape)}") from None
+                f"({out_desc or f'{name} without axis {d}'}), received shape {tuple(e.shape)}") from None
     return zt, _eps_keepdim(e, zt.ndim, d), mode, d - zt.ndim
+
+
+def _lse_checked(zt, e, mode, neg, name="z"):
+    """:func:`lse` on prepared arguments (:func:`_prepare`), reduced axis removed."""
+    if zt.shape[neg] == 0:  # the empty sum: log 0 = -inf (the tropical zero) for every eps
+        out = _broadcast(zt.new_full(zt.shape[:zt.ndim + neg] + (1,) + zt.shape[zt.ndim + neg + 1:],
+                                     -torch.inf), e)
+        return (out + 0 * e if _tracks(e) else out).squeeze(neg)
+    # Fast path: exact for rows with at least one finite entry. Only a non-finite result (NaN /
+    # +inf input, a row of only -inf, or a result beyond the dtype's range) needs a look at z.
+    out = _lse(zt, e, mode, neg, finite=True)
+    if not bool(torch.isfinite(out).all()):
+        check_no_nan(zt, name)
+        out = _lse(zt, e, mode, neg, finite=False)
+    return out.squeeze(neg)
+
+
+def _gibbs_checked(zt, e, mode, neg, name="z"):
+    """:func:`gibbs` on prepared arguments (:func:`_prepare`)."""
+    check_no_nan(zt, name)
+    if zt.shape[neg] == 0:
+        return _broadcast(zt, e).clone()  # no weights to give (shape with eps broadcast)
+    return _gibbs(zt, e, mode, neg)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -164,8 +258,10 @@ def _prepare(z, eps, dim, name="z"):
 def lse(z, eps, dim: int = -1) -> torch.Tensor:
     r"""Log-sum-exp at temperature ``eps``: ``LSE_eps(z) = eps log Σ_j exp(z_j / eps)``.
 
-    Computed as ``m + eps log Σ exp((z_j − m)/eps)`` with ``m`` the row maximum. ``eps = 0`` is
-    the exact tropical limit ``max z`` (T1: ``max z <= LSE_eps(z) <= max z + eps log N``).
+    Computed in the form of T1 (THEORY §1), ``m + eps log1p(Σ_{j ≠ top} exp((z_j − m)/eps))``
+    with ``m = z_top`` the row maximum: no exponential can overflow, and a result close to ``m``
+    keeps its relative accuracy. ``eps = 0`` is the exact tropical limit ``max z``
+    (T1: ``max z <= LSE_eps(z) <= max z + eps log N``).
 
     Args:
         z: logits, any shape; ``-inf`` entries are masked neurons (NaN and ``+inf`` are refused).
@@ -174,47 +270,45 @@ def lse(z, eps, dim: int = -1) -> torch.Tensor:
         dim: the axis reduced.
 
     Returns:
-        ``z``'s shape without ``dim``, in ``z``'s dtype and device. A row of only ``-inf``
-        gives ``-inf`` with zero gradient; an empty ``dim`` gives ``-inf`` (the empty sum).
+        ``z``'s shape without ``dim`` (broadcast against a tensor eps), in ``z``'s dtype and
+        device. A row of only ``-inf`` gives ``-inf`` with zero gradient; an empty ``dim`` gives
+        ``-inf`` (the empty sum). The computation runs in ``z``'s dtype, unless eps is not a
+        normal number of that dtype (for example 1e-12 or 1e12 in float16, 1e-40 in float32):
+        then in float32 or float64, the narrowest that holds eps, rounded back to ``z``'s dtype.
 
     The gradient with respect to ``z`` is :func:`gibbs` (THEORY §1); for ``eps = 0`` it is the
-    tie rule of :func:`gibbs` (equal shares among tied maxima).
+    tie rule of :func:`gibbs` (equal shares among tied maxima). The gradient with respect to a
+    tensor eps is the entropy ``H(π)`` (T2); at ``eps = 0`` it is the one-sided limit
+    ``eps → 0+``, ``log k`` for ``k`` tied maxima.
 
     Example:
         >>> import torch, hjdl
         >>> hjdl.lse(torch.tensor([0.0, 1.0]), eps=0.0)
         tensor(1.)
+        >>> float(hjdl.lse(torch.tensor([0.0, -40.0], dtype=torch.float64), eps=1.0))  # log1p(e^-40)
+        4.248354255291589e-18
     """
-    zt, e, mode, neg = _prepare(z, eps, dim)
-    if zt.shape[neg] == 0:  # the empty sum: log 0 = -inf, the tropical zero
-        shape = torch.broadcast_shapes(zt.shape, e.shape)
-        return zt.new_full(shape[:len(shape) + neg] + shape[len(shape) + neg + 1:], -torch.inf)
-    # Fast path: torch's fused kernel is exact for rows with at least one finite entry. Only a
-    # non-finite result (NaN / +inf input, or a row of only -inf) needs a look at the input.
-    out = _lse(zt, e, mode, neg, finite=True)
-    if not bool(torch.isfinite(out).all()):
-        check_no_nan(zt, "z")
-        out = _lse(zt, e, mode, neg, finite=False)
-    return out.squeeze(neg)
+    return _lse_checked(*_prepare(z, eps, dim))
 
 
 def gibbs(z, eps, dim: int = -1) -> torch.Tensor:
     r"""Gibbs weights ``π = softmax(z / eps) = ∇_z LSE_eps(z)`` along ``dim`` (THEORY §1).
 
     Tie rule at ``eps = 0``: the weights are shared equally among the tied maxima, which is the
-    limit ``eps → 0+`` of the softmax (and the gradient of ``max`` used by :func:`lse`).
-    ``-inf`` entries get weight 0; a row of only ``-inf`` gets all-zero weights.
+    limit ``eps → 0+`` of the softmax (and the gradient of ``max`` used by :func:`lse`); their
+    derivatives in ``z`` and eps are 0 there (the limit of the softmax's). ``-inf`` entries get
+    weight 0; a row of only ``-inf`` gets all-zero weights. The result has ``z``'s shape
+    (broadcast against a tensor eps) and dtype; the dtype of the computation is that of
+    :func:`lse`.
 
     Example:
         >>> import torch, hjdl
         >>> hjdl.gibbs(torch.tensor([1.0, 1.0, 0.0]), eps=0)
         tensor([0.5000, 0.5000, 0.0000])
     """
-    zt, e, mode, neg = _prepare(z, eps, dim)
-    check_no_nan(zt, "z")
-    if zt.shape[neg] == 0:
-        return zt * e if e.ndim else zt.clone()  # no weights to give (shape with eps broadcast)
-    return _gibbs(zt, e, mode, neg)
+    zt = as_tensor(z, "z")
+    p = _gibbs_checked(*_prepare(zt, eps, dim))
+    return p.squeeze(-1) if zt.ndim == 0 else p  # a 0-d z has a 0-d weight (1, or 0 if z = -inf)
 
 
 def entropy(p, dim: int = -1) -> torch.Tensor:
@@ -228,9 +322,8 @@ def entropy(p, dim: int = -1) -> torch.Tensor:
         1.386294
     """
     pt = as_tensor(p, "p")
-    check_no_nan(pt, "p")
+    check_finite(pt, "p")
     if bool((pt < 0).any()):
-        from ..errors import InputError
         raise InputError("p: expected probabilities (entries >= 0), received negative entries")
     d = check_dim(dim, pt.ndim, "dim")
     if pt.ndim == 0:

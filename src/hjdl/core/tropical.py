@@ -17,7 +17,7 @@ import torch
 
 from .._validation import as_tensor, check_eps, check_no_nan, common
 from ..errors import ShapeError
-from .kernel import _gibbs, _lse, lse
+from .kernel import _gibbs_checked, _lse, _lse_checked, _prepare
 
 __all__ = ["oplus", "otimes", "maxplus_matmul", "softplus_eps", "sigmoid_eps", "tanh_eps"]
 
@@ -48,7 +48,8 @@ def oplus(a, b, eps) -> torch.Tensor:
         2.0
     """
     at, bt = _pair(a, b)
-    return lse(torch.stack([at, bt], dim=-1), eps, dim=-1)
+    pair = torch.stack([at, bt], dim=-1)
+    return _lse_checked(*_prepare(pair, eps, -1, out_desc="the broadcast shape of a and b"))
 
 
 def otimes(a, b) -> torch.Tensor:
@@ -96,15 +97,14 @@ def softplus_eps(z, eps) -> torch.Tensor:
         0.0
     """
     zt = as_tensor(z, "z")
-    return oplus(zt, torch.zeros_like(zt), eps)
+    check_no_nan(zt, "z")
+    pair = torch.stack([zt, torch.zeros_like(zt)], dim=-1)
+    return _lse_checked(*_prepare(pair, eps, -1, out_desc="the shape of z"))
 
 
 def _two_logit_gibbs(first: torch.Tensor, second: torch.Tensor, eps) -> torch.Tensor:
     pair = torch.stack([first, second], dim=-1)
-    e, mode = check_eps(eps, like=pair)
-    if e.ndim:
-        e = e.unsqueeze(-1)
-    return _gibbs(pair, e, mode, -1)
+    return _gibbs_checked(*_prepare(pair, eps, -1, out_desc="the shape of z"))
 
 
 def sigmoid_eps(z, eps) -> torch.Tensor:
