@@ -45,11 +45,82 @@ def toy():
 
 # --- Claim -------------------------------------------------------------------------------------
 def test_claim_accepts_every_verdict():
+    kinds = {"identity": "identity", registry.THEOREM: "theorem"}
     for verdict in registry.VERDICTS:
         c = Claim("s", "c", "m", verdict, "w")
         assert c.verdict == verdict
-        assert c.kind == ("identity" if verdict == "identity" else "evidence")
-        assert c.is_evidence == (verdict != "identity")
+        assert c.kind == kinds.get(verdict, "evidence")
+        assert c.is_evidence == (verdict in registry.EVIDENCE_VERDICTS)
+    assert registry.THEOREM == "theorem (sanity check)" and "inconclusive" in registry.EVIDENCE_VERDICTS
+
+
+def test_failed_sanity_checks_and_identities_are_not_evidence():
+    # a failed theorem check or identity is "not confirmed" but keeps its kind (a bug, not a finding)
+    for kind in ("theorem", "identity"):
+        c = Claim("s", "c", "m", "not confirmed", "w", kind=kind)
+        assert c.kind == kind and not c.is_evidence
+    for verdict in ("confirmed", "inconclusive", "partly"):
+        with pytest.raises(InputError, match="not evidence"):
+            Claim("s", "c", "m", verdict, "w", kind="theorem")
+
+
+def test_claim_round_trips_its_rival():
+    c = Claim("slope -1/d", "fit", "-0.5 [-0.6, -0.4]", "confirmed", "w", rival="slope -2/d")
+    back = Claim(**json.loads(json.dumps(c.to_json_dict())))
+    assert back == c and back.rival == "slope -2/d"
+    assert Claim("s", "c", "m", "partly", "w").rival == ""  # older results (no rival) still load
+    with pytest.raises(InputError, match="rival"):
+        Claim("s", "c", "m", "confirmed", "w", rival=None)
+
+
+# --- verdict helpers ----------------------------------------------------------------------------
+@pytest.mark.parametrize("ci, expected, rivals, tol, verdict", [
+    ((0.30, 2.04), 1.0, [0.0, 2.0], 0.0, "inconclusive"),     # the audit's exponent 1.17
+    ((0.80, 1.20), 1.0, [0.0, 2.0], 0.0, "confirmed"),
+    ((1.50, 1.90), 1.0, [0.0, 2.0], 0.0, "not confirmed"),    # misses 1/d, covers neither rival
+    ((1.05, 1.90), 1.0, [2.0], 0.0, "not confirmed"),         # just misses the expected value
+    ((1.05, 1.80), 1.0, [2.0], 0.1, "confirmed"),             # ... inside the stated tolerance
+    ((1.05, 1.95), 1.0, [2.0], 0.1, "inconclusive"),          # ... which widens towards the rival too
+    ((-0.4, -0.1), (-math.inf, 0.0), [0.0], 0.0, "confirmed"),  # one-sided: a negative effect
+    ((-0.4, 0.1), (-math.inf, 0.0), [0.0], 0.0, "inconclusive"),
+    ((0.1, 0.4), (-math.inf, 0.0), [0.0], 0.0, "not confirmed"),
+    ((-0.01, 0.05), (-0.02, math.inf), [(-math.inf, -0.02)], 0.0, "confirmed"),   # non-inferiority
+    ((-0.05, 0.05), (-0.02, math.inf), [(-math.inf, -0.02)], 0.0, "inconclusive"),
+    ((-math.inf, math.inf), 1.0, [0.0], 0.0, "inconclusive"),  # one seed: no spread measured
+])
+def test_interval_verdict(ci, expected, rivals, tol, verdict):
+    assert registry.interval_verdict(ci, expected, rivals, tol) == verdict
+    assert registry.interval_verdict(ci[::-1], expected, rivals, tol) == verdict  # order-free
+
+
+def test_seed_interval_matches_scipy():
+    from scipy import stats
+    xs = [0.3, 0.9, 0.4, 0.75, 0.5]
+    mean, (lo, hi) = registry.seed_interval(xs)
+    ref = stats.t.interval(0.95, len(xs) - 1, loc=np.mean(xs), scale=stats.sem(xs))
+    assert mean == pytest.approx(np.mean(xs), abs=1e-15)
+    assert (lo, hi) == pytest.approx(ref, abs=1e-12)
+    assert registry.seed_interval([2.0]) == (2.0, (-math.inf, math.inf))
+    with pytest.raises(InputError, match="empty"):
+        registry.seed_interval([])
+
+
+def test_identity_and_theorem_verdicts_read_numbers():
+    assert registry.identity_verdict(3e-16) == "identity"
+    assert registry.identity_verdict(5.0e-01) == "not confirmed"   # the audit's "5.0e-01" contains "e-"
+    assert registry.identity_verdict(2e-10) == "not confirmed"
+    assert registry.identity_verdict(float("nan")) == "not confirmed"
+    assert registry.theorem_verdict(True) == registry.THEOREM
+    assert registry.theorem_verdict(False) == "not confirmed"
+
+
+def test_combine_verdicts():
+    c = registry.combine_verdicts
+    assert c(["confirmed", "confirmed"]) == "confirmed"
+    assert c(["confirmed", "inconclusive"]) == "partly"
+    assert c(["confirmed", "not confirmed"]) == "partly"
+    assert c(["inconclusive", "not confirmed"]) == "not confirmed"
+    assert c(["inconclusive", "inconclusive"]) == "inconclusive"
 
 
 @pytest.mark.parametrize(

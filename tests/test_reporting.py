@@ -7,8 +7,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from hjdl.experiments.registry import Claim, Result, Table
+from hjdl.experiments.registry import THEOREM, Claim, Result, Table
 from hjdl.reporting import (
+    FAILED_CHECK,
     LEDGER_COLUMNS,
     claims_ledger,
     counts_line,
@@ -27,7 +28,9 @@ def results():
         tables={"err": Table("errors vs eps", ["eps", "error"], [[1.0, 2e-16], [0.5, 3e-16]])},
         claims=[
             Claim("f = q - u (T3)", "float64 NumPy oracle", "max err 2e-16", "identity", "exact algebra"),
-            Claim("gap <= eps log N (T1)", "random layers", "slack >= 0", "confirmed", "could have failed, did not"),
+            Claim("gap <= eps log N (T1)", "random layers", "slack >= 0", THEOREM, "a theorem"),
+            Claim("slope -1/d", "fit, 95 % CI", "-0.52 [-0.6, -0.45]", "confirmed", "excludes -2/d",
+                  rival="slope -2/d"),
         ],
         notes=["a note with | pipe"],
         title="Alpha <test>",
@@ -38,7 +41,10 @@ def results():
         name="beta",
         preset="quick",
         config={},
-        claims=[Claim("order 2", "grid refinement", "1.6", "partly", "pre-asymptotic")],
+        claims=[Claim("order 2", "grid refinement", "1.6", "partly", "pre-asymptotic"),
+                Claim("exponent 1/d", "fit, 95 % CI", "1.17 [0.30, 2.04]", "inconclusive", "covers 2/d",
+                      rival="2/d"),
+                Claim("H(pi) -> log N", "top of the eps range", "H = 0.1", "not confirmed", "bug", kind="theorem")],
         title="Beta",
     )
     c = Result(
@@ -58,12 +64,28 @@ FIGURES = {"alpha": {"profiles": "alpha/profiles.png"}, "beta": ["beta/curve one
 def test_ledger_and_counts(results):
     ledger = claims_ledger(results)
     assert ledger.columns == list(LEDGER_COLUMNS)
-    assert [row[0] for row in ledger.rows] == ["alpha", "alpha", "beta", "gamma"]
-    assert ledger.rows[0][4] == "identity (not evidence)"
-    assert verdict_counts(results) == {"confirmed": 1, "partly": 1, "not confirmed": 1, "identity": 1}
+    assert [row[0] for row in ledger.rows] == ["alpha"] * 3 + ["beta"] * 3 + ["gamma"]
+    verdict = LEDGER_COLUMNS.index("verdict")
+    assert [row[verdict] for row in ledger.rows] == [
+        "identity (not evidence)", "theorem (sanity check)", "confirmed", "partly", "inconclusive",
+        "failed sanity check (a bug, not evidence)", "not confirmed"]
+    rival = LEDGER_COLUMNS.index("rival")
+    assert [row[rival] for row in ledger.rows][1:5] == ["—", "slope -2/d", "—", "2/d"]
+    # the evidence verdicts count evidence claims only: the failed theorem is not "not confirmed"
+    assert verdict_counts(results) == {"confirmed": 1, "inconclusive": 1, "partly": 1, "not confirmed": 1,
+                                       THEOREM: 1, "identity": 1, FAILED_CHECK: 1}
     line = counts_line(results)
-    assert line.startswith("1 confirmed · 1 partly · 1 not confirmed · 1 identity (not evidence)")
+    assert line.startswith("1 confirmed · 1 inconclusive · 1 partly · 1 not confirmed (4 evidence claims) · "
+                           "1 theorem (sanity check, not evidence) · 1 identity (not evidence) · "
+                           "1 failed sanity check or identity (a bug)")
     assert line.endswith("1 experiment failed")
+
+
+def test_counts_line_plurals_and_no_failures():
+    r = Result("x", "quick", {}, claims=[Claim("a", "c", "m", THEOREM, "w"), Claim("b", "c", "m", THEOREM, "w"),
+                                         Claim("c", "c", "m", "identity", "w")])
+    assert counts_line([r]) == ("0 confirmed · 0 inconclusive · 0 partly · 0 not confirmed (0 evidence claims) · "
+                                "2 theorems (sanity checks, not evidence) · 1 identity (not evidence)")
 
 
 def test_markdown_opens_with_the_ledger(results):
@@ -73,9 +95,10 @@ def test_markdown_opens_with_the_ledger(results):
     headings = [l for l in lines if l.startswith("## ")]
     assert headings[0] == "## Claims ledger"
     assert lines[4] == "| " + " | ".join(LEDGER_COLUMNS) + " |"
-    assert "| alpha | f = q - u (T3) | float64 NumPy oracle | max err 2e-16 | identity (not evidence) |" in md
+    assert "| alpha | f = q - u (T3) | float64 NumPy oracle | — | max err 2e-16 | identity (not evidence) |" in md
+    assert "| theorem (sanity check) |" in md and "| slope -2/d | -0.52 [-0.6, -0.45] | confirmed |" in md
     counts = next(l for l in lines if l.startswith("**Verdicts:**"))
-    assert "1 confirmed" in counts and "1 identity (not evidence)" in counts
+    assert counts == "**Verdicts:** " + counts_line(results)
     # the counts line comes after the ledger and before the first experiment section
     assert lines.index(counts) < lines.index(headings[1])
     assert headings[1:4] == ["## Alpha <test> (`alpha`)", "## Beta (`beta`)", "## Gamma (`gamma`)"]
@@ -118,8 +141,16 @@ def test_html_is_self_contained_and_opens_with_the_ledger(results):
     assert parser.imgs == ["alpha/profiles.png", "beta/curve one.png"]
     body = page.split("<body>", 1)[1]
     assert body.index("Claims ledger") < body.index('class="counts"') < body.index('<section id="exp-alpha">')
-    for cls in ("v-confirmed", "v-partly", "v-not-confirmed", "v-identity"):
+    for cls in ("v-confirmed", "v-inconclusive", "v-partly", "v-not-confirmed", "v-theorem", "v-identity",
+                "v-failed"):
         assert re.search(rf'\.{cls} \{{ color', page), cls  # each verdict has a colour
         assert f'class="verdict {cls}"' in body
+    ledger = body.split('class="counts"')[0]
+    for cls, label in (("v-theorem", "theorem (sanity check)"), ("v-inconclusive", "inconclusive"),
+                       ("v-failed", "failed sanity check (a bug, not evidence)")):
+        assert f'<span class="verdict {cls}">{label}</span>' in ledger, cls
+    assert "<td>slope -2/d</td>" in ledger
+    counts = body.split('class="counts"')[1].split("</p>")[0]
+    assert '<span class="verdict v-not-confirmed">1 not confirmed (4 evidence claims)</span>' in counts
     assert "Alpha &lt;test&gt;" in page and "<test>" not in body  # escaped
     assert "RuntimeError: boom" in page

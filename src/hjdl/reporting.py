@@ -3,8 +3,10 @@
 The report opens with the claims ledger of every experiment run (one table: experiment,
 statement, check, measured, verdict, why), then a line counting the verdicts, then one
 section per experiment (title, description, config, tables, figures, notes), then the run
-metadata. Algebraic identities are listed in the ledger as identities, never as evidence
-(THEORY §3). ``figures`` maps an experiment name to its figures' paths relative to the
+metadata. Only evidence claims are counted as evidence: checks that hold by a theorem or by
+the configuration are listed as ``theorem (sanity check)`` and algebraic identities as
+``identity (not evidence)``; a failed sanity check or identity is listed as failed (a bug), apart
+from the evidence counts. Each row names the rival hypothesis that a confirmed claim excludes. ``figures`` maps an experiment name to its figures' paths relative to the
 report (``{"identity": {"profiles": "identity/profiles.png"}}`` or a list of paths).
 
 >>> from hjdl.experiments.registry import Claim, Result
@@ -20,7 +22,16 @@ import html
 import json
 from typing import Any, Mapping, Sequence
 
-from hjdl.experiments.registry import VERDICTS, Result, Table, format_number, jsonable
+from hjdl.experiments.registry import (
+    EVIDENCE_VERDICTS,
+    THEOREM,
+    VERDICTS,
+    Claim,
+    Result,
+    Table,
+    format_number,
+    jsonable,
+)
 
 __all__ = [
     "LEDGER_COLUMNS",
@@ -31,8 +42,18 @@ __all__ = [
     "html_report",
 ]
 
-LEDGER_COLUMNS: tuple[str, ...] = ("experiment", "statement", "check", "measured", "verdict", "why")
+LEDGER_COLUMNS: tuple[str, ...] = ("experiment", "statement", "check", "rival", "measured", "verdict", "why")
 _IDENTITY_LABEL = "identity (not evidence)"
+#: Key of :func:`verdict_counts` for sanity checks and identities whose check failed.
+FAILED_CHECK = "failed check (not evidence)"
+
+_LEGEND = (
+    "Only *evidence* counts as evidence: a finding that could have come out otherwise with correct "
+    "code is *confirmed* when its measurement (with its interval) agrees with the paper and "
+    "excludes the named rival, *inconclusive* when its interval covers both. A check that holds "
+    "by a theorem or by the configuration is a *theorem (sanity check)*, an algebraic identity an "
+    "*identity*; neither is evidence, and either failing means a bug."
+)
 
 Figures = Mapping[str, "Mapping[str, str] | Sequence[str]"]
 
@@ -52,40 +73,87 @@ def _figure_items(figures: Figures | None, name: str) -> list[tuple[str, str]]:
     return items
 
 
-def _verdict_label(verdict: str) -> str:
-    return _IDENTITY_LABEL if verdict == "identity" else verdict
+def _count_key(claim: Claim) -> str:
+    """The count a claim adds to: its verdict, or :data:`FAILED_CHECK` for a failed non-evidence check."""
+    if not claim.is_evidence and claim.verdict not in (THEOREM, "identity"):
+        return FAILED_CHECK
+    return claim.verdict
+
+
+def _verdict_label(claim: Claim) -> str:
+    key = _count_key(claim)
+    if key == "identity":
+        return _IDENTITY_LABEL
+    if key == FAILED_CHECK:
+        return "failed " + ("identity" if claim.kind == "identity" else "sanity check") + " (a bug, not evidence)"
+    return key
+
+
+def _css_class(claim: Claim) -> str:
+    key = _count_key(claim)
+    return {THEOREM: "v-theorem", FAILED_CHECK: "v-failed"}.get(key, "v-" + key.replace(" ", "-"))
 
 
 def claims_ledger(results: Sequence[Result]) -> Table:
-    """Every claim of every result, one row each (identities labelled as such)."""
+    """Every claim of every result, one row each (theorems and identities labelled as such)."""
     rows = []
     for r in results:
         for c in r.claims:
-            rows.append([r.name, c.statement, c.check, c.measured, _verdict_label(c.verdict), c.why])
+            rows.append([r.name, c.statement, c.check, c.rival or "—", c.measured, _verdict_label(c), c.why])
     return Table("Claims ledger", list(LEDGER_COLUMNS), rows)
 
 
 def verdict_counts(results: Sequence[Result]) -> dict[str, int]:
-    """``{verdict: count}`` over all claims, every verdict present (zero if unused)."""
+    """Claims counted by verdict, every key present (zero if unused).
+
+    The evidence verdicts (``confirmed``, ``inconclusive``, ``partly``, ``not confirmed``) count
+    evidence claims only; :data:`~hjdl.experiments.registry.THEOREM` and ``identity`` count the
+    sanity checks and identities that held, :data:`FAILED_CHECK` those that failed.
+    """
     counts = {v: 0 for v in VERDICTS}
+    counts[FAILED_CHECK] = 0
     for r in results:
         for c in r.claims:
-            counts[c.verdict] += 1
+            counts[_count_key(c)] += 1
     return counts
 
 
-def counts_line(results: Sequence[Result], sep: str = " · ") -> str:
-    """E.g. ``"3 confirmed · 1 partly · 0 not confirmed · 2 identities (not evidence)"``."""
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _count_parts(results: Sequence[Result]) -> list[tuple[str, str]]:
+    """``(css class, text)`` for each part of the counts line (failed experiments excluded)."""
     counts = verdict_counts(results)
+    n_evidence = sum(counts[v] for v in EVIDENCE_VERDICTS)
     parts = [
-        f"{counts['confirmed']} confirmed",
-        f"{counts['partly']} partly",
-        f"{counts['not confirmed']} not confirmed",
-        f"{counts['identity']} identit{'y' if counts['identity'] == 1 else 'ies'} (not evidence)",
+        ("v-confirmed", f"{counts['confirmed']} confirmed"),
+        ("v-inconclusive", f"{counts['inconclusive']} inconclusive"),
+        ("v-partly", f"{counts['partly']} partly"),
+        ("v-not-confirmed", f"{counts['not confirmed']} not confirmed "
+                            f"({_plural(n_evidence, 'evidence claim', 'evidence claims')})"),
+        ("v-theorem", _plural(counts[THEOREM], "theorem (sanity check, not evidence)",
+                              "theorems (sanity checks, not evidence)")),
+        ("v-identity", _plural(counts["identity"], "identity (not evidence)", "identities (not evidence)")),
     ]
-    failed = [r.name for r in results if r.failed]
-    if failed:
-        parts.append(f"{len(failed)} experiment{'s' if len(failed) != 1 else ''} failed")
+    if counts[FAILED_CHECK]:
+        parts.append(("v-failed", _plural(counts[FAILED_CHECK], "failed sanity check or identity (a bug)",
+                                          "failed sanity checks or identities (a bug)")))
+    return parts
+
+
+def _failed_experiments(results: Sequence[Result]) -> str:
+    n = sum(r.failed for r in results)
+    return f"{n} experiment{'s' if n != 1 else ''} failed" if n else ""
+
+
+def counts_line(results: Sequence[Result], sep: str = " · ") -> str:
+    """E.g. ``"3 confirmed · 1 inconclusive · 1 partly · 0 not confirmed (5 evidence claims) ·
+    4 theorems (sanity checks, not evidence) · 2 identities (not evidence)"``: the evidence
+    verdicts count evidence claims only."""
+    parts = [text for _, text in _count_parts(results)]
+    if _failed_experiments(results):
+        parts.append(_failed_experiments(results))
     return sep.join(parts)
 
 
@@ -145,10 +213,7 @@ def markdown_report(
     else:
         out.append("_No claims were recorded._")
     out += ["", f"**Verdicts:** {counts_line(results)}", ""]
-    out.append(
-        "A claim is *confirmed* only by a check that could have failed; an algebraic identity "
-        "is listed as an identity, not as evidence."
-    )
+    out.append(_LEGEND)
     failed = [r for r in results if r.failed]
     if failed:
         out += ["", "**Failed:** " + ", ".join(f"`{r.name}`" for r in failed) + " (traceback in the section below)."]
@@ -199,9 +264,12 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; font-family: ui-
 tr:nth-child(even) td { background: #fafafa; }
 .verdict { font-weight: 600; white-space: nowrap; }
 .v-confirmed { color: #0a7d32; }
+.v-inconclusive { color: #5b4fa8; }
 .v-partly { color: #a86400; }
 .v-not-confirmed { color: #b3261e; }
+.v-theorem { color: #2f6690; font-style: italic; }
 .v-identity { color: #5a5a72; font-style: italic; }
+.v-failed { color: #ffffff; background: #b3261e; padding: 0 .2rem; }
 .counts { font-size: 1.05rem; margin: .4rem 0 1rem; }
 .failed { color: #b3261e; font-weight: 600; }
 pre { background: #f6f6f8; border: 1px solid #e2e2e6; padding: .6rem; overflow-x: auto; font-size: .8rem; }
@@ -217,9 +285,8 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _verdict_span(verdict: str) -> str:
-    cls = "v-" + verdict.replace(" ", "-")
-    return f'<span class="verdict {cls}">{_e(_verdict_label(verdict))}</span>'
+def _verdict_span(claim: Claim) -> str:
+    return f'<span class="verdict {_css_class(claim)}">{_e(_verdict_label(claim))}</span>'
 
 
 def _ledger_html(results: Sequence[Result]) -> str:
@@ -229,26 +296,17 @@ def _ledger_html(results: Sequence[Result]) -> str:
         for c in r.claims:
             lines.append(
                 f'<tr class="{_e("kind-" + c.kind)}"><td><a href="#exp-{_e(r.name)}">{_e(r.name)}</a></td>'
-                f"<td>{_e(c.statement)}</td><td>{_e(c.check)}</td><td>{_e(c.measured)}</td>"
-                f"<td>{_verdict_span(c.verdict)}</td><td>{_e(c.why)}</td></tr>"
+                f"<td>{_e(c.statement)}</td><td>{_e(c.check)}</td><td>{_e(c.rival or '—')}</td>"
+                f"<td>{_e(c.measured)}</td><td>{_verdict_span(c)}</td><td>{_e(c.why)}</td></tr>"
             )
     lines += ["</tbody>", "</table>"]
     return "\n".join(lines)
 
 
 def _counts_html(results: Sequence[Result]) -> str:
-    counts = verdict_counts(results)
-    parts = []
-    for verdict in VERDICTS:
-        n = counts[verdict]
-        label = _verdict_label(verdict) if verdict != "identity" else (
-            "identity (not evidence)" if n == 1 else "identities (not evidence)"
-        )
-        cls = "v-" + verdict.replace(" ", "-")
-        parts.append(f'<span class="verdict {cls}">{n} {_e(label)}</span>')
-    failed = [r.name for r in results if r.failed]
-    if failed:
-        parts.append(f'<span class="failed">{len(failed)} experiment{"s" if len(failed) != 1 else ""} failed</span>')
+    parts = [f'<span class="verdict {cls}">{_e(text)}</span>' for cls, text in _count_parts(results)]
+    if _failed_experiments(results):
+        parts.append(f'<span class="failed">{_e(_failed_experiments(results))}</span>')
     return '<p class="counts"><b>Verdicts:</b> ' + " · ".join(parts) + "</p>"
 
 
@@ -266,10 +324,7 @@ def html_report(
     else:
         body.append("<p><i>No claims were recorded.</i></p>")
     body.append(_counts_html(results))
-    body.append(
-        "<p>A claim is <i>confirmed</i> only by a check that could have failed; an algebraic "
-        "identity is listed as an identity, not as evidence.</p>"
-    )
+    body.append(f"<p>{_e(_LEGEND).replace('*', '')}</p>")
     failed = [r for r in results if r.failed]
     if failed:
         links = ", ".join(f'<a href="#exp-{_e(r.name)}">{_e(r.name)}</a>' for r in failed)

@@ -11,18 +11,25 @@ True
 from __future__ import annotations
 
 from hjdl.experiments.registry import (
+    EVIDENCE_VERDICTS,
     KINDS,
+    THEOREM,
     VERDICTS,
     Claim,
     Experiment,
     Result,
     Table,
     all_experiments,
+    combine_verdicts,
     format_number,
     get,
+    identity_verdict,
+    interval_verdict,
     jsonable,
     names,
     register,
+    seed_interval,
+    theorem_verdict,
     unregister,
 )
 
@@ -37,17 +44,24 @@ from hjdl.experiments import resnet_pmp, attention_entropy, recurrent_gates  # n
 # ---- end of experiment modules ---------------------------------------------------------------
 
 __all__ = [
+    "EVIDENCE_VERDICTS",
     "KINDS",
+    "THEOREM",
     "VERDICTS",
     "Claim",
     "Experiment",
     "Result",
     "Table",
     "all_experiments",
+    "combine_verdicts",
     "format_number",
     "get",
+    "identity_verdict",
+    "interval_verdict",
     "jsonable",
     "names",
     "register",
+    "seed_interval",
+    "theorem_verdict",
     "unregister",
 ]

@@ -62,19 +62,28 @@ def intrinsic_dimension_experiment(config: dict, *, seed: int, progress: bool) -
             errors.append((name, d, est[0]))
     worst = max(errors, key=lambda e: abs(e[2] - e[1]) / e[1])
     rel = abs(worst[2] - worst[1]) / worst[1]
+    # rival: the estimator reads the ambient space; excluded when every estimate is nearer d than D
+    ambient = {r[0]: r[1] for r in rows}
+    nearer = all(abs(est - d) < abs(est - ambient[name]) for name, d, est in errors)
+    verdict = ("confirmed" if rel <= 0.15 and nearer else
+               "partly" if rel <= 0.3 and nearer else "not confirmed")
     table = Table("Estimated intrinsic dimension", ["data", "ambient D", "true d", *ESTIMATORS], rows)
     pub = Table("Published scaling exponents as effective dimensions",
                 ["model family", "alpha", "d_eff = 1/alpha", "d_eff quoted", "source"],
                 [[p.name, p.alpha, p.d_eff, p.d_eff_quoted, p.source] for p in published_exponents()])
     claims = [Claim("TwoNN recovers the intrinsic dimension of manifolds of known dimension.",
-                    "largest relative error of TwoNN over the synthetic sets, against 15 %",
+                    "largest relative error of TwoNN over the synthetic sets, against 15 % (a stated "
+                    "tolerance for the estimator's bias under curvature and noise; its statistical sd "
+                    f"≈ d/√n is {100 / np.sqrt(config['n']):.1f} % of d here), and every estimate nearer "
+                    "the true d than the ambient D",
                     f"worst: {worst[0]} (true {worst[1]:g}, TwoNN {worst[2]:.2f}, {100 * rel:.0f} %)",
-                    "confirmed" if rel <= 0.15 else ("partly" if rel <= 0.3 else "not confirmed"),
-                    "all estimates within 15 % of the truth" if rel <= 0.15 else
+                    verdict,
+                    "all estimates within 15 % of the truth" if verdict == "confirmed" else
                     (f"TwoNN {'over' if worst[2] > worst[1] else 'under'}estimates on {worst[0]}: "
                      + ("ambient noise comparable to the neighbour spacing adds dimensions"
                         if worst[2] > worst[1] else
-                        "high dimension or curvature at this sample size biases the ratio statistic")))]
+                        "high dimension or curvature at this sample size biases the ratio statistic")),
+                    rival="the estimate reads the ambient dimension D (or the noise), not the manifold")]
     return Result(name="intrinsic-dimension", preset="", config=config, tables={"estimates": table,
                                                                                  "published": pub},
                   series={"estimates": {"names": [r[0] for r in rows], "true": [r[2] for r in rows],

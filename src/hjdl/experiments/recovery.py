@@ -10,11 +10,13 @@ data lie from the generating curve ``g = |y|``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from hjdl.core import InitialData, hopf_cole, hopf_lax
-from hjdl.experiments.registry import Claim, Result, Table, register
+from hjdl.experiments.registry import Claim, Result, Table, identity_verdict, register
 from hjdl.training import HJRegressor
 
 __all__ = ["recovery"]
@@ -66,21 +68,38 @@ def recovery(config: dict, *, seed: int, progress: bool) -> Result:
     order = np.argsort(config["eps"])[::-1]  # from large eps to small
     d_sorted = [deltas[k] for k in order]
     monotone = all(b < a for a, b in zip(d_sorted, d_sorted[1:]))
+    # with no trend (the rival) the k values are exchangeable: a strictly decreasing order has
+    # probability 1/k!, and only below 5 % does the order alone exclude the rival
+    p_order = 1.0 / math.factorial(len(deltas))
+    trend = ("confirmed" if p_order <= 0.05 else "inconclusive") if monotone else "not confirmed"
     eps_min = float(np.min(config["eps"]))
     d_min = deltas[int(np.argmin(config["eps"]))]
+    d_max = deltas[int(np.argmax(config["eps"]))]
+    small = d_min <= 0.05 and d_min < d_max
     claims = [
         Claim("The recovered initial data approach g = |y| as eps decreases (δ̄ decreases).",
-              "attribution-weighted deviation δ̄ at each eps, compared in order of decreasing eps",
+              "attribution-weighted deviation δ̄ at each eps, compared in order of decreasing eps; one "
+              "fit per eps (no noise estimate), so the order alone must exclude the rival: a strict "
+              f"decrease has probability 1/{len(deltas)}! = {p_order:.3g} under no trend, against 0.05",
               ", ".join(f"eps={e:g}: δ̄={d:.3g}" for e, d in zip(config["eps"], deltas)),
-              "confirmed" if monotone else "not confirmed",
-              "δ̄ decreases strictly along the eps sequence" if monotone else
-              "δ̄ does not decrease strictly along the eps sequence"),
-        Claim(f"δ̄ <= 0.05 at the smallest eps ({eps_min:g}).", "measured δ̄ against 0.05",
-              f"δ̄ = {d_min:.3g}", "confirmed" if d_min <= 0.05 else "not confirmed",
-              "below the threshold" if d_min <= 0.05 else "above the threshold in this run"),
+              trend,
+              ("δ̄ decreases strictly along the eps sequence, but with this few eps values a decreasing "
+               "order also arises by chance more than 5 % of the time under no trend"
+               if trend == "inconclusive" else "δ̄ decreases strictly along the eps sequence")
+              if monotone else "δ̄ does not decrease strictly along the eps sequence",
+              rival="no trend: δ̄ does not depend on eps (every order equally likely)"),
+        Claim(f"δ̄ <= 0.05 at the smallest eps ({eps_min:g}).",
+              "measured δ̄ against 0.05 (a stated tolerance: about 3× the authors' re-run value 0.017) "
+              "and below δ̄ at the largest eps; one fit (no noise estimate)",
+              f"δ̄ = {d_min:.3g} (largest eps: {d_max:.3g})", "confirmed" if small else "not confirmed",
+              "below the tolerance and below the deviation at the largest eps" if small else
+              "not below both in this run",
+              rival="no recovery: δ̄ at the smallest eps as large as at the largest eps or above 0.05"),
         Claim("The fitted network equals |x|²/(4t) − u(x, t) of its recovered initial data (T3).",
-              "float64: prediction against hopf_cole of the recovered (y_j, g_j)",
-              f"max |difference| = {max(ident):.2e}", "identity", "an algebraic identity of the bijection"),
+              "float64: prediction against hopf_cole of the recovered (y_j, g_j); holds if the difference "
+              "is below 1e-10 (float64 rounding of O(1) terms is ~1e-15)",
+              f"max |difference| = {max(ident):.2e}", identity_verdict(max(ident)),
+              "an algebraic identity of the bijection"),
     ]
     table = Table("Fits and recovered initial data", ["eps", "MSE", "max fit error", "eps log N", "δ̄",
                                                       "neurons with w > 0.01"], rows)

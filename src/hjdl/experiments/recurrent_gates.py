@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import math
+
 import torch
 
 from .._progress import progress as _progress
@@ -9,13 +12,14 @@ from ..control.lq import LinearStateSpace, lq_costate, riccati
 from ..probe import REGIME_BANDS
 from ..recurrent import gru_gates, lstm_gates
 from ._text import char_batch, encode, single_thread, stdlib_corpus
-from .registry import Claim, Result, Table, register
+from ..errors import InputError
+from .registry import Claim, Result, Table, identity_verdict, interval_verdict, register, seed_interval
 
 PRESETS = {
-    "quick": {"hidden": 32, "embed": 16, "steps": 150, "batch": 32, "length": 48, "lr": 1e-2,
+    "quick": {"seeds": 3, "hidden": 32, "embed": 16, "steps": 150, "batch": 32, "length": 48, "lr": 1e-2,
               "max_chars": 60000, "eval_length": 200, "lq": {"state": 6, "inputs": 2, "outputs": 3,
                                                               "T": 20, "rho": 0.3}},
-    "paper": {"hidden": 64, "embed": 32, "steps": 1500, "batch": 64, "length": 96, "lr": 5e-3,
+    "paper": {"seeds": 5, "hidden": 64, "embed": 32, "steps": 1500, "batch": 64, "length": 96, "lr": 5e-3,
               "max_chars": None, "eval_length": 400, "lq": {"state": 16, "inputs": 4, "outputs": 4,
                                                              "T": 100, "rho": 0.3}},
 }
@@ -34,10 +38,13 @@ class _CharLSTM(torch.nn.Module):
 
 
 def _gate_stats(model, tokens):
+    """Gate entropies of the LSTM on ``tokens`` and the identity error, both in float64 (a copy of
+    the module: float32 rounding, ~1e-7, would hide an error of that size)."""
     with torch.no_grad():
-        x = model.embed(tokens)
-        rec = lstm_gates(model.lstm, x)
-        err = float((rec.output - model.lstm(x)[0]).abs().max())
+        lstm = copy.deepcopy(model.lstm).double()
+        x = model.embed(tokens).double()
+        rec = lstm_gates(lstm, x)
+        err = float((rec.output - lstm(x)[0]).abs().max())
     ent = rec.entropy[0]
     stats = {}
     for k in GATES:
@@ -57,7 +64,8 @@ def run(config: dict, *, seed: int, progress: bool) -> Result:
         return _run(config, seed, progress)
 
 
-def _run(config, seed, progress):
+def _train_lstm(config, seed, progress):
+    """Train one character LSTM; gate statistics on held-out text before and after."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     data, chars = encode(stdlib_corpus(config["max_chars"]))
@@ -78,6 +86,19 @@ def _run(config, seed, progress):
     with torch.no_grad():
         xe, ye = char_batch(held, 16, config["length"], g)
         held_loss = float(ce(model(xe).reshape(-1, len(chars)), ye.reshape(-1)))
+    return {"before": before, "after": after, "err": max(err0, err1), "trace": trace, "held_loss": held_loss}
+
+
+def _run(config, seed, progress):
+    n_seeds = int(config["seeds"])
+    if n_seeds < 1:
+        raise InputError(f"recurrent-gates: seeds={n_seeds!r}; expected at least 1")
+    seeds = [seed * 1000 + k for k in range(n_seeds)]
+    runs = [_train_lstm(config, s, progress) for s in seeds]
+    before, after, trace, held_loss = runs[0]["before"], runs[0]["after"], runs[0]["trace"], runs[0]["held_loss"]
+    lstm_err = max(r["err"] for r in runs)
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
     # GRU identity at random weights (float64)
     gru = torch.nn.GRU(5, 7, num_layers=2, batch_first=True, dtype=torch.float64)
     xg = torch.randn(3, 12, 5, dtype=torch.float64, generator=g)
@@ -104,42 +125,58 @@ def _run(config, seed, progress):
         lq_rows.append([label, float((rec.adjoints - auto).abs().max()), float(auto.abs().max()),
                         float(uu.grad.abs().max())])
     tables = {
-        "gates": Table(f"LSTM gate entropies H/log 2 on held-out text (hidden {config['hidden']}, "
-                       f"{config['steps']} steps, held-out loss {held_loss:.3f})",
+        "gates": Table(f"LSTM gate entropies H/log 2 on held-out text, seed {seeds[0]} (hidden "
+                       f"{config['hidden']}, {config['steps']} steps, held-out loss {held_loss:.3f})",
                        ["gate", "mean entropy at init", "mean entropy trained", "fraction particle (< 0.33)",
                         "fraction wave (>= 0.66)"], rows),
         "identities": Table("Hidden states recomputed through hjdl.gibbs vs the torch modules",
                             ["module", "max |difference|"],
-                            [["LSTM (float32, init)", err0], ["LSTM (float32, trained)", err1],
+                            [[f"LSTM (float64 copy, init and trained, {n_seeds} seeds)", lstm_err],
                              ["GRU (float64, 2 layers)", gru_err]]),
         "lq": Table("Linear state-space layer: co-state 𝒫_k x_k + σ_k vs backprop (float64)",
                     ["inputs", "max |difference|", "max |co-state|", "max |∂L/∂u|"], lq_rows),
     }
-    mean_before = sum(before[k][0] for k in GATES) / len(GATES)
-    mean_after = sum(after[k][0] for k in GATES) / len(GATES)
+    def mean_entropy(stats):
+        return sum(stats[k][0] for k in GATES) / len(GATES)
+
+    drops = [mean_entropy(r["before"]) - mean_entropy(r["after"]) for r in runs]
+    drop, ci = seed_interval(drops)
+    trend = interval_verdict(ci, (0.0, math.inf), [0.0])
+    tables["seeds"] = Table("Per seed: mean gate entropy before and after training",
+                            ["seed", "before", "after", "drop", "held-out loss"],
+                            [[s_, mean_entropy(r["before"]), mean_entropy(r["after"]), d, r["held_loss"]]
+                             for s_, r, d in zip(seeds, runs, drops)])
     sharp = min(GATES, key=lambda k: after[k][0])
     soft = max(GATES, key=lambda k: after[k][0])
+    lq_err = max(max(r[1] for r in lq_rows), lq_rows[1][3])
     claims = [
         Claim("sigmoid(z) = π_1(z, 0) and tanh(z) = π_+ − π_−: LSTM and GRU gates are two-atom Gibbs weights.",
-              "recompute every gate from the module's weights through hjdl.gibbs and compare hidden states",
-              f"max difference LSTM {max(err0, err1):.2e} (float32), GRU {gru_err:.2e} (float64)", "identity",
+              "recompute every gate from the module's weights through hjdl.gibbs and compare hidden states "
+              "(float64); holds if below 1e-10 (float64 rounding is ~1e-15)",
+              f"max difference LSTM {lstm_err:.2e}, GRU {gru_err:.2e}",
+              identity_verdict(max(lstm_err, gru_err)),
               "An algebraic identity of the softmax; the check confirms the implementation."),
         Claim("A linear state-space layer with a quadratic loss is an LQ control problem: its backprop "
               "co-state is affine in the state, given by the discrete Riccati equation.",
               "𝒫_k x_k + σ_k from the backward Riccati/Lyapunov recursion vs autograd adjoints; at the "
-              "Riccati inputs ∂L/∂u = 0",
+              "Riccati inputs ∂L/∂u = 0; holds if every difference is below 1e-10 (float64 rounding)",
               "max difference " + ", ".join(f"{r[1]:.2e}" for r in lq_rows) +
-              f"; max |∂L/∂u| at the Riccati inputs {lq_rows[1][3]:.2e}", "identity",
+              f"; max |∂L/∂u| at the Riccati inputs {lq_rows[1][3]:.2e}", identity_verdict(lq_err),
               "Dynamic programming for a quadratic cost; exact up to rounding."),
         Claim("Training moves the LSTM's gates towards the particle regime (saturated, lower entropy).",
-              "mean normalised gate entropy on held-out text, before vs after training",
-              f"{mean_before:.3f} → {mean_after:.3f}; most particle-like gate: {sharp} "
-              f"({after[sharp][0]:.3f}), most wave-like: {soft} ({after[soft][0]:.3f})",
-              "confirmed" if mean_after < mean_before else "not confirmed",
-              "Measured on one small model and one seed; the per-gate table shows which gates sharpen."),
+              "mean normalised gate entropy on held-out text, before minus after training, per seed; 95 % "
+              f"t interval over {n_seeds} seeds against 0",
+              f"drop {drop:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]; seed {seeds[0]}: most particle-like gate "
+              f"{sharp} ({after[sharp][0]:.3f}), most wave-like {soft} ({after[soft][0]:.3f})",
+              trend,
+              {"confirmed": "The interval over seeds lies above 0: the entropy drops.",
+               "inconclusive": "The interval over seeds covers no change.",
+               "not confirmed": "Training raises the mean gate entropy."}[trend],
+              rival="training leaves the mean gate entropy unchanged"),
     ]
     return Result(name="recurrent-gates", preset="", config=config, tables=tables,
                   series={"trace": trace, "before": {k: before[k][0] for k in GATES},
-                          "after": {k: after[k][0] for k in GATES}},
+                          "after": {k: after[k][0] for k in GATES},
+                          "per_seed": {"seeds": seeds, "drop": drops}},
                   claims=claims, notes=["Gate entropy is the two-atom Gibbs entropy divided by log 2 "
                                         "(1 = a gate at 1/2, 0 = saturated)."])

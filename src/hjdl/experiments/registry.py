@@ -15,9 +15,22 @@ declarative presets (plain dicts, at least ``"quick"`` and ``"paper"``)::
 The library does no I/O: a :class:`Result` is a record; ``hjdl run`` / ``hjdl reproduce``
 write it (``result.json``), its config, its metadata and its figures.
 
-Claims follow THEORY §3: a claim is ``"confirmed"`` only by a check that could have failed;
-an algebraic identity is recorded with ``kind="identity"`` and verdict ``"identity"`` and is
-reported as such, never counted as evidence.
+Claims come in three kinds, and only the first is evidence:
+
+* ``kind="evidence"``: a measured finding that could have come out otherwise with correct code
+  (a trained model, a fitted exponent, an estimator on data). Its verdict is ``"confirmed"``
+  (the measurement, with its interval, agrees with the paper's value and *excludes* a named
+  ``rival``), ``"inconclusive"`` (the interval covers both the paper's value and the rival),
+  ``"partly"`` or ``"not confirmed"``. :func:`interval_verdict` gives the first two and the last.
+* ``kind="theorem"``: a check that holds by a theorem or by the configuration (an inequality that
+  is always true, a limit the eps range was configured to reach, a closed form against autograd).
+  It can fail only through a bug, so it is a sanity check of the implementation: verdict
+  ``"theorem (sanity check)"`` when it holds, ``"not confirmed"`` when it fails.
+* ``kind="identity"``: an algebraic identity evaluated to rounding: verdict ``"identity"`` when
+  the measured error is below the stated tolerance, ``"not confirmed"`` otherwise.
+
+Every threshold in a claim's ``check`` says where it comes from (a theorem, a noise estimate, a
+stated tolerance).
 """
 
 from __future__ import annotations
@@ -49,12 +62,30 @@ __all__ = [
     "all_experiments",
     "format_number",
     "jsonable",
+    "THEOREM",
+    "EVIDENCE_VERDICTS",
+    "interval_verdict",
+    "seed_interval",
+    "combine_verdicts",
+    "theorem_verdict",
+    "identity_verdict",
 ]
 
+#: The verdict of a check that holds by a theorem or by the configuration (not evidence).
+THEOREM = "theorem (sanity check)"
+#: Verdicts of evidence claims, in the order the report counts them.
+EVIDENCE_VERDICTS: tuple[str, ...] = ("confirmed", "inconclusive", "partly", "not confirmed")
 #: Allowed claim verdicts, in the order the report counts them.
-VERDICTS: tuple[str, ...] = ("confirmed", "partly", "not confirmed", "identity")
-#: Allowed claim kinds: evidence (a check that could fail) or an algebraic identity.
-KINDS: tuple[str, ...] = ("evidence", "identity")
+VERDICTS: tuple[str, ...] = (*EVIDENCE_VERDICTS, THEOREM, "identity")
+#: Allowed claim kinds: evidence (a finding that could have come out otherwise), a theorem or
+#: configuration property (a sanity check), or an algebraic identity.
+KINDS: tuple[str, ...] = ("evidence", "theorem", "identity")
+#: Verdicts allowed for each kind (a failed sanity check or identity is "not confirmed").
+_KIND_VERDICTS: dict[str, tuple[str, ...]] = {
+    "evidence": EVIDENCE_VERDICTS,
+    "theorem": (THEOREM, "not confirmed"),
+    "identity": ("identity", "not confirmed"),
+}
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _REQUIRED_PRESETS: tuple[str, ...] = ("quick", "paper")
@@ -166,6 +197,102 @@ def format_number(x: Any, spec: str | Callable[[Any], str] | None = None) -> str
     return str(x)
 
 
+def _region(value: Any) -> tuple[float, float]:
+    if isinstance(value, (tuple, list)):
+        a, b = (float(v) for v in value)
+        return (min(a, b), max(a, b))
+    v = float(value)
+    return (v, v)
+
+
+def interval_verdict(ci: Any, expected: Any, rivals: Any, tol: float = 0.0) -> str:
+    """The verdict of an interval against the paper's value and its rivals.
+
+    ``ci`` is ``(low, high)``, widened by ``tol`` on each side (a stated tolerance, e.g. for a
+    pre-asymptotic bias; 0 by default). ``expected`` and each of ``rivals`` are a number or a
+    region ``(a, b)`` (use ``±inf`` for one side). ``"not confirmed"`` when the interval misses
+    the expected value; ``"inconclusive"`` when it covers the expected value *and* a rival;
+    ``"confirmed"`` when it covers the expected value and excludes every rival.
+
+    >>> interval_verdict((0.30, 2.04), 1.0, [2.0, 0.0])      # exponent 1/d against 2/d, d = 1
+    'inconclusive'
+    >>> interval_verdict((0.8, 1.2), 1.0, [2.0, 0.0]), interval_verdict((1.5, 1.9), 1.0, [0.0])
+    ('confirmed', 'not confirmed')
+    >>> interval_verdict((-0.4, -0.1), (-math.inf, 0.0), [0.0])  # a negative effect, rival none
+    'confirmed'
+    """
+    lo, hi = (float(v) for v in ci)
+    lo, hi = min(lo, hi) - tol, max(lo, hi) + tol
+
+    def covers(region: Any) -> bool:
+        a, b = _region(region)
+        return lo <= b and a <= hi
+
+    if not covers(expected):
+        return "not confirmed"
+    if isinstance(rivals, (numbers.Real, tuple)) and not isinstance(rivals, list):
+        rivals = [rivals]
+    if any(covers(r) for r in rivals):
+        return "inconclusive"
+    return "confirmed"
+
+
+def theorem_verdict(holds: bool) -> str:
+    """:data:`THEOREM` when a sanity check holds, ``"not confirmed"`` (a bug) when it fails."""
+    return THEOREM if bool(holds) else "not confirmed"
+
+
+def identity_verdict(error: float, tol: float = 1e-10) -> str:
+    """``"identity"`` when the measured error of an identity is below ``tol`` (default 1e-10: float64
+    rounding of these computations is ~1e-15, so this leaves five digits of margin), else
+    ``"not confirmed"``. A NaN error fails.
+
+    >>> identity_verdict(3e-16), identity_verdict(0.5), identity_verdict(float("nan"))
+    ('identity', 'not confirmed', 'not confirmed')
+    """
+    return "identity" if float(error) < tol else "not confirmed"
+
+
+def combine_verdicts(verdicts: Any) -> str:
+    """One evidence verdict for a claim checked on several cases (rules, eps values, datasets).
+
+    All cases agree → that verdict; some confirmed and some not → ``"partly"``; otherwise any
+    ``"not confirmed"`` → ``"not confirmed"``, else ``"inconclusive"``.
+
+    >>> combine_verdicts(["confirmed", "inconclusive"]), combine_verdicts(["inconclusive", "not confirmed"])
+    ('partly', 'not confirmed')
+    """
+    kinds = set(verdicts)
+    if len(kinds) == 1:
+        return kinds.pop()
+    if "confirmed" in kinds:
+        return "partly"
+    return "not confirmed" if "not confirmed" in kinds else "inconclusive"
+
+
+def seed_interval(values: Any, confidence: float = 0.95) -> tuple[float, tuple[float, float]]:
+    """Mean of per-seed values and its Student-t interval ``mean ± t_{n−1} · sd/√n``.
+
+    One value gives the interval ``(−inf, inf)`` (a single seed measures no spread).
+
+    >>> m, (lo, hi) = seed_interval([1.0, 2.0, 3.0])
+    >>> m, round(lo, 4), round(hi, 4)
+    (2.0, -0.4841, 4.4841)
+    """
+    from scipy import stats
+
+    xs = [float(v) for v in values]
+    n = len(xs)
+    if n == 0:
+        raise InputError("seed_interval: values is empty; expected at least one per-seed value")
+    mean = math.fsum(xs) / n
+    if n == 1:
+        return mean, (-math.inf, math.inf)
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return mean, (mean - half, mean + half)
+
+
 def _is_number(x: Any) -> bool:
     x = _unwrap_scalar(x)
     return isinstance(x, (int, float)) and not isinstance(x, bool)
@@ -182,14 +309,19 @@ def _md_cell(text: str) -> str:
 class Claim:
     """One statement of the paper and what the experiment found about it.
 
-    ``verdict`` is one of :data:`VERDICTS`. ``kind="evidence"`` means the check could have
-    failed; ``kind="identity"`` marks an algebraic identity (reported as such, not as
-    evidence) and requires ``verdict="identity"``. Passing ``verdict="identity"`` alone sets
-    ``kind="identity"``. ``measured`` is text; numbers are formatted with
-    :func:`format_number`. ``why`` is one sentence explaining the verdict.
+    ``verdict`` is one of :data:`VERDICTS` and ``kind`` one of :data:`KINDS` (see the module
+    docstring): ``kind="evidence"`` takes ``"confirmed"``, ``"inconclusive"``, ``"partly"`` or
+    ``"not confirmed"``; ``kind="theorem"`` takes :data:`THEOREM` or ``"not confirmed"`` (the
+    sanity check failed); ``kind="identity"`` takes ``"identity"`` or ``"not confirmed"``.
+    Passing ``verdict="identity"`` or ``verdict=THEOREM`` alone sets the kind. ``rival`` names
+    the alternative a ``"confirmed"`` evidence claim excludes (and an ``"inconclusive"`` one
+    cannot exclude), e.g. ``"exponent 2/d"`` or ``"no effect"``. ``measured`` is text; numbers
+    are formatted with :func:`format_number`. ``why`` is one sentence explaining the verdict.
 
     >>> Claim("f = q - u", "float64 oracle", "max err 3e-16", "identity", "algebra").kind
     'identity'
+    >>> Claim("f <= max + eps log N", "random layers", "0 violations", THEOREM, "T1").is_evidence
+    False
     """
 
     statement: str
@@ -198,6 +330,7 @@ class Claim:
     verdict: str
     why: str
     kind: str = "evidence"
+    rival: str = ""
 
     def __post_init__(self) -> None:
         for arg in ("statement", "check", "why"):
@@ -209,6 +342,8 @@ class Claim:
                 )
         if not isinstance(self.measured, str):
             self.measured = format_number(self.measured)
+        if not isinstance(self.rival, str):
+            raise InputError(f"Claim rival={self.rival!r}: expected a string naming the rival hypothesis")
         if self.verdict not in VERDICTS:
             raise InputError(
                 f"Claim verdict={self.verdict!r}: expected one of {', '.join(map(repr, VERDICTS))}"
@@ -219,11 +354,14 @@ class Claim:
             )
         if self.verdict == "identity":
             self.kind = "identity"
-        if self.kind == "identity" and self.verdict != "identity":
+        elif self.verdict == THEOREM:
+            self.kind = "theorem"
+        allowed = _KIND_VERDICTS[self.kind]
+        if self.verdict not in allowed:
             raise InputError(
-                f"Claim kind='identity' with verdict={self.verdict!r}: an algebraic identity is "
-                "not evidence; use verdict='identity' (or kind='evidence' for a check that "
-                "could fail)"
+                f"Claim kind={self.kind!r} with verdict={self.verdict!r}: a {self.kind} is not "
+                f"evidence; use one of {', '.join(map(repr, allowed))} (or kind='evidence' for a "
+                "finding that could have come out otherwise)"
             )
 
     @property
