@@ -18,7 +18,7 @@ import torch
 
 from .._validation import check_eps, check_time
 from ..errors import ShapeError
-from .solution import _layer_and_points, _points_and_data
+from .solution import _layer_and_points, _points_and_data, _sq_dists
 from .initial_data import InitialData
 from .kernel import _gibbs
 
@@ -40,20 +40,30 @@ def _scalar_eps(eps, like):
     return e, mode
 
 
-def _moments(p: torch.Tensor, V: torch.Tensor):
-    """Mean ``E_p V`` (..., d) and covariance ``Cov_p V`` (..., d, d) of rows V (N, d).
+def _moments(p: torch.Tensor, V: torch.Tensor, cov: bool = True):
+    """Mean ``E_p V = ref + shift`` (..., d) as its two parts, and covariance ``Cov_p V``
+    (..., d, d) (None unless ``cov``), of rows V (N, d).
 
-    Central moments are shift-invariant, so they are formed from ``V_j − V_top`` (the row of
-    largest weight at each point): every term is a positive weight times an O(|V|) number, and the
-    covariance keeps its relative accuracy when one weight is ~1 (the particle regime), where the
-    uncentred ``E[VVᵀ] − E[V]E[V]ᵀ`` cancels catastrophically. Memory ``O(points · N · d)``.
+    Central moments are shift-invariant, so they are formed from ``V_j − V_top`` (``ref = V_top``,
+    the row of largest weight at each point): every term is a positive weight times an O(|V|)
+    number, and the covariance keeps its relative accuracy when one weight is ~1 (the particle
+    regime), where the uncentred ``E[VVᵀ] − E[V]E[V]ᵀ`` cancels catastrophically. Kept apart,
+    ``x − E_p V = (x − ref) − shift`` has no cancellation either when ``x`` is close to the rows,
+    however far from the origin. Memory ``O(points · N · d)``.
     """
     ref = V[p.detach().argmax(-1)]                      # (..., d)
     omega = V - ref[..., None, :]                        # (..., N, d)
     shift = (p[..., None, :] @ omega)[..., 0, :]         # E_p[V − ref]
+    if not cov:
+        return ref, shift, None
     dev = omega - shift[..., None, :]
-    cov = (dev * p[..., None]).transpose(-1, -2) @ dev
-    return ref + shift, cov
+    return ref, shift, (dev * p[..., None]).transpose(-1, -2) @ dev
+
+
+def _zero_in_graph(value: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """``value`` joined to the graph of the weights ``p`` with zero gradient (the eps = 0 Hessians
+    are piecewise constant: their derivative is 0 almost everywhere, not undefined)."""
+    return value + 0 * p.sum(-1)[..., None, None] if p.requires_grad else value
 
 
 def _layer_inputs(x, W, b, eps):
@@ -77,10 +87,10 @@ def lse_layer_grad(x, W, b, eps) -> torch.Tensor:
 def lse_layer_hessian(x, W, b, eps) -> torch.Tensor:
     """``∇²_x f = Cov_π(W) / eps``, shape ``(..., d, d)`` (THEORY §6); 0 at eps = 0 (a.e.)."""
     xt, Wt, bt, e, mode = _layer_inputs(x, W, b, eps)
-    _, cov = _moments(_gibbs(xt @ Wt.T + bt, e, mode, -1), Wt)
+    p = _gibbs(xt @ Wt.T + bt, e, mode, -1)
     if float(e) == 0:
-        return torch.zeros_like(cov)
-    return cov / e
+        return _zero_in_graph(p.new_zeros(*p.shape[:-1], Wt.shape[1], Wt.shape[1]), p)
+    return _moments(p, Wt)[2] / e
 
 
 def _hc_inputs(x, data, eps, t):
@@ -93,9 +103,11 @@ def _hc_inputs(x, data, eps, t):
 
 
 def _hc_weights(xt, data: InitialData, e, mode, tt):
-    diff = xt[..., None, :] - data.y  # (..., N, d)
-    cost = data.g + (diff * data.apply_inverse(diff)).sum(-1) / (4 * tt)
-    return _gibbs(-cost, e, mode, -1), diff
+    """Gibbs weights (..., N) and the cost terms ``D_j = (x − y_j)ᵀA⁻¹(x − y_j)/(4t)`` (..., N),
+    from the differences (no cancellation far from the origin, no overflow unless D does)."""
+    D = _sq_dists(xt.reshape(-1, data.dim), data.y, data.whitener(), 0.5 * torch.rsqrt(tt))
+    D = D.reshape(*xt.shape[:-1], data.n_atoms)
+    return _gibbs(-(data.g + D), e, mode, -1), D
 
 
 def hopf_cole_weights(x, data: InitialData, eps, t=1.0) -> torch.Tensor:
@@ -108,14 +120,15 @@ def hopf_cole_grad(x, data: InitialData, eps, t=1.0) -> torch.Tensor:
     """``∇u = A⁻¹(x − E_π y)/(2t)``, shape ``(..., d)``."""
     xt, data, e, mode, tt = _hc_inputs(x, data, eps, t)
     p, _ = _hc_weights(xt, data, e, mode, tt)
-    return data.apply_inverse(xt - p @ data.y) / (2 * tt)
+    ref, shift, _ = _moments(p, data.y, cov=False)
+    return data.apply_inverse((xt - ref) - shift) / (2 * tt)
 
 
 def hopf_cole_time_derivative(x, data: InitialData, eps, t=1.0, normalized: bool = False) -> torch.Tensor:
     """``u_t = −E_π[Δᵀ A⁻¹ Δ]/(4t²)`` (``+ eps d/(2t)`` when ``normalized``), shape ``(...)``."""
     xt, data, e, mode, tt = _hc_inputs(x, data, eps, t)
-    p, diff = _hc_weights(xt, data, e, mode, tt)
-    ut = -(p * (diff * data.apply_inverse(diff)).sum(-1)).sum(-1) / (4 * tt * tt)
+    p, D = _hc_weights(xt, data, e, mode, tt)
+    ut = -(p * D).sum(-1) / tt
     return ut + e * data.dim / (2 * tt) if normalized else ut
 
 
@@ -126,6 +139,6 @@ def hopf_cole_hessian(x, data: InitialData, eps, t=1.0) -> torch.Tensor:
     Ainv = data.metric_inverse()
     base = (Ainv / (2 * tt)).expand(*p.shape[:-1], data.dim, data.dim)
     if float(e) == 0:
-        return base.clone()
-    _, cov = _moments(p, data.y)
+        return _zero_in_graph(base.clone(), p)
+    cov = _moments(p, data.y)[2]
     return base - Ainv @ cov @ Ainv / (4 * tt * tt * e)

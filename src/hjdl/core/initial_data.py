@@ -22,7 +22,7 @@ from .._validation import (
     check_vector,
     common,
 )
-from ..errors import DomainError
+from ..errors import DomainError, InputError
 
 __all__ = ["InitialData", "to_initial_data", "from_initial_data"]
 
@@ -44,7 +44,7 @@ class InitialData:
         (2, 1)
     """
 
-    __slots__ = ("y", "g", "A", "_chol", "_A_inv", "_logdet")
+    __slots__ = ("y", "g", "A", "_chol", "_A_inv", "_logdet", "_white")
 
     def __init__(self, y, g, A=None):
         yt = check_matrix_rows(as_tensor(y, "y"), "y")
@@ -60,7 +60,7 @@ class InitialData:
         check_finite(gt, "g")
         self.y, self.g = yt, gt
         self.A = None if A is None else check_spd(tensors[2], yt.shape[1], "A")
-        self._chol = self._A_inv = self._logdet = None
+        self._chol = self._A_inv = self._logdet = self._white = None
 
     # -- metric helpers --------------------------------------------------------------------
     @property
@@ -102,6 +102,16 @@ class InitialData:
                            else torch.cholesky_inverse(self.cholesky()))
         return self._A_inv
 
+    def whitener(self) -> torch.Tensor | None:
+        """``L = C⁻¹`` (lower triangular), so that ``|L v|² = vᵀA⁻¹v``; ``None`` for the identity."""
+        if self.A is None:
+            return None
+        if self._white is None:
+            C = self.cholesky()
+            eye = torch.eye(self.dim, dtype=self.dtype, device=self.device)
+            self._white = torch.linalg.solve_triangular(C, eye, upper=False)
+        return self._white
+
     def logdet(self) -> torch.Tensor:
         """``log det A`` (0 for the identity)."""
         if self._logdet is None:
@@ -118,8 +128,15 @@ class InitialData:
         return torch.cholesky_solve(v.reshape(-1, self.dim).T, self.cholesky()).T.reshape(v.shape)
 
     def to(self, *args, **kwargs) -> "InitialData":
-        """A copy moved / cast like ``torch.Tensor.to``."""
-        y = self.y.to(*args, **kwargs)
+        """A copy moved / cast like ``torch.Tensor.to``; the dtype must stay floating."""
+        try:
+            y = self.y.to(*args, **kwargs)
+        except (TypeError, RuntimeError) as err:
+            raise InputError(f"InitialData.to: cannot convert with arguments {args!r} {kwargs!r} ({err}); "
+                             "accepted: what torch.Tensor.to accepts, e.g. a floating dtype or a device") from None
+        if not y.dtype.is_floating_point:
+            raise InputError(f"InitialData.to: expected a floating dtype, received {y.dtype}; accepted: "
+                             "torch.float16, torch.bfloat16, torch.float32, torch.float64")
         return InitialData(y, self.g.to(y), None if self.A is None else self.A.to(y))
 
     def __repr__(self) -> str:
@@ -170,7 +187,6 @@ def from_initial_data(data: InitialData, t=1.0) -> tuple[torch.Tensor, torch.Ten
         (tensor([[1.]], dtype=torch.float64), tensor([0.], dtype=torch.float64))
     """
     if not isinstance(data, InitialData):
-        from ..errors import InputError
         raise InputError(f"data: expected an hjdl.InitialData, received {type(data).__name__}; "
                          "build one with hjdl.InitialData(y, g, A)")
     tt = _check_t_scalar(t, data.y)

@@ -18,11 +18,15 @@ the graph keeps the blocks for the backward pass.
 from __future__ import annotations
 
 import math
+import numbers
 
+import numpy as np
 import torch
 
 from .._validation import (
+    EPS_MIXED,
     EPS_POSITIVE,
+    EPS_ZERO,
     as_tensor,
     check_eps,
     check_finite,
@@ -42,40 +46,205 @@ CHUNK_ELEMENTS = 1 << 22
 
 # ----------------------------------------------------------------------------------------------
 # the engine
+#
+# Two evaluations of the same sums, in blocks of at most ``chunk`` elements:
+# * the affine form: logits ``z = x Wᵀ + b`` by matrix products (fast);
+# * the distance form (Hopf–Cole only): costs ``g_j + |C⁻¹(x − y_j)|²/(4t)`` from the differences,
+#   used where the affine form cancels (points far from the origin, near an atom) and for Hopf–Lax.
+# Without autograd each block is written into one buffer allocated once per call (``out=`` and
+# in-place updates), so the extra memory is a few blocks whatever the allocator does with freed
+# memory; under autograd the graph keeps the blocks for the backward pass.
+
+# affine-form terms larger than this many times the result's scale send a point to the distances:
+# the affine form then loses more than log2(_FAR) = 4 bits against the distance form
+_FAR = 16.0
 
 
-def _affine_lse(x, W, b, eps, mode, inv_t=None, g=None, chunk=CHUNK_ELEMENTS):
-    """``LSE_eps`` over atoms of ``z = x Wᵀ + b`` (or ``(x Wᵀ + b) * inv_t − g`` per point).
+def _graph(*ts) -> bool:
+    """Whether autograd records operations on any of the tensors ``ts`` (None allowed)."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in ts)
 
-    ``x`` (P, d); ``W`` (N, d); ``b`` (N,); ``eps`` a 0-d tensor or shape (P,); ``inv_t`` None
-    or (P,); returns (P,). Inputs are finite, so torch's fused logsumexp is used per block.
-    """
+
+def _take(v, idx):
+    """Entries ``idx`` of a per-point value (0-d values are shared by every point)."""
+    return v if v.ndim == 0 else v[idx]
+
+
+def _split(P, N, width, chunk):
+    """Points and atoms per block so that points · atoms · width <= chunk (at least one each)."""
+    per_atoms = max(1, min(N, chunk // width))
+    per_points = max(1, min(P, chunk // (per_atoms * width)))
+    return per_points, per_atoms
+
+
+def _lse_rows_(z, eps, mode):
+    """``LSE_eps`` along the last axis of the block ``z`` (p, n), overwriting ``z``; shape (p,).
+
+    ``m + eps log1p(Σ_{j ≠ top} exp((z_j − m)/eps))`` with ``m`` the row maximum: the shift comes
+    before the division (no overflow however small eps is) and the top term is left out of the
+    sum (full relative accuracy when the result is close to ``m``). ``eps`` is 0-d or (p, 1).
+    Rows whose maximum is not finite give that maximum (NaN stays NaN)."""
+    if mode == EPS_ZERO:
+        return z.amax(-1)
+    m, top = z.max(-1, keepdim=True)
+    e = eps if mode == EPS_POSITIVE else torch.where(eps > 0, eps, torch.ones_like(eps))
+    z.sub_(m).div_(e).exp_().scatter_(-1, top, 0.0)
+    out = m + e * torch.log1p(z.sum(-1, keepdim=True))
+    keep = torch.isfinite(m) if mode == EPS_POSITIVE else torch.isfinite(m) & (eps > 0)
+    return torch.where(keep, out, m).squeeze(-1)
+
+
+def _lse_rows(z, eps, mode, in_place):
+    """``LSE_eps`` along the last axis of the block ``z`` (p, n); shape (p,)."""
+    if in_place:
+        return _lse_rows_(z, eps, mode)
+    return _lse(z, eps, mode, -1, finite=True).squeeze(-1)
+
+
+def _combine(parts, eps, mode, in_place):
+    """``LSE_eps`` over atom blocks from the blocks' values (LSE is associative)."""
+    return parts[0] if len(parts) == 1 else _lse_rows(torch.stack(parts, -1), eps, mode, in_place)
+
+
+def _assemble(P, like, pieces):
+    """One (P,) tensor from ``(indices, values)`` pieces covering every point once (keeps the graph)."""
+    out = like.new_zeros(P)
+    for idx, vals in pieces:
+        out = out.index_put((idx,), vals)
+    return out
+
+
+def _affine_blocks(x, W, b, eps, mode, chunk, inv_t=None, g=None):
     P, N = x.shape[0], W.shape[0]
     if P == 0:
         return x.new_zeros(0)
-    per_atoms = min(N, chunk)
-    per_points = max(1, chunk // per_atoms)
-    scalar_eps = eps.ndim == 0
-    prescale = scalar_eps and mode == EPS_POSITIVE and inv_t is None
-    if prescale:  # fold 1/eps into the weights: one pass over the block less
-        W, b = W / eps, b / eps
-    unit = eps.new_ones(()) if prescale else None
+    in_place = not _graph(x, W, b, eps, inv_t, g)
+    pp, pn = _split(P, N, 1, chunk)
+    buf = x.new_empty(pp * pn) if in_place else None
     outs = []
-    for p0 in range(0, P, per_points):
-        xp = x[p0:p0 + per_points]
-        ep = eps if scalar_eps else eps[p0:p0 + per_points, None]
+    for p0 in range(0, P, pp):
+        xp = x[p0:p0 + pp]
+        p = xp.shape[0]
+        ep = eps if eps.ndim == 0 else eps[p0:p0 + p, None]
         parts = []
-        for n0 in range(0, N, per_atoms):
-            z = torch.addmm(b[n0:n0 + per_atoms], xp, W[n0:n0 + per_atoms].T)
-            if inv_t is not None:
-                z = z * inv_t[p0:p0 + per_points, None] - g[n0:n0 + per_atoms]
-            parts.append(_lse(z, unit if prescale else ep, EPS_POSITIVE if prescale else mode,
-                              -1, finite=True))
-        val = parts[0] if len(parts) == 1 else _lse(torch.cat(parts, -1), unit if prescale else ep,
-                                                    EPS_POSITIVE if prescale else mode, -1, finite=True)
-        outs.append(val.squeeze(-1))
-    out = torch.cat(outs) if len(outs) > 1 else outs[0]
-    return eps * out if prescale else out
+        for n0 in range(0, N, pn):
+            Wn, bn = W[n0:n0 + pn], b[n0:n0 + pn]
+            if in_place:
+                z = torch.addmm(bn, xp, Wn.T, out=buf[:p * Wn.shape[0]].view(p, Wn.shape[0]))
+                if inv_t is not None:
+                    z.mul_(inv_t[p0:p0 + p, None]).sub_(g[n0:n0 + pn])
+            else:
+                z = torch.addmm(bn, xp, Wn.T)
+                if inv_t is not None:
+                    z = z * inv_t[p0:p0 + p, None] - g[n0:n0 + pn]
+            parts.append(_lse_rows(z, ep, mode, in_place))
+        outs.append(_combine(parts, ep, mode, in_place))
+    return torch.cat(outs) if len(outs) > 1 else outs[0]
+
+
+def _overflow_scale(x, W, b, inv_t, g) -> float:
+    """A power of two ``s`` such that the logits ``z/s`` and every partial sum of their matrix
+    product stay below the dtype's maximum (1 when they already do)."""
+    def lg(v):  # log2 max |v| (-inf for zeros or None)
+        top = 0.0 if v is None or v.numel() == 0 else float(v.detach().abs().amax())
+        return math.log2(top) if top > 0 else -math.inf
+    lt = 0.0 if inv_t is None else lg(inv_t)
+    bound = max(math.log2(x.shape[1]) + lg(x) + lg(W) + lt, lg(b) + lt, lg(g))
+    finfo = torch.finfo(x.dtype)
+    k = math.ceil(bound + 2 - math.log2(finfo.max)) if math.isfinite(bound) else 0
+    return 2.0 ** min(max(k, 0), math.frexp(finfo.max)[1] - 2)
+
+
+def _affine_lse(x, W, b, eps, mode, chunk, inv_t=None, g=None):
+    """``LSE_eps`` over atoms of ``z = x Wᵀ + b`` (or ``(x Wᵀ + b)·inv_t − g`` per point), (P,).
+
+    ``x`` (P, d); ``W`` (N, d); ``b``, ``g`` (N,); ``eps`` and ``inv_t`` 0-d or (P,). Inputs are
+    finite. Points whose value is not finite (a partial sum of the product overflowed) are
+    evaluated again with ``W, b, g`` divided by a power of two: ``LSE_eps(z) = s LSE_{eps/s}(z/s)``.
+    """
+    out = _affine_blocks(x, W, b, eps, mode, chunk, inv_t, g)
+    bad = ~torch.isfinite(out.detach())
+    if not bool(bad.any()):
+        return out
+    s = _overflow_scale(x, W, b, inv_t, g)
+    if s == 1.0:
+        return out
+    es = eps / s
+    mode_s = mode if mode == EPS_ZERO else _mode_of(es)
+    def redo(idx):
+        return s * _affine_blocks(x[idx], W / s, b / s, _take(es, idx), mode_s, chunk,
+                                  None if inv_t is None else inv_t[idx], None if g is None else g / s)
+    bad_idx = bad.nonzero()[:, 0]
+    if not _graph(x, W, b, eps, inv_t, g):
+        out[bad_idx] = redo(bad_idx)
+        return out
+    good = (~bad).nonzero()[:, 0]
+    return _assemble(x.shape[0], out, [(good, _affine_blocks(x[good], W, b, _take(eps, good), mode, chunk,
+                                                             None if inv_t is None else inv_t[good], g)),
+                                       (bad_idx, redo(bad_idx))])
+
+
+def _mode_of(eps):
+    if bool((eps > 0).all()):
+        return EPS_POSITIVE
+    return EPS_ZERO if bool((eps == 0).all()) else EPS_MIXED
+
+
+def _sq_dists(xp, y, L, s, out=None, work=None):
+    """``|s L (x_p − y_j)|²`` for points ``xp`` (p, d) and atoms ``y`` (n, d), shape (p, n).
+
+    With ``s = 1/(2√t)`` (0-d or (p,)) and ``LᵀL = A⁻¹`` this is ``(x − y)ᵀA⁻¹(x − y)/(4t)``.
+    Differences first (exact for nearby points), then scale and whitening, then squares: a sum of
+    non-negative terms, which overflows only if the result does. ``out`` (p, n) and ``work`` (one
+    or two flat buffers of at least p·n·d elements) make it run in place.
+    """
+    sp = s if s.ndim == 0 else s[:, None, None]
+    if out is None:
+        w = (xp[:, None, :] - y) * sp
+        if L is not None:
+            w = w @ L.T
+        return (w * w).sum(-1)
+    p, n, d = xp.shape[0], y.shape[0], y.shape[1]
+    w = torch.sub(xp[:, None, :], y, out=work[0][:p * n * d].view(p, n, d)).mul_(sp)
+    if L is not None:
+        w = torch.mm(w.view(p * n, d), L.T, out=work[1][:p * n * d].view(p * n, d)).view(p, n, d)
+    return torch.sum(w.mul_(w), -1, out=out)
+
+
+def _distance_lse(x, data, eps, mode, tt, chunk):
+    """``u = −LSE_eps(−g_j − (x − y_j)ᵀA⁻¹(x − y_j)/(4t))`` at points ``x`` (P, d) from the
+    distances (:func:`_sq_dists`), shape (P,). ``eps`` and ``tt`` are 0-d or (P,)."""
+    P, N, d = x.shape[0], data.n_atoms, data.dim
+    if P == 0:
+        return x.new_zeros(0)
+    y, g, L = data.y, data.g, data.whitener()
+    s = 0.5 * torch.rsqrt(tt)
+    big = torch.finfo(x.dtype).max
+    top = max(float(x.detach().abs().amax()), float(y.detach().abs().amax()))
+    if top > big / 4:  # x − y could overflow: differences of x/2^k and y/2^k, 2^k moved into s
+        k = math.ceil(math.log2(top) + 2 - math.log2(big))
+        x, y, s = x * 2.0 ** -k, y * 2.0 ** -k, (s * 2.0 ** k).clamp(max=big)
+    in_place = not _graph(x, y, g, L, eps, s)
+    pp, pn = _split(P, N, d, chunk)
+    if in_place:
+        work = [x.new_empty(pp * pn * d) for _ in range(1 if L is None else 2)]
+        cost = x.new_empty(pp * pn)
+    outs = []
+    for p0 in range(0, P, pp):
+        xp = x[p0:p0 + pp]
+        p = xp.shape[0]
+        sp = s if s.ndim == 0 else s[p0:p0 + p]
+        ep = eps if eps.ndim == 0 else eps[p0:p0 + p, None]
+        parts = []
+        for n0 in range(0, N, pn):
+            yn, gn = y[n0:n0 + pn], g[n0:n0 + pn]
+            if in_place:
+                z = _sq_dists(xp, yn, L, sp, cost[:p * yn.shape[0]].view(p, -1), work).add_(gn).neg_()
+            else:
+                z = -(gn + _sq_dists(xp, yn, L, sp))
+            parts.append(_lse_rows(z, ep, mode, in_place))
+        outs.append(0.0 - _combine(parts, ep, mode, in_place))  # 0.0 - : no -0.0
+    return torch.cat(outs) if len(outs) > 1 else outs[0]
 
 
 def _batch(x, extra_shapes, d):
@@ -143,14 +312,51 @@ def lse_layer(x, W, b, eps, *, chunk: int | None = None) -> torch.Tensor:
     e, mode = check_eps(eps, like=xt)
     shape = _check_shapes_broadcast(xt.shape[:-1], eps=e)
     xb, shape = _batch(xt, [e.shape], Wt.shape[1])
-    return _affine_lse(xb, Wt, bt, _flat(e, shape), mode, chunk=_check_chunk(chunk)).reshape(shape)
+    xw, Ww, bw = (xb, Wt, bt) if e.dtype == xt.dtype else (xb.to(e.dtype), Wt.to(e.dtype), bt.to(e.dtype))
+    out = _affine_lse(xw, Ww, bw, _flat(e, shape), mode, _check_chunk(chunk))
+    return out.to(xt.dtype).reshape(shape)
 
 
-def normalization(eps, d: int, t, logdet_A=0.0):
-    """Heat-kernel normalisation ``(eps d/2) log(4π eps t) + (eps/2) log det A`` (0 at eps = 0)."""
+def _normalization(eps, d, t, logdet_A):
     safe = torch.where(eps > 0, eps, torch.ones_like(eps))
     value = 0.5 * eps * (d * torch.log(4 * math.pi * safe * t) + logdet_A)
     return torch.where(eps > 0, value, torch.zeros_like(value))
+
+
+def normalization(eps, d: int, t, logdet_A=0.0) -> torch.Tensor:
+    """Heat-kernel normalisation ``(eps d/2) log(4π eps t) + (eps/2) log det A`` (0 at eps = 0).
+
+    It is ``−eps log K_t(0)`` for the heat kernel ``K_t`` of ``eps tr(A∇²)``; adding it to
+    :func:`hopf_cole` gives the normalised value (``normalized=True``).
+
+    Args:
+        eps: ``>= 0``, a number or a tensor; d: the dimension, a positive integer;
+        t: HJ time ``> 0``, a number or a tensor broadcasting against eps;
+        logdet_A: ``log det A``, a finite number or 0-d tensor (0 for the identity).
+
+    Returns:
+        shape of eps and t broadcast, in the dtype of the tensor arguments (float64 for numbers).
+
+    Example:
+        >>> import hjdl
+        >>> float(hjdl.normalization(0.0, 3, 1.0))
+        0.0
+    """
+    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
+        raise InputError(f"d: expected a positive integer dimension, received {d!r}")
+    named = [(v, n) for v, n in ((eps, "eps"), (t, "t"), (logdet_A, "logdet_A"))
+             if isinstance(v, (torch.Tensor, np.ndarray))]
+    tensors = [as_tensor(v, n) for v, n in named]
+    like = (common(*tensors, names=tuple(n for _, n in named))[0] if tensors
+            else torch.zeros((), dtype=torch.float64))
+    e, _ = check_eps(eps, like=like)
+    tt = check_time(t, like=like)
+    ld = as_tensor(logdet_A, "logdet_A", dtype=like.dtype, device=like.device)
+    if ld.ndim:
+        raise ShapeError(f"logdet_A: expected a single number, received shape {tuple(ld.shape)}")
+    check_finite(ld, "logdet_A")
+    _check_shapes_broadcast(e.shape, t=tt)
+    return _normalization(e, int(d), tt, ld)
 
 
 def _check_data(data):
@@ -172,20 +378,57 @@ def _points_and_data(x, data):
     return xt, data
 
 
-def _hopf_cole_flat(xb, data, e, mode, tt, normalized, chunk):
-    """u (or ũ) at flattened points; ``e`` and ``tt`` are 0-d or (P,)."""
-    quad = (xb * data.apply_inverse(xb)).sum(-1)
+def _hopf_cole_affine(xb, data, e, mode, tt, chunk):
+    """``u = xᵀA⁻¹x/(4t) − LSE_eps(x Wᵀ + b)`` (T3) at flattened points, and which points it
+    leaves to the distances (:func:`_distance_lse`): those where the result is not finite, or where
+    the terms it sums exceed ``_FAR`` times the scale the distance form is accurate to."""
     Ainv_y = data.apply_inverse(data.y)
     c = -(Ainv_y * data.y).sum(-1) / 4  # b at t = 1, plus g
+    quad = (xb * data.apply_inverse(xb)).sum(-1) / (4 * tt)
     if tt.ndim == 0:  # the bijection at time t, then the plain layer
         W, b = Ainv_y / (2 * tt), c / tt - data.g
-        f = _affine_lse(xb, W, b, e, mode, chunk=chunk)
+        u = quad - _affine_lse(xb, W, b, e, mode, chunk)
     else:  # per-point times: z = (x·A⁻¹y/2 + c) / t − g
-        f = _affine_lse(xb, Ainv_y / 2, c, e, mode, inv_t=1 / tt, g=data.g, chunk=chunk)
-    u = quad / (4 * tt) - f
+        W, b = Ainv_y / 2, c
+        u = quad - _affine_lse(xb, W, b, e, mode, chunk, inv_t=1 / tt, g=data.g)
+    with torch.no_grad():
+        # terms: |x|²_{A⁻¹}/(4t) and the logits' parts |x||W_j| and |b_j| (+ |g_j| per-point t);
+        # scale: the result, the atoms' negative initial values (g_j <= u for the dominant atom)
+        # and eps log N (the distance form's rounding is relative to these)
+        it = 1.0 if tt.ndim == 0 else 1 / tt.detach()
+        terms = (quad.detach().abs() + (torch.linalg.vector_norm(xb.detach(), dim=-1)
+                 * torch.linalg.vector_norm(W.detach(), dim=-1).amax() + b.detach().abs().amax()) * it)
+        if tt.ndim:
+            terms = terms + data.g.detach().abs().amax()
+        scale = (u.detach().abs() + 2 * (-data.g.detach().amin()).clamp_min(0)
+                 + e.detach() * math.log(data.n_atoms))
+        far = ~torch.isfinite(u.detach()) | ~(terms <= _FAR * scale)
+    return u, far
+
+
+def _hopf_cole_flat(xb, data, e, mode, tt, normalized, chunk):
+    """u (or ũ) at flattened points; ``e`` and ``tt`` are 0-d or (P,)."""
+    u, far = _hopf_cole_affine(xb, data, e, mode, tt, chunk)
+    if bool(far.any()):
+        idx = far.nonzero()[:, 0]
+        u_far = _distance_lse(xb[idx], data, _take(e, idx), mode, _take(tt, idx), chunk)
+        if _graph(xb, data.y, data.g, data.A, e, tt):  # keep the other points' graph free of them
+            keep = (~far).nonzero()[:, 0]
+            u_keep = _hopf_cole_affine(xb[keep], data, _take(e, keep), mode, _take(tt, keep), chunk)[0]
+            u = _assemble(xb.shape[0], u, [(keep, u_keep), (idx, u_far)])
+        else:
+            u[idx] = u_far
     if normalized:
-        u = u + normalization(e, data.dim, tt, data.logdet())
+        u = u + _normalization(e, data.dim, tt, data.logdet())
     return u
+
+
+def _widened(e, x, data, t):
+    """``x``, ``data``, ``t`` in eps's dtype when :func:`check_eps` widened it (eps is not a
+    normal number of the input's dtype): the computation runs there, the caller casts back."""
+    if e.dtype == x.dtype:
+        return x, data, t
+    return x.to(e.dtype), data.to(e.dtype), t.to(e.dtype)
 
 
 def hopf_cole(x, data: InitialData, eps, t=1.0, normalized: bool = False, *,
@@ -215,9 +458,10 @@ def hopf_cole(x, data: InitialData, eps, t=1.0, normalized: bool = False, *,
     tt = check_time(t, like=xt)
     _check_shapes_broadcast(xt.shape[:-1], eps=e, t=tt)
     xb, shape = _batch(xt, [e.shape, tt.shape], data.dim)
-    u = _hopf_cole_flat(xb, data, _flat(e, shape), mode, _flat(tt, shape), normalized,
+    xw, dw, tw = _widened(e, xb, data, tt)
+    u = _hopf_cole_flat(xw, dw, _flat(e, shape), mode, _flat(tw, shape), normalized,
                         _check_chunk(chunk))
-    return u.reshape(shape)
+    return u.to(xt.dtype).reshape(shape)
 
 
 def hopf_lax(x, data: InitialData, t=1.0, *, chunk: int | None = None) -> torch.Tensor:
@@ -236,20 +480,8 @@ def hopf_lax(x, data: InitialData, t=1.0, *, chunk: int | None = None) -> torch.
     tt = check_time(t, like=xt)
     _check_shapes_broadcast(xt.shape[:-1], t=tt)
     xb, shape = _batch(xt, [tt.shape], data.dim)
-    tf = _flat(tt, shape)
-    if data.isotropic:
-        xw, yw = xb, data.y
-    else:
-        C = data.cholesky()
-        xw = torch.linalg.solve_triangular(C, xb.T, upper=False).T
-        yw = torch.linalg.solve_triangular(C, data.y.T, upper=False).T
-    step = max(1, _check_chunk(chunk) // max(1, data.n_atoms * data.dim))
-    outs = [xw.new_zeros(0)]
-    for p0 in range(0, xw.shape[0], step):
-        diff = xw[p0:p0 + step, None, :] - yw[None]
-        tp = tf if tf.ndim == 0 else tf[p0:p0 + step, None]
-        outs.append((data.g + (diff * diff).sum(-1) / (4 * tp)).amin(-1))
-    return torch.cat(outs).reshape(shape)
+    u = _distance_lse(xb, data, xb.new_zeros(()), EPS_ZERO, _flat(tt, shape), _check_chunk(chunk))
+    return u.reshape(shape)
 
 
 def pde_residual(x, data: InitialData, eps, t=1.0, normalized: bool = True) -> torch.Tensor:
@@ -281,6 +513,8 @@ def pde_residual(x, data: InitialData, eps, t=1.0, normalized: bool = True) -> t
     if tt.ndim:
         raise ShapeError(f"t: pde_residual takes a single t, received shape {tuple(tt.shape)}")
     shape, d = xt.shape[:-1], data.dim
+    dtype = xt.dtype
+    xt, data, tt = _widened(e, xt, data, tt)
     with torch.enable_grad():
         xb = xt.detach().reshape(-1, d).clone().requires_grad_(True)
         tb = tt.detach().expand(xb.shape[0]).clone().requires_grad_(True)
@@ -291,4 +525,4 @@ def pde_residual(x, data: InitialData, eps, t=1.0, normalized: bool = True) -> t
     A = data.metric()
     transport = (grad_x * (grad_x @ A)).sum(-1)
     diffusion = e * (hess * A).sum((-2, -1))
-    return (u_t + transport - diffusion).detach().reshape(shape)
+    return (u_t + transport - diffusion).detach().to(dtype).reshape(shape)
