@@ -1,7 +1,11 @@
 """Continuation vs the authors' brute-force scan on the ``bifurcation`` paper configuration
 (16 atoms in 2-D, eps ∈ [0.01, 6.3]), both measured in the same run.
 
-    python bench/bench_bifurcation.py [--n-eps 120 --n-random 150 --json out.json]
+    python bench/bench_bifurcation.py [--n-eps 120 --n-random 150 --rounds 2 --json out.json]
+
+Timing protocol of ``bench/_timing.py``: the first (cold) call of each side is timed on its own,
+then ``--rounds`` more of each, interleaved; the speed-up is best warm against best warm (the
+scan takes minutes, hence only 2 warm rounds by default).
 
 The scan is written here the way the authors' script does it: at each of ``n_eps`` log-spaced
 eps, a root solve of ``∇H = 0`` (``scipy.optimize.root``, MINPACK hybrid method, finite-difference
@@ -31,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 
 import numpy as np
 import torch
@@ -41,6 +44,8 @@ from scipy.special import log_softmax
 from hjdl import core
 from hjdl.bifurcation import continuation, critical_points
 from hjdl.experiments.bifurcation import two_clusters
+
+from _timing import goal_line, interleaved, ratio
 
 KINDS = ("minimum", "saddle", "maximum")
 
@@ -129,6 +134,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1,
                     help="torch intra-op threads (the scan is single-threaded SciPy; continuation "
                          "works on tiny tensors, where extra threads only add overhead)")
+    ap.add_argument("--rounds", type=int, default=2, help="warm calls of each side (interleaved; best taken)")
     ap.add_argument("--json", default=None, help="also write the record to this file")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -138,14 +144,12 @@ def main(argv=None):
     box = np.array([[-3.0, 3.0], [-3.0, 3.0]])
     W, b = core.from_initial_data(core.InitialData(torch.from_numpy(y), torch.from_numpy(g)), t)
 
-    t0 = time.perf_counter()
-    dg = continuation(W, b, a.eps_min, a.eps_max, box, n_anchors=a.n_anchors, n_full=2)
-    t_cont = time.perf_counter() - t0
-
     eps_grid = np.exp(np.linspace(math.log(a.eps_min), math.log(a.eps_max), a.n_eps))
-    t0 = time.perf_counter()
-    scan, flats = brute_force_scan(y, g, t, box, eps_grid, a.n_random, a.seed)
-    t_scan = time.perf_counter() - t0
+    timing = interleaved({
+        "continuation": lambda: continuation(W, b, a.eps_min, a.eps_max, box, n_anchors=a.n_anchors, n_full=2),
+        "scan": lambda: brute_force_scan(y, g, t, box, eps_grid, a.n_random, a.seed)}, rounds=a.rounds)
+    dg, (scan, flats) = timing["continuation"].result, timing["scan"].result
+    t_cont, t_scan = timing["continuation"].best, timing["scan"].best
 
     # 1. every change of the scan's counts above check_above is explained by reported events
     unexplained, changes = [], 0
@@ -194,7 +198,8 @@ def main(argv=None):
     out = {
         "config": {"atoms": 16, "eps": [a.eps_min, a.eps_max], "n_eps": a.n_eps,
                    "starts_per_eps": a.n_random + len(y), "n_anchors": a.n_anchors},
-        "continuation_s": t_cont, "scan_s": t_scan, "speedup": t_scan / t_cont,
+        "continuation": timing["continuation"].as_dict(), "scan": timing["scan"].as_dict(),
+        **ratio(timing["scan"], timing["continuation"]),
         "goal": ">= 20x; every scan count change above eps = %g explained by reported events" % a.check_above,
         "folds": len(dg.folds), "boundary_exits": len(dg.exits),
         "folds_above_check": sum(f.eps > a.check_above for f in dg.folds),
@@ -212,6 +217,15 @@ def main(argv=None):
         "torch_threads": torch.get_num_threads(),
     }
     print(json.dumps(out, indent=1))
+    # a change the events do not explain is acceptable only where the independent search shows
+    # that the scan missed points
+    unresolved = [u for u in unexplained if u["diagnosis"] == "unresolved"]
+    met = out["speedup_warm"] >= 20 and not unresolved
+    print(goal_line(f">= 20x the multi-start scan (warm); every scan count change above eps = {a.check_above:g} "
+                    "explained by reported events (or shown to be points the scan missed)",
+                    f"{out['speedup_warm']:.0f}x warm (first call {out['speedup_first_call']:.0f}x), "
+                    f"{changes} count changes, {len(unexplained) - len(unresolved)} of them points the scan "
+                    f"missed, {len(unresolved)} unresolved", met))
     if a.json:
         with open(a.json, "w") as fh:
             json.dump({**out, "low_eps_detail": low}, fh, indent=1)
