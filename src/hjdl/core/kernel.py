@@ -137,8 +137,10 @@ def _lse(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int, finite: bool =
     ``finite=True`` assumes every row has a finite entry (−inf entries allowed) and no NaN or
     +inf: callers check the result and fall back to ``finite=False`` otherwise.
 
-    When eps requires a gradient, ``∂LSE/∂eps = H(π)`` (T2) enters through the term
-    ``(eps − eps.detach()) · H(π)``, which is 0: the logits are divided by a detached eps, so no
+    When eps requires a gradient, ``∂LSE/∂eps = H(π)`` (T2) enters through a term that is 0:
+    with ``δ = eps − eps.detach()``, ``δ · H(π at eps.detach() + δ/2)``, the midpoint rule for
+    ``∫ H`` over ``[eps.detach(), eps]``, whose first and second derivatives in eps (and mixed
+    ones with ``z``) are those of LSE. The logits are divided by a detached eps, so no
     ``1/eps²`` is formed (finite at eps = 1e-300), and at eps = 0 the derivative is the
     one-sided limit ``log k`` for ``k`` tied maxima (the entropy of the tie rule)."""
     dtype = z.dtype
@@ -153,7 +155,8 @@ def _lse(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int, finite: bool =
         out = torch.where(positive, _viscous_lse(z, torch.where(positive, e, torch.ones_like(e)), dim, finite),
                           _tropical_max(z, dim))
     if e is not eps:
-        out = out + (eps - e) * _entropy(_gibbs(z, eps, mode, dim), dim, keepdim=True)
+        step = eps - e  # 0, with derivative 1 in eps
+        out = out + step * _entropy(_gibbs(z, e + step / 2, mode, dim), dim, keepdim=True)
     return out.to(dtype)
 
 
@@ -171,7 +174,9 @@ def _gibbs(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int) -> torch.Ten
 
     if mode == EPS_ZERO:
         p = _broadcast(tropical(), eps)  # piecewise constant: stays in the graph with zero gradient
-        return (p + 0 * z + 0 * eps if _tracks(z, eps) else p).to(dtype)
+        if _tracks(z, eps):  # (0 · z would be NaN at -inf entries)
+            p = p + 0 * torch.where(torch.isfinite(z), z, torch.zeros_like(z)) + 0 * eps
+        return p.to(dtype)
     positive = eps > 0
     safe = eps if mode == EPS_POSITIVE else torch.where(positive, eps, torch.ones_like(eps))
     s = _shifted(z, _row_max(z, dim)[0], safe)
