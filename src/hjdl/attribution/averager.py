@@ -40,6 +40,40 @@ def _is_integer(values) -> bool:
     return False
 
 
+_INT64_LIMIT = 2.0**63  # |label| below this converts exactly to int64
+
+
+def _check_labels(labels, n: int) -> torch.Tensor:
+    """Class labels as an int64 tensor of shape ``(n,)``: integers, booleans, or floats holding
+    finite whole numbers of magnitude below 2^63; anything else is refused (never wrapped)."""
+    if isinstance(labels, torch.Tensor):
+        lab = labels.detach().cpu().resolve_conj().resolve_neg()
+        arr = (lab.double() if lab.dtype == torch.bfloat16 else lab).numpy()
+    else:
+        try:
+            arr = np.asarray(labels)
+        except (TypeError, ValueError):
+            raise InputError(f"labels: expected integer class labels of shape ({n},), received "
+                             f"{type(labels).__name__} that is not an array") from None
+    if arr.shape != (n,):
+        raise ShapeError(f"labels: expected shape ({n},) (one label per atom), received {arr.shape}")
+    accepted = ("accepted: integers (or floats holding whole numbers) of magnitude below 2^63, "
+                "one per atom; map other class names to integers first, e.g. np.unique(labels, "
+                "return_inverse=True)[1]")
+    if arr.dtype.kind == "u" and arr.size and int(arr.max()) >= 2**63:
+        raise InputError(f"labels: received {int(arr.max())}, beyond int64; {accepted}")
+    if arr.dtype.kind in "biu":
+        return torch.from_numpy(arr.astype(np.int64))
+    if arr.dtype.kind != "f":
+        raise InputError(f"labels: expected integer class labels, received dtype {arr.dtype}; {accepted}")
+    arr = arr.astype(np.float64)
+    bad = ~(np.abs(arr) < _INT64_LIMIT) | (arr != np.round(arr))  # NaN and ±inf fail the first
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"labels: expected integer class labels, received {float(arr[i])!r} at index {i}; {accepted}")
+    return torch.from_numpy(arr.astype(np.int64))
+
+
 class GibbsAverager:
     r"""Data-anchored Gibbs average ``F(x) = Σ_j π_j(x) v_j`` (THEORY §4).
 
@@ -51,6 +85,9 @@ class GibbsAverager:
         t: HJ time ``> 0``; the kernel bandwidth is ``√(2 eps t)``.
         g: optional initial values ``(N,)`` (default 0: plain kernel regression).
         labels: optional integer class labels ``(N,)`` (default: ``values`` when integer).
+            Floats are accepted when they hold whole numbers below 2^63 in magnitude; NaN,
+            ±inf, fractions, larger numbers, strings and complex values raise
+            :class:`~hjdl.errors.InputError` (map class names to integers first).
 
     Attributes:
         layer: ``(W, b, eps)`` of the LSE layer whose Gibbs weights these are (the bijection of
@@ -92,12 +129,7 @@ class GibbsAverager:
         self.layer = (W, b, e)
         self.labels = self.classes = None
         if labels is not None:
-            lab = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
-            if lab.is_floating_point() and bool((lab != lab.round()).any()):
-                raise InputError("labels: expected integer class labels, received non-integer values")
-            lab = lab.long().to(y.device)
-            if lab.shape != (y.shape[0],):
-                raise ShapeError(f"labels: expected shape ({y.shape[0]},), received {tuple(lab.shape)}")
+            lab = _check_labels(labels, y.shape[0]).to(y.device)
             self.classes, self.labels = torch.unique(lab, return_inverse=True)
 
     @property
