@@ -14,6 +14,7 @@ tight tolerances), forward for ``x`` then backward for ``(x, p)`` jointly.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -22,7 +23,7 @@ import torch
 from scipy.integrate import solve_ivp
 
 from .._validation import as_tensor, check_finite
-from ..errors import ConvergenceError, InputError, ShapeError
+from ..errors import ConvergenceError, DomainError, InputError, NonFiniteError, ShapeError
 from .costate import costate, terminal_costate
 from .resnet import ResidualNet
 
@@ -48,12 +49,34 @@ class ConvergenceRecord:
     order: float
 
 
-def _theta_numpy(theta, t):
+def _theta_numpy(theta, t, d=None):
+    """``θ(t) = (W1 (m, d), b1 (m,), W2 (d, m), b2 (d,))`` as finite float64 arrays; shapes are
+    checked when ``d`` is given (once, before solving)."""
     parts = theta(float(t))
     if not isinstance(parts, (tuple, list)) or len(parts) != 4:
         raise InputError("theta: expected theta(t) to return (W1, b1, W2, b2), received "
                          f"{type(parts).__name__}")
-    return [np.asarray(torch.as_tensor(v).detach().cpu(), dtype=np.float64) for v in parts]
+    names = ("W1", "b1", "W2", "b2")
+    out = [as_tensor(v.detach() if isinstance(v, torch.Tensor) else v, f"theta({t:g}).{n}",
+                     dtype=torch.float64).cpu().numpy() for v, n in zip(parts, names)]
+    for v, n in zip(out, names):
+        if not np.isfinite(v).all():
+            raise NonFiniteError(f"theta({t:g}).{n}: contains NaN or infinite entries; accepted: finite numbers")
+    if d is not None:
+        m = out[0].shape[0] if out[0].ndim == 2 else -1
+        want = ((m, d), (m,), (d, m), (d,))
+        for v, n, w in zip(out, names, want):
+            if m < 1 or v.shape != w:
+                raise ShapeError(f"theta(t).{n}: expected shape {w if m >= 1 else '(m, ' + str(d) + ')'} "
+                                 f"for states of dimension d = {d} (W1 (m, d), b1 (m,), W2 (d, m), "
+                                 f"b2 (d,)), received {v.shape}")
+    return out
+
+
+def _positive(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
+        raise DomainError(f"{name}: expected a finite number > 0, received {value!r}")
+    return float(value)
 
 
 def adjoint_ode(theta: Callable[[float], tuple], x0, loss: Callable, horizon: float = 1.0,
@@ -77,14 +100,22 @@ def adjoint_ode(theta: Callable[[float], tuple], x0, loss: Callable, horizon: fl
         >>> round(float(sol.costates[0, 0, 0]), 6)   # p(0) = −e^{T}
         -2.718282
     """
+    if not callable(theta):
+        raise InputError(f"theta: expected a callable t -> (W1, b1, W2, b2), received {theta!r}")
+    if not callable(loss):
+        raise InputError(f"loss: expected a callable mapping the final state to a scalar, received {loss!r}")
     x0t = check_finite(as_tensor(x0, "x0", dtype=torch.float64), "x0")
-    if x0t.ndim != 2:
-        raise ShapeError(f"x0: expected shape (B, d), received {tuple(x0t.shape)}")
+    if x0t.ndim != 2 or x0t.shape[1] == 0:
+        raise ShapeError(f"x0: expected shape (B, d) with d >= 1, received {tuple(x0t.shape)}")
     B, d = x0t.shape
-    T = float(horizon)
-    if not (math.isfinite(T) and T > 0):
-        raise InputError(f"horizon: expected a finite number > 0, received {horizon!r}")
-    times = np.asarray([0.0] if times is None else times, dtype=np.float64)
+    T = _positive(horizon, "horizon")
+    rtol, atol = _positive(rtol, "rtol"), _positive(atol, "atol")
+    times_t = check_finite(as_tensor([0.0] if times is None else times, "times", dtype=torch.float64), "times")
+    if times_t.ndim != 1 or bool(((times_t < 0) | (times_t > T)).any()):
+        raise DomainError(f"times: expected a 1-D sequence of times in [0, horizon = {T:g}], received "
+                          f"{times_t.tolist() if times_t.numel() <= 6 else tuple(times_t.shape)}")
+    times = times_t.numpy()
+    _theta_numpy(theta, 0.0, d)
 
     def f_and_a(t, x):
         W1, b1, W2, b2 = _theta_numpy(theta, t)

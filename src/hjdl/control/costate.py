@@ -72,12 +72,17 @@ def terminal_costate(loss: Callable, xL: torch.Tensor, batch_shape) -> tuple[tor
     with torch.enable_grad():
         xg = xL.detach().requires_grad_(True)
         value = loss(xg.reshape(*batch_shape, xg.shape[-1]))
-        if not isinstance(value, torch.Tensor) or value.numel() != 1:
-            raise InputError("loss: expected loss(x_L) to return a scalar tensor, received "
-                             f"{type(value).__name__} of shape {tuple(getattr(value, 'shape', ()))}")
+        if not isinstance(value, torch.Tensor) or value.numel() != 1 or not value.is_floating_point():
+            raise InputError("loss: expected loss(x_L) to return a real floating scalar tensor, received "
+                             f"{type(value).__name__} of shape {tuple(getattr(value, 'shape', ()))}"
+                             f"{' and dtype ' + str(value.dtype) if isinstance(value, torch.Tensor) else ''}")
         if not bool(torch.isfinite(value)):
             raise NonFiniteError(f"loss: the terminal loss is not finite ({float(value)})")
-        (grad,) = torch.autograd.grad(value.reshape(()), xg, allow_unused=True)
+        grad = None
+        if value.requires_grad:  # a loss that does not read x_L has p_L = 0
+            (grad,) = torch.autograd.grad(value.reshape(()), xg, allow_unused=True)
+    if grad is not None and not bool(torch.isfinite(grad).all()):
+        raise NonFiniteError("loss: the gradient of the terminal loss at x_L is not finite")
     if grad is None:
         grad = torch.zeros_like(xg)
     return value.detach().reshape(()), -grad

@@ -23,12 +23,13 @@ with ``Q = CᵀC``, ``M = Q + P_{k+1}``, ``ŝ = s_{k+1} − Cᵀr_k``, ``P_T = 0
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .._validation import as_tensor, check_finite
+from .._validation import as_tensor, check_dtype, check_finite
 from ..errors import DomainError, InputError, ShapeError
 
 __all__ = ["LinearStateSpace", "LQRecord", "lq_costate", "riccati"]
@@ -51,9 +52,10 @@ class LinearStateSpace(nn.Module):
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
         for v, name in ((state_dim, "state_dim"), (input_dim, "input_dim"), (output_dim, "output_dim")):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise InputError(f"{name}: expected a positive integer, received {v!r}")
-        kw = {"dtype": dtype, "device": device}
+        state_dim, input_dim, output_dim = int(state_dim), int(input_dim), int(output_dim)
+        kw = {"dtype": check_dtype(dtype), "device": device}
         self.a = nn.Parameter(torch.empty(state_dim, **kw).uniform_(0.5, 0.95, generator=generator))
         self.B = nn.Parameter(torch.empty(state_dim, input_dim, **kw).normal_(generator=generator) / math.sqrt(input_dim))
         self.C = nn.Parameter(torch.empty(output_dim, state_dim, **kw).normal_(generator=generator) / math.sqrt(state_dim))
@@ -62,12 +64,13 @@ class LinearStateSpace(nn.Module):
         ut = as_tensor(u, "u", dtype=self.a.dtype, device=self.a.device)
         if ut.ndim != 3 or ut.shape[-1] != self.B.shape[1]:
             raise ShapeError(f"u: expected shape (batch, T, {self.B.shape[1]}), received {tuple(ut.shape)}")
+        check_finite(ut, "u")
         if x0 is None:
             x0 = ut.new_zeros(ut.shape[0], self.a.shape[0])
         x0 = as_tensor(x0, "x0", dtype=self.a.dtype, device=self.a.device)
         if tuple(x0.shape) != (ut.shape[0], self.a.shape[0]):
             raise ShapeError(f"x0: expected shape ({ut.shape[0]}, {self.a.shape[0]}), received {tuple(x0.shape)}")
-        return ut, x0
+        return ut, check_finite(x0, "x0")
 
     def trajectory(self, u, x0=None) -> torch.Tensor:
         """States ``x_0 … x_T``: ``(batch, T + 1, n)``."""
@@ -178,7 +181,7 @@ def riccati(ssm: LinearStateSpace, target, rho: float, x0=None) -> LQRecord:
     """
     if not isinstance(ssm, LinearStateSpace):
         raise InputError(f"ssm: expected hjdl.control.LinearStateSpace, received {type(ssm).__name__}")
-    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not (math.isfinite(rho) and rho > 0):
+    if isinstance(rho, bool) or not isinstance(rho, numbers.Real) or not (math.isfinite(rho) and rho > 0):
         raise DomainError(f"rho: expected a finite control cost > 0, received {rho!r}")
     with torch.no_grad():
         r = _target(ssm, target, None, None)
@@ -188,6 +191,7 @@ def riccati(ssm: LinearStateSpace, target, rho: float, x0=None) -> LQRecord:
         x0t = r.new_zeros(Bn, n) if x0 is None else as_tensor(x0, "x0", dtype=r.dtype, device=r.device)
         if tuple(x0t.shape) != (Bn, n):
             raise ShapeError(f"x0: expected shape ({Bn}, {n}), received {tuple(x0t.shape)}")
+        check_finite(x0t, "x0")
         A, Q, I = torch.diag(a), C.T @ C, torch.eye(m, dtype=r.dtype, device=r.device)
         P = [None] * (T + 1)
         s = [None] * (T + 1)
@@ -207,7 +211,8 @@ def riccati(ssm: LinearStateSpace, target, rho: float, x0=None) -> LQRecord:
             uk = -(x @ K[k].T) - kap[k]
             us.append(uk)
             x = a * x + uk @ Bm.T
-        u = torch.stack(us, 1)
+        u = torch.stack(us, 1) if T else r.new_zeros(Bn, 0, m)   # T = 0: no inputs to choose
         states = ssm.trajectory(u, x0t).detach()
         Pt, st, adj = _finish(P, s, Q, C, r, states)
-    return LQRecord(states, Pt, st, adj, u, torch.stack(K), torch.stack(kap, 1))
+        gains = torch.stack(K) if T else r.new_zeros(0, m, n)
+    return LQRecord(states, Pt, st, adj, u, gains, torch.stack(kap, 1) if T else r.new_zeros(Bn, 0, m))

@@ -26,11 +26,12 @@ layer's loss-gradient norm divided by ``h``: the first-order PMP residual.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Iterable
 
 import torch
 
-from ..errors import DomainError, InputError
+from ..errors import ConvergenceError, DomainError, InputError, ShapeError
 from .costate import costate
 from .resnet import ResidualNet
 
@@ -50,6 +51,21 @@ def pmp_gap(net: ResidualNet, x, loss: Callable) -> torch.Tensor:
     B = rec.states.shape[1]
     sq = sum(g.reshape(g.shape[0], -1).square().sum(1) for g in rec.hamiltonian_grads)
     return B * sq.sqrt()
+
+
+def _check_params(params) -> list:
+    """``head_params``: ``None`` or an iterable of floating leaf tensors (``nn.Parameter``)."""
+    if params is None:
+        return []
+    try:
+        params = list(params)
+    except TypeError:
+        raise InputError(f"head_params: expected an iterable of parameters, received {params!r}") from None
+    for i, p in enumerate(params):
+        if not isinstance(p, torch.Tensor) or not p.is_floating_point() or not p.is_leaf:
+            raise InputError(f"head_params[{i}]: expected a floating leaf tensor (an nn.Parameter), "
+                             f"received {type(p).__name__}")
+    return params
 
 
 class MSATrainer:
@@ -79,14 +95,14 @@ class MSATrainer:
         if not isinstance(net, ResidualNet):
             raise InputError(f"net: expected an hjdl.control.ResidualNet, received {type(net).__name__}")
         for value, name in ((rho, "rho"), (inner_lr, "inner_lr"), (head_lr, "head_lr")):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
                 raise DomainError(f"{name}: expected a finite number >= 0, received {value!r}")
-        if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 1:
+        if isinstance(inner_steps, bool) or not isinstance(inner_steps, numbers.Integral) or inner_steps < 1:
             raise InputError(f"inner_steps: expected an integer >= 1, received {inner_steps!r}")
         self.net, self.rho, self.inner_steps = net, float(rho), int(inner_steps)
-        self.inner = torch.optim.Adam(net.parameters(), lr=inner_lr)
-        self.head_params = list(head_params or [])
-        self.head = torch.optim.Adam(self.head_params, lr=head_lr) if self.head_params else None
+        self.inner = torch.optim.Adam(net.parameters(), lr=float(inner_lr))
+        self.head_params = _check_params(head_params)
+        self.head = torch.optim.Adam(self.head_params, lr=float(head_lr)) if self.head_params else None
 
     def _augmented(self, X, P, old):
         """``Σ_l 𝓗̃_l`` for all layers at once (x, p frozen; ``old`` = fields and ∂_x𝓗 at θ_old)."""
@@ -103,9 +119,14 @@ class MSATrainer:
         return H - 0.5 * self.rho * pen, None
 
     def step(self, x, loss: Callable[[torch.Tensor], torch.Tensor]) -> dict:
-        """One MSA iteration on the batch ``x``; returns ``{"loss", "hamiltonian"}`` (before the update)."""
+        """One MSA iteration on the batch ``x`` (at least one sample); returns ``{"loss",
+        "hamiltonian"}`` (before the update). Raises :class:`~hjdl.errors.ConvergenceError`, with
+        the parameters left as they were, if the update makes them non-finite."""
         rec = costate(self.net, x, loss)
         B = rec.states.shape[1]
+        if B == 0:
+            raise ShapeError("x: expected at least one sample, received an empty batch")
+        saved = [p.detach().clone() for p in self.net.parameters()]
         X, P = rec.states[:-1], rec.costates[1:] * B   # per-sample co-states (batch-mean scale)
         if self.head is not None:
             self.head.zero_grad()
@@ -119,4 +140,10 @@ class MSATrainer:
                 value, _ = self._augmented(X, P, old)
                 (-value).backward()
                 self.inner.step()
+        if not all(bool(torch.isfinite(p).all()) for p in self.net.parameters()):
+            with torch.no_grad():
+                for p, s in zip(self.net.parameters(), saved):
+                    p.copy_(s)
+            raise ConvergenceError("MSA step produced non-finite parameters (restored the previous "
+                                   "ones); likely fixes: a smaller inner_lr or a larger rho")
         return {"loss": float(rec.loss), "hamiltonian": float(rec.hamiltonians.sum())}

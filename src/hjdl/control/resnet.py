@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._validation import as_tensor, check_finite, check_points
+from .._validation import as_tensor, check_dtype, check_finite, check_points
 from ..errors import DomainError, InputError, ShapeError
 
 __all__ = ["ResidualNet"]
@@ -70,7 +70,7 @@ class ResidualNet(nn.Module):
                 math.isfinite(horizon) and horizon > 0):
             raise DomainError(f"horizon: expected a finite number > 0 (the final time T), received {horizon!r}")
         self.horizon = float(horizon)
-        kw = {"dtype": dtype, "device": device}
+        kw = {"dtype": check_dtype(dtype), "device": device}
         L, d, m = self.depth, self.dim, self.hidden
         self.W1 = nn.Parameter(torch.empty(L, m, d, **kw))
         self.b1 = nn.Parameter(torch.empty(L, m, **kw))
@@ -109,7 +109,10 @@ class ResidualNet(nn.Module):
             >>> ResidualNet.from_function(theta, 2, depth=8).W1.shape
             torch.Size([8, 2, 2])
         """
-        net = cls(dim, depth, horizon, hidden, dtype=dtype)
+        if not callable(theta):
+            raise InputError(f"theta: expected a callable t -> (W1, b1, W2, b2), received {theta!r}")
+        net = cls(dim, depth, horizon, hidden, dtype=check_dtype(dtype) or torch.float64)
+        dtype = net.W1.dtype
         with torch.no_grad():
             for l in range(net.depth):
                 parts = theta(l * net.step)
@@ -121,7 +124,7 @@ class ResidualNet(nn.Module):
                     if v.shape != p.shape[1:]:
                         raise ShapeError(f"theta(t).{name}: expected shape {tuple(p.shape[1:])}, "
                                          f"received {tuple(v.shape)}")
-                    p[l] = v
+                    p[l] = check_finite(v, f"theta(t).{name}")
         return net
 
     # -- evaluation ------------------------------------------------------------------------

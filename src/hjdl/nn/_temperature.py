@@ -13,7 +13,7 @@ import numbers
 import torch
 from torch import nn
 
-from .._validation import check_eps
+from .._validation import as_tensor, check_dtype, check_eps, check_finite, check_points
 from ..errors import DomainError, EpsilonError, InputError
 
 
@@ -31,9 +31,22 @@ def check_t(t) -> float:
     return float(t)
 
 
+def module_input(x, name: str, width: int, like: torch.Tensor, owner: str) -> torch.Tensor:
+    """A module's input ``x`` of shape ``(..., width)``: finite, in the common floating dtype of
+    ``x`` and the parameter ``like`` (a module evaluates as the functional core does: NumPy
+    arrays, lists and integer tensors are accepted, floating dtypes are promoted).
+
+    Raises :class:`~hjdl.errors.InputError` / ``ShapeError`` / ``NonFiniteError`` naming ``name``.
+    """
+    xt = as_tensor(x, name, device=like.device)
+    check_points(xt, width, name, owner)
+    check_finite(xt, name)
+    return xt.to(torch.promote_types(xt.dtype, like.dtype))
+
+
 def init_temperature(module: nn.Module, eps, learn_eps: bool, dtype=None, device=None) -> None:
     """Register ``eps`` on ``module``: buffer ``eps_buffer`` or parameter ``log_eps``."""
-    like = torch.empty((), dtype=dtype or torch.get_default_dtype(), device=device)
+    like = torch.empty((), dtype=check_dtype(dtype) or torch.get_default_dtype(), device=device)
     if isinstance(eps, torch.Tensor) and eps.numel() != 1:
         raise EpsilonError(f"eps: a module takes a single temperature, received shape {tuple(eps.shape)}")
     e, _ = check_eps(eps if not isinstance(eps, torch.Tensor) else eps.detach().reshape(()), like=like)
@@ -73,7 +86,7 @@ def init_affine(module: nn.Module, out_features: int, in_features: int, *, dtype
                 generator: torch.Generator | None = None) -> None:
     """Give ``module`` parameters ``weight`` ``(out, in)`` and ``bias`` ``(out,)``, initialised
     ``U(−1/√in, 1/√in)`` (as ``nn.Linear``) from ``generator`` if given."""
-    kw = {"dtype": dtype, "device": device}
+    kw = {"dtype": check_dtype(dtype), "device": device}
     module.weight = nn.Parameter(torch.empty(out_features, in_features, **kw))
     module.bias = nn.Parameter(torch.empty(out_features, **kw))
     reset_affine(module, generator)

@@ -16,7 +16,7 @@ import numbers
 import torch
 from torch import nn
 
-from .._validation import EPS_POSITIVE, as_tensor, check_eps
+from .._validation import EPS_POSITIVE, as_tensor, check_dtype, check_eps, check_finite, check_no_nan
 from ..core import InitialData, hopf_cole, to_initial_data
 from ..core.kernel import _entropy, _gibbs, _lse
 from ..errors import EpsilonError, InputError, ShapeError
@@ -40,6 +40,10 @@ def attention_allowed(batch: int, heads: int, queries: int, keys: int, attn_mask
     mask means key ``j`` is visible to query ``i`` iff ``j <= i``. ``None`` when all are visible.
     """
     allowed = None
+    if attn_mask is not None:
+        _check_mask(attn_mask, "attn_mask", [(queries, keys), (batch * heads, queries, keys)])
+    if key_padding_mask is not None:
+        _check_mask(key_padding_mask, "key_padding_mask", [(batch, keys)])
 
     def _ok(mask):
         return ~mask if mask.dtype == torch.bool else torch.isfinite(mask) | (mask > 0)
@@ -48,19 +52,27 @@ def attention_allowed(batch: int, heads: int, queries: int, keys: int, attn_mask
         a = _ok(attn_mask)
         if a.ndim == 3:
             a = a.reshape(batch, heads, queries, keys)
-        elif a.ndim != 2:
-            raise ShapeError(f"attn_mask: expected shape ({queries}, {keys}) or ({batch * heads}, "
-                             f"{queries}, {keys}), received {tuple(attn_mask.shape)}")
         allowed = a
     elif is_causal:
         allowed = torch.ones(queries, keys, dtype=torch.bool, device=device).tril()
     if key_padding_mask is not None:
-        if tuple(key_padding_mask.shape) != (batch, keys):
-            raise ShapeError(f"key_padding_mask: expected shape ({batch}, {keys}), "
-                             f"received {tuple(key_padding_mask.shape)}")
         k = _ok(key_padding_mask)[:, None, None, :]
         allowed = k if allowed is None else allowed & k
     return allowed
+
+
+def _check_mask(mask, name: str, shapes: list) -> None:
+    """A mask is a bool tensor (``True`` = not allowed) or a floating one (added; ``-inf`` forbids)
+    of one of ``shapes``; NaN and ``+inf`` entries are refused."""
+    if not isinstance(mask, torch.Tensor) or not (mask.dtype == torch.bool or mask.is_floating_point()):
+        what = f"a tensor of dtype {mask.dtype}" if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise InputError(f"{name}: expected a bool tensor (True = not allowed) or a floating tensor "
+                         f"(added to the scores, -inf forbids), received {what}")
+    if tuple(mask.shape) not in shapes:
+        listing = " or ".join(str(s) for s in shapes)
+        raise ShapeError(f"{name}: expected shape {listing}, received {tuple(mask.shape)}")
+    if mask.is_floating_point():
+        check_no_nan(mask, name)
 
 
 class GibbsAttention(nn.Module):
@@ -111,7 +123,7 @@ class GibbsAttention(nn.Module):
         self.head_dim = self.embed_dim // self.num_heads
         self.batch_first = bool(batch_first)
         self.learn_eps = bool(learn_eps)
-        kw = {"dtype": dtype, "device": device}
+        kw = {"dtype": check_dtype(dtype), "device": device}
         E = self.embed_dim
         self.in_proj_weight = nn.Parameter(torch.empty(3 * E, E, **kw))
         self.in_proj_bias = nn.Parameter(torch.zeros(3 * E, **kw)) if bias else None
@@ -166,19 +178,20 @@ class GibbsAttention(nn.Module):
 
     # -- the Gibbs weights -------------------------------------------------------------------
     def _batched(self, t, name):
-        if not isinstance(t, torch.Tensor):
-            t = as_tensor(t, name)
-        if t.ndim == 2:
-            return t.unsqueeze(0), True
-        if t.ndim != 3 or t.shape[-1] != self.embed_dim:
+        t = as_tensor(t, name, device=self.in_proj_weight.device)
+        if t.ndim not in (2, 3) or t.shape[-1] != self.embed_dim:
             raise ShapeError(f"{name}: expected shape (batch, length, {self.embed_dim}) "
                              f"{'(batch_first)' if self.batch_first else '(length, batch, E)'} or "
                              f"(length, {self.embed_dim}), received {tuple(t.shape)}")
+        check_finite(t, name)
+        if t.ndim == 2:
+            return t.unsqueeze(0), True
         return (t if self.batch_first else t.transpose(0, 1)), False
 
     def _project(self, query, key, value):
         E, H, D = self.embed_dim, self.num_heads, self.head_dim
-        w, b = self.in_proj_weight, self.in_proj_bias
+        w, b = self.in_proj_weight.to(query.dtype), self.in_proj_bias
+        b = None if b is None else b.to(query.dtype)
         bs = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
         if query is key and key is value:
             qkv = nn.functional.linear(query, w, b)
@@ -196,28 +209,57 @@ class GibbsAttention(nn.Module):
         scores = q @ k.transpose(-1, -2)                               # (B, H, Q, K): q_i·k_j
         allowed = attention_allowed(B, H, Q, K, attn_mask, key_padding_mask, is_causal, q.device)
         if attn_mask is not None and attn_mask.dtype != torch.bool:   # additive float mask
-            am = attn_mask.reshape(B, H, Q, K) if attn_mask.ndim == 3 else attn_mask
-            scores = scores + torch.where(torch.isfinite(am), am, torch.zeros_like(am)) * self.eps[:, None, None]
+            am = (attn_mask.reshape(B, H, Q, K) if attn_mask.ndim == 3 else attn_mask).to(scores.dtype)
+            eps_h = self.eps.to(scores.dtype)[:, None, None]
+            scores = scores + torch.where(torch.isfinite(am), am, torch.zeros_like(am)) * eps_h
         if allowed is not None:
             scores = scores.masked_fill(~allowed, -torch.inf)
+        if K == 0:  # no key to attend to: the all-masked convention (zero weights)
+            return scores
         eps = self.eps.to(scores.dtype)
         mode = EPS_POSITIVE if bool((eps > 0).all()) else ("zero" if bool((eps == 0).all()) else "mixed")
         return _gibbs(scores, eps[:, None, None], mode, -1)
 
     def _inputs(self, query, key, value):
+        """``query``, ``key``, ``value`` checked (finite, ``E`` wide, equal batch sizes, as many
+        values as keys), batch-first, in the common floating dtype of the inputs and weights."""
         key = query if key is None else key
         value = key if value is None else value
         q_in, unbatched = self._batched(query, "query")
-        k_in = q_in if key is query else self._batched(key, "key")[0]
-        v_in = k_in if value is key else self._batched(value, "value")[0]
+        k_in, k_unb = (q_in, unbatched) if key is query else self._batched(key, "key")
+        v_in, v_unb = (k_in, k_unb) if value is key else self._batched(value, "value")
+        if k_unb != unbatched or v_unb != unbatched:
+            raise ShapeError("query, key, value: expected all batched (3-D) or all unbatched (2-D), "
+                             f"received {q_in.ndim - unbatched}-D, {k_in.ndim - k_unb}-D, "
+                             f"{v_in.ndim - v_unb}-D")
+        if k_in.shape[0] != q_in.shape[0] or v_in.shape[0] != q_in.shape[0]:
+            raise ShapeError(f"key, value: expected the batch size of query ({q_in.shape[0]}), received "
+                             f"{k_in.shape[0]} and {v_in.shape[0]}")
+        if v_in.shape[1] != k_in.shape[1]:
+            raise ShapeError(f"value: expected one value per key ({k_in.shape[1]} keys), received "
+                             f"{v_in.shape[1]}")
+        dtype = torch.promote_types(self.in_proj_weight.dtype, q_in.dtype)
+        for t in (k_in, v_in):
+            dtype = torch.promote_types(dtype, t.dtype)
+        same_k, same_v = k_in is q_in, v_in is k_in
+        q_in = q_in.to(dtype)
+        k_in = q_in if same_k else k_in.to(dtype)
+        v_in = k_in if same_v else v_in.to(dtype)
         return q_in, k_in, v_in, unbatched
+
+    @staticmethod
+    def _padding(key_padding_mask, unbatched):
+        """MultiheadAttention takes a ``(K,)`` padding mask for unbatched input."""
+        if unbatched and isinstance(key_padding_mask, torch.Tensor) and key_padding_mask.ndim == 1:
+            return key_padding_mask.unsqueeze(0)
+        return key_padding_mask
 
     def gibbs_weights(self, query, key=None, attn_mask=None, key_padding_mask=None,
                       is_causal: bool = False) -> torch.Tensor:
         """``π = softmax(q·k / eps)`` per head: ``(B, H, Q, K)`` (``(H, Q, K)`` for unbatched input)."""
         q_in, k_in, _, unbatched = self._inputs(query, key, None)
         q, k, _ = self._project(q_in, k_in, k_in)
-        w = self._weights(q, k, attn_mask, key_padding_mask, is_causal)
+        w = self._weights(q, k, attn_mask, self._padding(key_padding_mask, unbatched), is_causal)
         return w[0] if unbatched else w
 
     def entropy(self, query, key=None, attn_mask=None, key_padding_mask=None,
@@ -227,9 +269,10 @@ class GibbsAttention(nn.Module):
         ``(B, H, Q)``; ``NaN`` for a query that sees fewer than two keys (``log 1 = 0``).
         """
         w = self.gibbs_weights(query, key, attn_mask, key_padding_mask, is_causal)
-        q_in, k_in, _, _ = self._inputs(query, key, None)
+        q_in, k_in, _, unbatched = self._inputs(query, key, None)
         B, Q, K = q_in.shape[0], q_in.shape[1], k_in.shape[1]
-        allowed = attention_allowed(B, self.num_heads, Q, K, attn_mask, key_padding_mask, is_causal, w.device)
+        allowed = attention_allowed(B, self.num_heads, Q, K, attn_mask,
+                                    self._padding(key_padding_mask, unbatched), is_causal, w.device)
         if allowed is None:
             visible = torch.full(w.shape[:-1], K, device=w.device)
         else:
@@ -245,9 +288,10 @@ class GibbsAttention(nn.Module):
         """``(output, weights)`` as ``torch.nn.MultiheadAttention.forward`` (see the class docstring)."""
         q_in, k_in, v_in, unbatched = self._inputs(query, key, value)
         q, k, v = self._project(q_in, k_in, v_in)
-        w = self._weights(q, k, attn_mask, key_padding_mask, is_causal)
+        w = self._weights(q, k, attn_mask, self._padding(key_padding_mask, unbatched), is_causal)
         heads = (w @ v).transpose(1, 2).reshape(q_in.shape[0], q_in.shape[1], self.embed_dim)
-        out = self.out_proj(heads)
+        o = self.out_proj
+        out = nn.functional.linear(heads, o.weight.to(heads.dtype), None if o.bias is None else o.bias.to(heads.dtype))
         if unbatched:
             out, w = out[0], w[0]
         elif not self.batch_first:
@@ -294,7 +338,7 @@ class LSETransformerBlock(nn.Module):
         super().__init__()
         self.d_model = _int(d_model, "d_model")
         self.width = _int(width, "width")
-        kw = {"dtype": dtype, "device": device}
+        kw = {"dtype": check_dtype(dtype), "device": device}
         like = torch.empty((), **kw)
         e, mode = check_eps(eps, like=like)
         if mode != EPS_POSITIVE or e.ndim:
@@ -319,13 +363,23 @@ class LSETransformerBlock(nn.Module):
         return _lse(logits, e, EPS_POSITIVE, -1, finite=True).squeeze(-1)
 
     def forward(self, x: torch.Tensor, key_padding_mask=None) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != self.d_model:
-            raise ShapeError(f"x: expected shape (batch, length, {self.d_model}), received "
-                             f"{tuple(getattr(x, 'shape', ()))}")
-        z = self.norm1(x)
+        """``(B, L, E) → (B, L, E)``; ``x`` finite, evaluated in the common dtype of ``x`` and the
+        parameters. ``L = 0`` gives an empty output."""
+        x = as_tensor(x, "x", device=self.ffn_weight.device)
+        if x.ndim != 3 or x.shape[-1] != self.d_model:
+            raise ShapeError(f"x: expected shape (batch, length, {self.d_model}), received {tuple(x.shape)}")
+        check_finite(x, "x")
+        x = x.to(torch.promote_types(x.dtype, self.ffn_weight.dtype))
+        z = self._norm(self.norm1, x)
         y = x + self.attn(z, z, z, key_padding_mask=key_padding_mask, need_weights=False,
                           is_causal=self.causal)[0]
-        return y + self.ffn(self.norm2(y))
+        return y + self.ffn(self._norm(self.norm2, y))
+
+    @staticmethod
+    def _norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+        """``norm(x)`` in ``x``'s dtype."""
+        return nn.functional.layer_norm(x, norm.normalized_shape, norm.weight.to(x.dtype),
+                                        norm.bias.to(x.dtype), norm.eps)
 
     def initial_data(self, unit: int, dtype: torch.dtype | None = None) -> InitialData:
         """The HJ initial data (atoms, values) of feed-forward unit ``unit`` (T3, time ``self.t``)."""

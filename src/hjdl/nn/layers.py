@@ -16,9 +16,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._validation import as_tensor, check_finite, check_matrix_rows, check_vector, common
 from ..core import InitialData, entropy, from_initial_data, layer_weights, lse_layer, to_initial_data
 from ..errors import InputError
-from ._temperature import TemperedAffine, check_features, check_t, init_affine
+from ._temperature import TemperedAffine, check_features, check_t, init_affine, module_input
 
 __all__ = ["LSELayer", "MaxAffine"]
 
@@ -66,11 +67,14 @@ class LSELayer(TemperedAffine):
     # -- evaluation ------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``LSE_eps(x Wᵀ + b)``: ``(..., d) → (...)`` via :func:`hjdl.lse_layer`."""
-        return lse_layer(x, self.weight, self.bias, self.eps)
+        return lse_layer(self._input(x), self.weight, self.bias, self.eps)
+
+    def _input(self, x) -> torch.Tensor:
+        return module_input(x, "x", self.in_features, self.weight, f"LSELayer(in_features={self.in_features})")
 
     def gibbs(self, x: torch.Tensor) -> torch.Tensor:
         """Gibbs weights ``π(x) = softmax((x Wᵀ + b)/eps)``: ``(..., d) → (..., N)`` (THEORY §4)."""
-        return layer_weights(x, self.weight, self.bias, self.eps)
+        return layer_weights(self._input(x), self.weight, self.bias, self.eps)
 
     def entropy(self, x: torch.Tensor) -> torch.Tensor:
         """Entropy ``H(π(x)) ∈ [0, log N]`` of the Gibbs weights: ``(..., d) → (...)`` (THEORY §4)."""
@@ -142,14 +146,17 @@ class MaxAffine(nn.Module):
 
     @classmethod
     def from_weights(cls, weight: torch.Tensor, bias: torch.Tensor, t: float = 1.0) -> "MaxAffine":
-        """A max-affine layer holding copies of ``weight`` (N, d) and ``bias`` (N,)."""
-        W = torch.as_tensor(weight)
-        if W.ndim != 2:
-            raise InputError(f"weight: expected shape (N, d), received {tuple(W.shape)}")
+        """A max-affine layer holding copies of ``weight`` (N, d) and ``bias`` (N,) (finite; the
+        layer takes their common floating dtype)."""
+        W = check_matrix_rows(as_tensor(weight, "weight"), "weight")
+        b = as_tensor(bias, "bias", device=W.device)
+        W, b = common(W, b, names=("weight", "bias"))
+        check_vector(b, W.shape[0], "bias", f"the {W.shape[0]} rows of weight")
+        check_finite(W, "weight")
+        check_finite(b, "bias")
+        if W.shape[1] == 0:
+            raise InputError(f"weight: expected at least one input dimension, received shape {tuple(W.shape)}")
         module = cls(W.shape[1], W.shape[0], t=t, dtype=W.dtype, device=W.device)
-        b = torch.as_tensor(bias).to(W)
-        if b.shape != (W.shape[0],):
-            raise InputError(f"bias: expected shape ({W.shape[0]},), received {tuple(b.shape)}")
         with torch.no_grad():
             module.weight.copy_(W)
             module.bias.copy_(b)
@@ -162,11 +169,14 @@ class MaxAffine(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``max_j (W_j·x + b_j)``: ``(..., d) → (...)``."""
-        return lse_layer(x, self.weight, self.bias, 0.0)
+        return lse_layer(self._input(x), self.weight, self.bias, 0.0)
+
+    def _input(self, x) -> torch.Tensor:
+        return module_input(x, "x", self.in_features, self.weight, f"MaxAffine(in_features={self.in_features})")
 
     def gibbs(self, x: torch.Tensor) -> torch.Tensor:
         """Arg-max indicator weights (ties shared equally): ``(..., N)``."""
-        return layer_weights(x, self.weight, self.bias, 0.0)
+        return layer_weights(self._input(x), self.weight, self.bias, 0.0)
 
     def initial_data(self, t: float | None = None) -> InitialData:
         """Hopf–Lax initial data ``(y_j, g_j)`` at time ``t`` (default ``self.t``)."""

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..core import InitialData, softplus_eps
 from ..errors import InputError
-from ._temperature import TemperedAffine, check_features, check_t
+from ._temperature import TemperedAffine, check_features, check_t, module_input
 from .layers import LSELayer
 
 __all__ = ["LSENetwork", "SoftplusLayer"]
@@ -55,7 +55,12 @@ class SoftplusLayer(TemperedAffine):
                           generator=generator)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        out = softplus_eps(torch.nn.functional.linear(h, self.weight, self.bias), self.eps)
+        """``softplus_eps(h Wᵀ + b)`` (``+ h`` when residual): ``(..., in) → (..., out)``; ``h``
+        finite, evaluated in the common dtype of ``h`` and the parameters."""
+        h = module_input(h, "h", self.in_features, self.weight,
+                         f"SoftplusLayer(in_features={self.in_features})")
+        W, b = self.weight.to(h.dtype), self.bias.to(h.dtype)
+        out = softplus_eps(torch.nn.functional.linear(h, W, b), self.eps)
         return h + out if self.residual else out
 
     def extra_repr(self) -> str:
@@ -128,6 +133,8 @@ class LSENetwork(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The last hidden representation ``h(x)`` (``x`` itself when ``hidden == ()``)."""
+        x = module_input(x, "x", self.in_features, self.heads[0].weight,
+                         f"LSENetwork(in_features={self.in_features})")
         for layer in self.layers:
             x = layer(x)
         return x

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .._validation import as_tensor, check_finite
 from ..core import gibbs
 from ..core.kernel import _entropy
 from ..errors import InputError, ShapeError
@@ -69,20 +70,45 @@ def _prepare(module, cls, x, name):
         raise InputError(f"{name}: expected torch.nn.{cls.__name__}, received {type(module).__name__}")
     if module.bidirectional or getattr(module, "proj_size", 0):
         raise InputError(f"{name}: bidirectional modules and proj_size > 0 are not supported")
-    if not isinstance(x, torch.Tensor) or x.ndim not in (2, 3) or x.shape[-1] != module.input_size:
+    w = module.weight_ih_l0
+    if not w.is_floating_point():
+        raise InputError(f"{name}: expected floating parameters, received dtype {w.dtype}")
+    x = as_tensor(x, "x", device=w.device)
+    if x.ndim not in (2, 3) or x.shape[-1] != module.input_size:
         raise ShapeError(f"x: expected shape (batch, time, {module.input_size}) "
                          f"(or (time, batch, ...) if not batch_first, or unbatched (time, ...)), "
-                         f"received {tuple(getattr(x, 'shape', ()))}")
+                         f"received {tuple(x.shape)}")
+    check_finite(x, "x")
+    x = x.to(torch.promote_types(x.dtype, w.dtype))  # evaluated in the common dtype
     unbatched = x.ndim == 2
     xb = x.unsqueeze(0) if unbatched else (x if module.batch_first else x.transpose(0, 1))
     return xb, unbatched
 
 
-def _weights(module, layer):
+def _state(value, name, module, batch, unbatched, like):
+    """An initial state ``(layers, B, H)`` (``(layers, H)`` for unbatched input), finite."""
+    want = (module.num_layers, module.hidden_size) if unbatched else (module.num_layers, batch, module.hidden_size)
+    t = as_tensor(value, name, device=like.device)
+    if tuple(t.shape) != want:
+        raise ShapeError(f"{name}: expected shape {want} (layers, {'' if unbatched else 'batch, '}hidden_size), "
+                         f"received {tuple(t.shape)}")
+    check_finite(t, name)
+    t = t.to(like.dtype)
+    return t.unsqueeze(1) if unbatched else t
+
+
+def _weights(module, layer, dtype):
     w_ih, w_hh = getattr(module, f"weight_ih_l{layer}"), getattr(module, f"weight_hh_l{layer}")
     if module.bias:
-        return w_ih, w_hh, getattr(module, f"bias_ih_l{layer}"), getattr(module, f"bias_hh_l{layer}")
-    return w_ih, w_hh, torch.zeros_like(w_ih[:, 0]), torch.zeros_like(w_hh[:, 0])
+        b_ih, b_hh = getattr(module, f"bias_ih_l{layer}"), getattr(module, f"bias_hh_l{layer}")
+    else:
+        b_ih, b_hh = torch.zeros_like(w_ih[:, 0]), torch.zeros_like(w_hh[:, 0])
+    return tuple(p.to(dtype) for p in (w_ih, w_hh, b_ih, b_hh))
+
+
+def _stack(values, like):
+    """Stack per-step ``(B, H)`` tensors on axis 1; ``(B, 0, H)`` for an empty sequence."""
+    return torch.stack(values, 1) if values else like.new_zeros(like.shape[0], 0, like.shape[-1])
 
 
 def lstm_gates(lstm: nn.LSTM, x: torch.Tensor, hx=None) -> GateRecord:
@@ -90,7 +116,9 @@ def lstm_gates(lstm: nn.LSTM, x: torch.Tensor, hx=None) -> GateRecord:
 
     ``i, f, o = π_1(a, 0)``, ``g = π_+ − π_−`` of ``(a, −a)``, ``c' = f c + i g``,
     ``h' = o (π_+ − π_−)(c')`` with ``a = W_ih x + b_ih + W_hh h + b_hh`` (PyTorch's order
-    ``i, f, g, o``). Inputs and ``hx = (h_0, c_0)`` as ``torch.nn.LSTM``.
+    ``i, f, g, o``). Inputs and ``hx = (h_0, c_0)`` as ``torch.nn.LSTM`` (finite; evaluated in
+    the common dtype of ``x`` and the module). An empty sequence (``time = 0``) gives empty
+    outputs and gates, and ``h_n, c_n = hx``.
 
     Example:
         >>> import torch
@@ -105,12 +133,15 @@ def lstm_gates(lstm: nn.LSTM, x: torch.Tensor, hx=None) -> GateRecord:
     if hx is None:
         h0 = c0 = xb.new_zeros(lstm.num_layers, B, Hd)
     else:
-        h0, c0 = (t.unsqueeze(1) if unbatched else t for t in hx)
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise InputError(f"hx: expected a pair (h_0, c_0) as torch.nn.LSTM takes, received {type(hx).__name__}")
+        h0 = _state(hx[0], "hx[0]", lstm, B, unbatched, xb)
+        c0 = _state(hx[1], "hx[1]", lstm, B, unbatched, xb)
     rec = GateRecord("lstm", xb, [], [])
     layer_in, h_n, c_n = xb, [], []
     with torch.no_grad():
         for layer in range(lstm.num_layers):
-            w_ih, w_hh, b_ih, b_hh = _weights(lstm, layer)
+            w_ih, w_hh, b_ih, b_hh = _weights(lstm, layer, xb.dtype)
             pre_x = layer_in @ w_ih.T + b_ih
             h, c = h0[layer], c0[layer]
             outs, vals, ents = [], {k: [] for k in ("input", "forget", "cell", "output", "state")}, None
@@ -128,11 +159,11 @@ def lstm_gates(lstm: nn.LSTM, x: torch.Tensor, hx=None) -> GateRecord:
                                 ("state", tc, hc)):
                     vals[k].append(v)
                     ents[k].append(e)
-            layer_in = torch.stack(outs, 1)
+            layer_in = _stack(outs, h)
             h_n.append(h)
             c_n.append(c)
-            rec.gates.append({k: torch.stack(v, 1) for k, v in vals.items()})
-            rec.entropy.append({k: torch.stack(v, 1) for k, v in ents.items()})
+            rec.gates.append({k: _stack(v, h) for k, v in vals.items()})
+            rec.entropy.append({k: _stack(v, h) for k, v in ents.items()})
     rec.output, rec.h_n, rec.c_n = layer_in, torch.stack(h_n), torch.stack(c_n)
     if unbatched:
         rec.output, rec.h_n, rec.c_n = rec.output[0], rec.h_n[:, 0], rec.c_n[:, 0]
@@ -143,7 +174,8 @@ def gru_gates(gru: nn.GRU, x: torch.Tensor, hx=None) -> GateRecord:
     r"""Re-run ``gru`` on ``x`` with every gate computed through :func:`hjdl.gibbs`.
 
     ``r, z = π_1(a, 0)``, ``n = (π_+ − π_−)(W_in x + b_in + r ⊙ (W_hn h + b_hn))``,
-    ``h' = (1 − z) n + z h`` (PyTorch's order ``r, z, n``).
+    ``h' = (1 − z) n + z h`` (PyTorch's order ``r, z, n``). Inputs and ``hx = h_0`` as
+    ``torch.nn.GRU``, checked and evaluated as in :func:`lstm_gates`.
 
     Example:
         >>> import torch
@@ -155,12 +187,12 @@ def gru_gates(gru: nn.GRU, x: torch.Tensor, hx=None) -> GateRecord:
     """
     xb, unbatched = _prepare(gru, nn.GRU, x, "gru")
     B, T, Hd = xb.shape[0], xb.shape[1], gru.hidden_size
-    h0 = xb.new_zeros(gru.num_layers, B, Hd) if hx is None else (hx.unsqueeze(1) if unbatched else hx)
+    h0 = xb.new_zeros(gru.num_layers, B, Hd) if hx is None else _state(hx, "hx", gru, B, unbatched, xb)
     rec = GateRecord("gru", xb, [], None)
     layer_in, h_n = xb, []
     with torch.no_grad():
         for layer in range(gru.num_layers):
-            w_ih, w_hh, b_ih, b_hh = _weights(gru, layer)
+            w_ih, w_hh, b_ih, b_hh = _weights(gru, layer, xb.dtype)
             pre_x = layer_in @ w_ih.T + b_ih
             h = h0[layer]
             outs = []
@@ -176,10 +208,10 @@ def gru_gates(gru: nn.GRU, x: torch.Tensor, hx=None) -> GateRecord:
                 for k, v, e in (("reset", r, er), ("update", z, ez), ("new", n, en)):
                     vals[k].append(v)
                     ents[k].append(e)
-            layer_in = torch.stack(outs, 1)
+            layer_in = _stack(outs, h)
             h_n.append(h)
-            rec.gates.append({k: torch.stack(v, 1) for k, v in vals.items()})
-            rec.entropy.append({k: torch.stack(v, 1) for k, v in ents.items()})
+            rec.gates.append({k: _stack(v, h) for k, v in vals.items()})
+            rec.entropy.append({k: _stack(v, h) for k, v in ents.items()})
     rec.output, rec.h_n = layer_in, torch.stack(h_n)
     if unbatched:
         rec.output, rec.h_n = rec.output[0], rec.h_n[:, 0]

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
 from .._progress import progress
-from ..errors import ConvergenceError
+from .._validation import as_tensor, check_finite
+from ..errors import ConvergenceError, InputError, ShapeError
 
 __all__ = ["TrainResult", "train"]
 
@@ -28,6 +31,59 @@ class TrainResult:
     n_iter: int = 0
     refine_iter: int = 0
     stopped_early: bool = False
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InputError(f"{name}: expected an integer >= {minimum}, received {value!r}")
+    return int(value)
+
+
+def _check_real(value, name, *, positive=True):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or (
+            positive and value <= 0) or value < 0:
+        raise InputError(f"{name}: expected a finite number {'> 0' if positive else '>= 0'}, received {value!r}")
+    return float(value)
+
+
+_LABELS = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
+def _check_data(module, loss_fn, X, y):
+    """``X`` (finite, in the dtype of the module's parameters) and ``y`` (its own dtype: integer
+    labels, or finite reals), with as many rows as each other, and at least one."""
+    if not isinstance(module, nn.Module):
+        raise InputError(f"module: expected a torch.nn.Module, received {type(module).__name__}")
+    if not callable(loss_fn):
+        raise InputError(f"loss_fn: expected a callable (prediction, target) -> scalar, received {loss_fn!r}")
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        raise InputError(f"module: {type(module).__name__} has no trainable parameters")
+    Xt = as_tensor(X, "X", device=params[0].device)
+    if params[0].is_floating_point() and Xt.dtype != params[0].dtype:
+        Xt = Xt.to(params[0].dtype)
+    check_finite(Xt, "X")
+    yt = y
+    if not isinstance(y, torch.Tensor):
+        arr = np.asarray(y) if not isinstance(y, (str, bytes)) else np.asarray([], dtype=object)
+        if arr.dtype.kind not in "fiu" or arr.ndim == 0:
+            raise InputError(f"y: expected a tensor or array of targets, received {type(y).__name__}")
+        yt = torch.as_tensor(arr)
+    if not (yt.is_floating_point() or yt.dtype in _LABELS):
+        raise InputError(f"y: expected real targets (floating) or integer labels, received dtype {yt.dtype}")
+    if yt.is_floating_point():
+        check_finite(yt, "y")
+    if Xt.ndim == 0 or yt.ndim == 0 or Xt.shape[0] != yt.shape[0] or Xt.shape[0] == 0:
+        raise ShapeError(f"X, y: expected the same number (>= 1) of samples along the first axis, received "
+                         f"shapes {tuple(Xt.shape)} and {tuple(yt.shape)}")
+    return params, Xt, yt.to(Xt.device)
+
+
+def _scalar_loss(loss) -> torch.Tensor:
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or not loss.is_floating_point():
+        raise InputError("loss_fn: expected a real scalar tensor, received "
+                         f"{type(loss).__name__} of shape {tuple(getattr(loss, 'shape', ()))}")
+    return loss.reshape(())
 
 
 def _diverged(stage: str, step: int, value: float, last: float | None) -> ConvergenceError:
@@ -50,8 +106,23 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
     ``n_iter_no_change`` steps (full batch only); then ``refine="lbfgs"`` runs
     :class:`torch.optim.LBFGS` (strong-Wolfe line search) for up to ``refine_iter`` iterations on
     the full batch, kept only if it lowers the loss.
+
+    ``X`` is converted to the dtype of the module's parameters and must be finite; ``y`` keeps its
+    dtype (integer class labels or finite real targets); both have ``n >= 1`` rows. Bad arguments
+    raise :class:`~hjdl.errors.InputError` naming the argument.
     """
-    params = [p for p in module.parameters() if p.requires_grad]
+    params, X, y = _check_data(module, loss_fn, X, y)
+    _check_int(max_iter, "max_iter", 0)
+    lr = _check_real(lr, "lr")
+    _check_real(tol, "tol", positive=False)
+    _check_int(n_iter_no_change, "n_iter_no_change", 1)
+    _check_int(refine_iter, "refine_iter", 0)
+    if batch_size is not None:
+        _check_int(batch_size, "batch_size", 1)
+    if refine not in (None, "lbfgs"):
+        raise InputError(f"refine: expected 'lbfgs' or None, received {refine!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise InputError(f"generator: expected a torch.Generator or None, received {type(generator).__name__}")
     n = X.shape[0]
     full = batch_size is None or batch_size >= n
     opt = torch.optim.Adam(params, lr=lr)
@@ -70,7 +141,7 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
             pos += batch_size
             xb, yb = X[idx], y[idx]
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(module(xb), yb)
+        loss = _scalar_loss(loss_fn(module(xb), yb))
         value = float(loss.detach())
         if not math.isfinite(value):
             raise _diverged("Adam", step, value, last)
@@ -88,7 +159,7 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
                     break
     n_iter = step + 1 if max_iter > 0 else 0
     with torch.no_grad():
-        final = float(loss_fn(module(X), y))
+        final = float(_scalar_loss(loss_fn(module(X), y)))
     if not math.isfinite(final):
         raise _diverged("Adam (final evaluation)", n_iter, final, last)
     n_refine = 0

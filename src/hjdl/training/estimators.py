@@ -39,26 +39,13 @@ from ..errors import EpsilonError, InputError
 from ..errors import NotFittedError as _HJNotFitted
 from ..nn import LSENetwork
 from ..scaling import epsilon_star, intrinsic_dimension
-from ._engine import train
+from ._engine import _check_int, _check_real, train
 
 
 class EstimatorNotFittedError(_HJNotFitted, _SklearnNotFitted):
     """Raised by ``predict`` / ``score`` before ``fit``: both hjdl's and scikit-learn's NotFittedError."""
 
 __all__ = ["HJRegressor", "HJClassifier"]
-
-
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InputError(f"{name}: expected an integer >= {minimum}, received {value!r}")
-    return int(value)
-
-
-def _check_real(value, name, *, positive=True):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or (
-            positive and value <= 0):
-        raise InputError(f"{name}: expected a finite number{' > 0' if positive else ''}, received {value!r}")
-    return float(value)
 
 
 class _HJEstimator(BaseEstimator):
