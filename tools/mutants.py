@@ -19,8 +19,10 @@ The tests of a package are ``tests/<package>/test_*.py`` (plus ``tests/pde/test_
 for core) without the end-to-end ``*_experiments.py`` files, which take minutes each
 (``--with-experiments`` adds them).
 
-Before the mutants, each package's tests run once on the unmutated copy (the control): a package
-whose control fails is reported and its mutants are not counted (they would all look killed).
+Before the mutants, each package's tests run once on the unmutated copy (the control). Tests that
+fail there (work in progress elsewhere) are deselected from that package's mutant runs and listed;
+a package whose control cannot run at all (a collection error) is reported and its mutants are
+not counted (they would all look killed).
 Mutants known to be equivalent (no observable change; the reason is recorded) run too but are
 excluded from the kill rate. The script prints the kill rate and the survivors, writes a JSON
 summary, and exits 0: it is a report, not a gate.
@@ -138,25 +140,24 @@ MUTANTS: list[Mutant] = [
     M("core-26", "core/initial_data.py", "b = -data.g - (Ainv_y * data.y).sum(-1) / (4 * tt)",
       "b = -data.g - (Ainv_y * data.y).sum(-1) / (2 * tt)", "from_initial_data: /(2t) instead of /(4t)"),
     # ---------------------------------------------------------------- core/derivatives.py
-    M("core-27", "core/derivatives.py", "cov = (dev * p[..., None]).transpose(-1, -2) @ dev",
-      "cov = (omega * p[..., None]).transpose(-1, -2) @ omega",
+    M("core-27", "core/derivatives.py", "return ref, shift, (dev * p[..., None]).transpose(-1, -2) @ dev",
+      "return ref, shift, (omega * p[..., None]).transpose(-1, -2) @ omega",
       "uncentred covariance (second moment about the top row)"),
-    M("core-28", "core/derivatives.py", "    return cov / e", "    return cov * e",
+    M("core-28", "core/derivatives.py", "return _moments(p, Wt)[2] / e", "return _moments(p, Wt)[2] * e",
       "layer Hessian: Cov·eps instead of Cov/eps"),
-    M("core-29", "core/derivatives.py", "return data.apply_inverse(xt - p @ data.y) / (2 * tt)",
-      "return data.apply_inverse(xt - p @ data.y) / (4 * tt)", "∇u: 1/(4t) instead of 1/(2t)"),
+    M("core-29", "core/derivatives.py", "return data.apply_inverse((xt - ref) - shift) / (2 * tt)",
+      "return data.apply_inverse((xt - ref) - shift) / (4 * tt)", "∇u: 1/(4t) instead of 1/(2t)"),
     M("core-30", "core/derivatives.py", "return ut + e * data.dim / (2 * tt) if normalized else ut",
       "return ut + e * data.dim / tt if normalized else ut",
       "normalised u_t: eps d/t instead of eps d/(2t) (missing 1/2)"),
-    M("core-31", "core/derivatives.py", ".sum(-1)).sum(-1) / (4 * tt * tt)",
-      ".sum(-1)).sum(-1) / (4 * tt)", "u_t: 1/(4t) instead of 1/(4t²)"),
+    M("core-31", "core/derivatives.py", "ut = -(p * D).sum(-1) / tt", "ut = -(p * D).sum(-1)",
+      "u_t: E_π[D] instead of E_π[D]/t (a missing 1/t)"),
     M("core-32", "core/derivatives.py", "return base - Ainv @ cov @ Ainv / (4 * tt * tt * e)",
       "return base + Ainv @ cov @ Ainv / (4 * tt * tt * e)", "∇²u: sign of the covariance term"),
     M("core-33", "core/derivatives.py", "base = (Ainv / (2 * tt))", "base = (Ainv / (4 * tt))",
       "∇²u: A⁻¹/(4t) instead of A⁻¹/(2t)"),
-    M("core-34", "core/derivatives.py", "cost = data.g + (diff * data.apply_inverse(diff)).sum(-1) / (4 * tt)",
-      "cost = data.g + (diff * diff).sum(-1) / (4 * tt)", "closed-form weights ignore the metric A"),
-    # ---------------------------------------------------------------- core/tropical.py
+    M("core-34", "core/derivatives.py", "return _gibbs(-(data.g + D), e, mode, -1), D",
+      "return _gibbs(-(data.g - D), e, mode, -1), D", "closed-form weights: sign of the transport cost"),
     M("core-35", "core/tropical.py", "    return at + bt", "    return at * bt",
       "tropical multiplication as ordinary product"),
     M("core-36", "core/tropical.py", "return p[..., 0] - p[..., 1]", "return p[..., 0]",
@@ -359,11 +360,19 @@ def _run(cmd: list[str], cwd: Path, env: dict, timeout: float) -> tuple[int | No
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         return None, out, time.perf_counter() - t0
+    except BaseException:  # interrupted: take the test run down with us
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
 
 
-def _pytest_cmd(package: str, doctest_file: Path | None, root: Path, with_experiments: bool) -> list[str]:
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider",
+def _pytest_cmd(package: str, doctest_file: Path | None, root: Path, with_experiments: bool,
+                deselect: list[str] = (), stop_first: bool = True) -> list[str]:
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rfE", "-n", "0", "-p", "no:cacheprovider",
            "-p", "no:randomly", "--no-header", "-o", "addopts=", "--doctest-modules"]
+    cmd += ["-x"] if stop_first else []
+    for node in deselect:
+        cmd += ["--deselect", node]
     cmd += test_files(package, root, with_experiments)
     if doctest_file is not None:
         cmd.append(str(doctest_file))
@@ -377,7 +386,7 @@ def _last_line(text: str) -> str:
 
 
 def run_mutant(mutant: Mutant, snap: Path, work: Path, timeout: float, verify: bool,
-               with_experiments: bool = False) -> dict:
+               with_experiments: bool = False, deselect: list[str] = ()) -> dict:
     mdir = Path(tempfile.mkdtemp(prefix=f"{mutant.id}-", dir=work))
     src = mdir / "src"
     shutil.copytree(snap / "src", src)
@@ -388,8 +397,8 @@ def run_mutant(mutant: Mutant, snap: Path, work: Path, timeout: float, verify: b
         shutil.rmtree(mdir, ignore_errors=True)
         return {**record, "status": "stale", "detail": stale, "seconds": 0.0}
     env = _env(src)
-    rc, out, secs = _run(_pytest_cmd(mutant.package, src / "hjdl" / mutant.file, snap, with_experiments),
-                         snap, env, timeout)
+    rc, out, secs = _run(_pytest_cmd(mutant.package, src / "hjdl" / mutant.file, snap, with_experiments,
+                                     deselect), snap, env, timeout)
     if rc is None:
         status, detail = "timeout", f"tests ran past {timeout:.0f} s"
     elif rc in (1, 2, 3):  # failures, interrupted (collection/import error), internal error
@@ -415,8 +424,14 @@ def run_control(package: str, snap: Path, timeout: float, with_experiments: bool
     where = probe.stdout.strip()
     if not where.startswith(str(snap / "src")):
         return {"package": package, "ok": False, "detail": f"hjdl imported from {where!r}, not the copy"}
-    rc, out, secs = _run(_pytest_cmd(package, None, snap, with_experiments), snap, env, timeout)
-    return {"package": package, "ok": rc == 0, "seconds": round(secs, 1),
+    rc, out, secs = _run(_pytest_cmd(package, None, snap, with_experiments, stop_first=False),
+                         snap, env, timeout)
+    # tests that fail on the unmutated tree (work in progress elsewhere) cannot kill a mutant:
+    # they are deselected from the mutant runs and listed
+    failing = [ln.split(" ", 1)[1].split(" - ", 1)[0].strip() for ln in out.splitlines()
+               if ln.startswith("FAILED ")]
+    ok = rc == 0 or (rc == 1 and bool(failing) and not any(ln.startswith("ERROR ") for ln in out.splitlines()))
+    return {"package": package, "ok": ok, "seconds": round(secs, 1), "deselected": failing,
             "detail": "" if rc == 0 else f"exit code {rc}: {_last_line(out)}"}
 
 
@@ -465,12 +480,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_control:
             for p in packages:
                 controls[p] = c = run_control(p, snap, args.timeout, args.with_experiments)
-                print(f"control {p:12} {'ok' if c['ok'] else 'FAILED'} {c.get('seconds', '')}s {c['detail']}",
+                print(f"control {p:12} {'ok' if c['ok'] else 'FAILED'} {c.get('seconds', '')}s {c['detail']}"
+                      + (f" (deselected for the mutants: {', '.join(c['deselected'])})" if c.get("deselected") else ""),
                       flush=True)
         results = []
         with futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
-            jobs = [pool.submit(run_mutant, m, snap, work, args.timeout, args.verify, args.with_experiments)
-                    for m in chosen]
+            jobs = [pool.submit(run_mutant, m, snap, work, args.timeout, args.verify, args.with_experiments,
+                                controls.get(m.package, {}).get("deselected", [])) for m in chosen]
             for job in futures.as_completed(jobs):
                 r = job.result()
                 results.append(r)
