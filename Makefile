@@ -27,7 +27,7 @@ bench: $(STAMP)
 # gate; not part of test): see tools/mutants.py
 mutants: $(STAMP)
 	mkdir -p runs
-	nice $(PY) tools/mutants.py --verify --json runs/mutants.json
+	nice $(PY) tools/mutants.py --verify --json runs/mutants.json --markdown runs/mutants.md
 
 clean:
 	rm -rf $(VENV) runs

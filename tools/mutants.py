@@ -435,6 +435,41 @@ def run_control(package: str, snap: Path, timeout: float, with_experiments: bool
             "detail": "" if rc == 0 else f"exit code {rc}: {_last_line(out)}"}
 
 
+def markdown(summary: dict) -> str:
+    """The summary as Markdown: the rate per package, then every survivor with its diff."""
+    lines = [f"# Mutation testing: {summary['killed']}/{summary['counted']} = {100 * summary['kill_rate']:.1f} % "
+             "of non-equivalent mutants killed (goal >= 90 %)", "",
+             f"Commit {summary['commit']}{' with local changes' if summary['dirty'] else ''}, "
+             f"{summary['seconds'] / 60:.0f} min. `make mutants` (tools/mutants.py) reruns it.", "",
+             "| package | killed / counted |", "| --- | --- |"]
+    lines += [f"| {p} | {c['killed']}/{c['counted']} |" for p, c in summary["by_package"].items()]
+    by_id = {r["id"]: r for r in summary["results"]}
+    lines += ["", "## Survivors (no test failed)", ""]
+    for rid in summary["survivors"]:
+        r = by_id[rid]
+        lines += [f"- **{rid}** `{r['file']}`: {r['what']}  ",
+                  f"  `{r['old'].strip()}` → `{r['new'].strip()}`"]
+    if not summary["survivors"]:
+        lines.append("none")
+    verify = [r for r in summary["results"] if r.get("killed_by") == "verify"]
+    if verify:
+        lines += ["", "## Killed only by `hjdl verify` (the tests let them through)", ""]
+        lines += [f"- **{r['id']}** `{r['file']}`: {r['what']}" for r in verify]
+    eq = [by_id[i] for i in summary["equivalent"]]
+    if eq:
+        lines += ["", "## Equivalent (excluded from the rate)", ""]
+        lines += [f"- **{r['id']}** ({r['status']}): {r['what']}: {r['equivalent']}" for r in eq]
+    for key in ("stale", "invalid"):
+        if summary[key]:
+            lines += ["", f"## {key.capitalize()} (not counted)", ""]
+            lines += [f"- **{i}**: {by_id[i]['detail']}" for i in summary[key]]
+    deselected = {p: c.get("deselected") for p, c in summary["controls"].items() if c.get("deselected")}
+    if deselected:
+        lines += ["", "## Tests failing on the unmutated tree (deselected from the mutant runs)", ""]
+        lines += [f"- {p}: " + ", ".join(f"`{n}`" for n in nodes) for p, nodes in deselected.items()]
+    return "\n".join(lines) + "\n"
+
+
 # --------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -447,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--with-experiments", action="store_true",
                     help="also run the packages' end-to-end experiment tests (much slower)")
     ap.add_argument("--json", default="mutants.json", metavar="PATH", help="summary file (default mutants.json)")
+    ap.add_argument("--markdown", default=None, metavar="PATH", help="also write the summary as Markdown")
+    ap.add_argument("--from-json", default=None, metavar="PATH",
+                    help="run nothing: render --markdown from an earlier summary")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     args = ap.parse_args(argv)
 
@@ -458,6 +496,13 @@ def main(argv: list[str] | None = None) -> int:
         unknown = sorted(set(args.only) - set(ids))
         if unknown:
             ap.error(f"unknown mutant id(s) {', '.join(unknown)}")
+    if args.from_json:
+        text = markdown(json.loads(Path(args.from_json).read_text(encoding="utf-8")))
+        if args.markdown:
+            Path(args.markdown).write_text(text, encoding="utf-8")
+        else:
+            print(text, end="")
+        return 0
     if args.list:
         for m in chosen:
             print(f"{m.id:8} {m.file:32} {m.what}" + (f"  [equivalent: {m.equivalent}]" if m.equivalent else ""))
@@ -516,6 +561,8 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
     }
     Path(args.json).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(summary), encoding="utf-8")
 
     print()
     print(f"kill rate {len(killed)}/{len(counted)} = {100 * rate:.1f} % of non-equivalent mutants "
