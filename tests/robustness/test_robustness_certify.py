@@ -324,3 +324,101 @@ def test_rival_is_never_the_predicted_class():
     assert cert.prediction.tolist() == [0, 0] and cert.rival.tolist() == [2, 2]
     assert torch.isinf(cert.radius).all()
     assert torch.allclose(cert.margin, torch.full((2,), 0.5, dtype=torch.float64), atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------
+# bad input is refused by hjdl errors naming the argument (issue: radii accepted NaN)
+
+
+@pytest.mark.parametrize("arg,value,match", [
+    (0, math.nan, "margin: contains NaN"), (0, math.inf, "margin: contains infinite"),
+    (1, math.nan, "grad_norm: contains NaN"), (1, -1.0, "grad_norm: .* must be >= 0"),
+    (2, math.nan, "beta: contains NaN"), (2, -0.5, "beta: .* must be >= 0"),
+    (3, math.nan, "lipschitz: contains NaN"), (3, -2.0, "lipschitz: .* must be >= 0"),
+    (3, 0.5, "lipschitz: .* >= grad_norm"),
+    (1, torch.tensor([1.0, 2.0, -3.0]), "grad_norm: .* >= 0"),
+    (0, torch.ones(3, dtype=torch.bool), "margin: expected real numbers"),
+    (2, torch.ones(3, dtype=torch.complex128), "beta: complex"),
+    (0, "abc", "margin: expected a tensor"), (1, None, "grad_norm:"), (3, object(), "lipschitz:"),
+])
+def test_radii_from_constants_refuses_bad_constants(arg, value, match):
+    from hjdl.errors import HJError
+    args = [1.0, 1.0, 2.0, 3.0]
+    args[arg] = value
+    with pytest.raises(HJError, match=match) as info:
+        radii_from_constants(*args)
+    assert isinstance(info.value, ValueError)
+
+
+def test_radii_from_constants_takes_numbers_and_arrays_and_broadcasts():
+    from hjdl.errors import ShapeError
+    r2, r1, r = radii_from_constants(1.0, 1.0, 2.0, 3.0)   # Python numbers (were a TypeError)
+    assert r2.dtype == torch.float64
+    assert math.isclose(float(r2), (math.sqrt(5) - 1) / 2, rel_tol=1e-15)
+    assert math.isclose(float(r1), 1 / 3, rel_tol=1e-15)
+    got = radii_from_constants(np.array([1.0, 2.0]), 1.0, torch.tensor(0.0, dtype=torch.float32), 1.0)
+    assert torch.allclose(got[0], torch.tensor([1.0, 2.0], dtype=torch.float64), rtol=1e-15)
+    # +inf is a legal (unbounded) constant; the margin may be <= 0 (radius 0)
+    r2, r1, r = radii_from_constants(torch.tensor([1.0, -1.0]), 1.0, math.inf, math.inf)
+    assert r2.tolist() == [0.0, 0.0] and r1.tolist() == [0.0, 0.0]
+    with pytest.raises(ShapeError, match="margin, grad_norm, beta, lipschitz"):
+        radii_from_constants(torch.ones(2), torch.ones(3), 1.0, 2.0)
+    # float32 constants keep their dtype; G equal to L up to round-off is not refused
+    L = torch.tensor([1.0], dtype=torch.float32)
+    assert radii_from_constants(L, L * (1 + 1e-7), L, L)[0].dtype == torch.float32
+
+
+def test_attack_refuses_step_counts_it_cannot_run():
+    W, b = torch.randn(3, 4, 2, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64)
+    x = torch.randn(2, 2, dtype=torch.float64)
+    for name, kw in (("steps", {"steps": 2 ** 70}), ("restarts", {"restarts": 10 ** 9}),
+                     ("steps", {"steps": 0}), ("steps", {"steps": 2.0})):
+        with pytest.raises(InputError, match=f"{name}: expected an integer"):
+            attack((W, b, 1.0), x, radius=0.1, **kw)
+
+
+def _bad_points():
+    x = torch.randn(5, 2, dtype=torch.float64)
+    return [x * math.nan, x * math.inf, torch.zeros(0, 2, dtype=torch.float64), torch.randn(5, 3),
+            torch.randn(2, 5, 2), torch.tensor(1.0), x.to(torch.complex128), "x", None,
+            [[0.0, 1.0], [1.0]], torch.zeros(5, 0), np.array([["a", "b"]], dtype=object)]
+
+
+def _bad_models():
+    W1, b1 = torch.randn(4, 2, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
+    W, b = torch.randn(3, 4, 2, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64)
+    return [(W1 * math.nan, b1, 0.5), (W1.to(torch.complex128), b1, 0.5),
+            (torch.zeros(0, 2), torch.zeros(0), 0.5),
+            (torch.ones(2), torch.ones(1), 0.5), (W1, torch.ones(3), 0.5), (W1, b1, math.nan),
+            (W1, b1, -1.0), (W1, b1, "a"), (W, b, torch.ones(5)), "abc", None, 3, (W1, b1, 0.5, 1),
+            {"W": W1}, {"W": W, "b": b, "eps": 0.5, "scale": math.nan},
+            {"W": W, "b": b, "eps": 0.5, "scale": torch.ones(2)}, (W1, b1)]
+
+
+def _entries(model, x):
+    from hjdl.robustness import curvature, curvature_bound, input_hessian
+    return [lambda: certify(model, x), lambda: certify(model, x, y=[0] * 5),
+            lambda: curvature(model, x), lambda: input_hessian(model, x),
+            lambda: attack(model, x, radius=0.1, steps=2), lambda: curvature_bound(model)]
+
+
+def test_every_public_entry_refuses_bad_models_and_points_with_hjdl_errors():
+    """Each entry of hjdl.robustness, on bad points for a good model and on bad models: an
+    HJError (a ValueError) or a finite answer, never a raw torch / NumPy exception."""
+    from hjdl.errors import HJError
+    good = (torch.randn(3, 4, 2, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64), 0.5)
+    x = torch.randn(5, 2, dtype=torch.float64)
+    cases = [(good, bx) for bx in _bad_points()] + [(bm, x) for bm in _bad_models()]
+    for model, pts in cases:
+        for k, call in enumerate(_entries(model, pts)):
+            if k == 5 and model is good:
+                continue  # curvature_bound does not take points
+            try:
+                out = call()
+            except HJError as err:
+                assert isinstance(err, ValueError)
+                continue
+            tensors = [out] if isinstance(out, torch.Tensor) else \
+                [v for v in vars(out).values() if isinstance(v, torch.Tensor)]
+            assert all(bool(torch.isfinite(t.double()).all()) for t in tensors if t.is_floating_point()), \
+                (k, model, pts)

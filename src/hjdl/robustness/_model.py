@@ -359,9 +359,11 @@ def prepare_points(x: Any, model: LSEHeads | GenericModel, name: str = "x"
     return xt, squeeze, model
 
 
-def check_positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InputError(f"{name}: expected an integer >= {minimum}, received {value!r}")
+def check_positive_int(value, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum \
+            or (maximum is not None and value > maximum):
+        accepted = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise InputError(f"{name}: expected an integer {accepted}, received {value!r}")
     return int(value)
 
 

@@ -23,6 +23,9 @@ from .certify import _check_threshold, _labels
 
 __all__ = ["AttackResult", "attack"]
 
+#: Most ``steps`` (and ``restarts``) :func:`attack` accepts (each is a pass over the batch).
+MAX_ITERATIONS = 10**6
+
 
 @dataclass
 class AttackResult:
@@ -77,7 +80,7 @@ def attack(model, x, y=None, radius=0.1, steps: int = 50, *, restarts: int = 1,
             decision attacked); default: the model's decision at ``x``.
         radius: a number ``>= 0`` or a ``(B,)`` tensor of them.
         steps: gradient steps per restart; restarts: number of starts (the first at ``δ = 0``,
-            the others uniformly random in the ball).
+            the others uniformly random in the ball); each an integer in ``[1, 10**6]``.
         step_size: ``α``; default ``2.5 · radius / steps``.
         threshold: regression threshold.
         generator: ``torch.Generator`` for the random restarts.
@@ -89,8 +92,8 @@ def attack(model, x, y=None, radius=0.1, steps: int = 50, *, restarts: int = 1,
         >>> bool(res.success[0]), float(res.distance[0]) <= 1.5 + 1e-12
         (True, True)
     """
-    steps = check_positive_int(steps, "steps")
-    restarts = check_positive_int(restarts, "restarts")
+    steps = check_positive_int(steps, "steps", maximum=MAX_ITERATIONS)
+    restarts = check_positive_int(restarts, "restarts", maximum=MAX_ITERATIONS)
     thr = _check_threshold(threshold)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise InputError(f"generator: expected a torch.Generator or None, received "

@@ -37,10 +37,11 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
-from .._validation import as_tensor, check_choice, check_finite
-from ..errors import InputError, ShapeError
+from .._validation import _describe, as_tensor, check_choice, check_finite, common
+from ..errors import DomainError, InputError, NonFiniteError, ShapeError
 from ._model import GenericModel, LSEHeads, model_and_labels, prepare_points
 from ._spectral import sqrt0 as _sqrt0
 from .curvature import BOUND_KINDS, head_bounds, head_radii
@@ -126,11 +127,54 @@ def _drop(r, G, beta, L):
     return torch.where(r <= s0, quad, lin)
 
 
+def _check_constants(margin, grad_norm, beta, lipschitz) -> tuple[torch.Tensor, ...]:
+    """The four constants as tensors of one dtype, broadcast together; each is refused (naming
+    it) when NaN, complex or boolean, the margin when infinite, the others when negative, and
+    ``lipschitz`` when it is below ``grad_norm`` (it must bound ``|∇m|`` everywhere)."""
+    names = ("margin", "grad_norm", "beta", "lipschitz")
+    given = (margin, grad_norm, beta, lipschitz)
+    ts = []
+    for v, name in zip(given, names):
+        if isinstance(v, torch.Tensor) and v.dtype == torch.bool or \
+                isinstance(v, np.ndarray) and v.dtype == np.bool_:
+            raise InputError(f"{name}: expected real numbers, received a boolean tensor")
+        ts.append(as_tensor(v, name))
+    ts = common(*ts, names=names)
+    try:
+        m, G, b, L = torch.broadcast_tensors(*ts)
+    except RuntimeError:
+        raise ShapeError("margin, grad_norm, beta, lipschitz: shapes "
+                         f"{', '.join(str(tuple(t.shape)) for t in ts)} do not broadcast together; "
+                         "pass numbers or tensors of broadcastable shapes") from None
+    for t, v, name in zip(ts, given, names):
+        if bool(torch.isnan(t).any()):
+            raise NonFiniteError(f"{name}: contains NaN, received {_describe(v)}; accepted: "
+                                 + ("finite numbers" if name == "margin" else "numbers >= 0 or +inf"))
+    if bool(torch.isinf(ts[0]).any()):
+        raise NonFiniteError(f"margin: contains infinite entries, received {_describe(margin)}; "
+                             "accepted: finite numbers (a margin <= 0 certifies nothing)")
+    for t, v, name, what in zip(ts[1:], given[1:], names[1:],
+                                ("|∇m(x)|", "the curvature bound", "the Lipschitz bound of m")):
+        if bool((t < 0).any()):
+            raise DomainError(f"{name}: {what} must be >= 0, received {_describe(v)}")
+    over = G > L * (1 + 64 * torch.finfo(L.dtype).eps)
+    if bool(over.any()):
+        k = tuple(over.nonzero()[0].tolist())
+        where = f" at index {k}" if k else ""
+        raise DomainError(f"lipschitz: L bounds |∇m| everywhere, so it must be >= grad_norm; "
+                          f"received L = {float(L[k]):.6g} < grad_norm = {float(G[k]):.6g}{where}")
+    return m, G, b, L
+
+
 def radii_from_constants(margin, grad_norm, beta, lipschitz):
-    r"""Second-order, first-order and combined radii from ``m, G, β, L`` (broadcasting tensors).
+    r"""Second-order, first-order and combined radii from ``m, G, β, L`` (numbers or tensors
+    that broadcast; the result has their promoted floating dtype).
 
     ``r₂ = 2m/(G + √(G² + 2βm))``, ``r₁ = m/L``, combined = root of
     ``m = ∫₀ʳ min(G + βt, L) dt``. ``m <= 0`` gives 0; ``β = inf`` gives ``r₂ = 0``.
+    ``margin`` must be finite; ``grad_norm``, ``beta`` and ``lipschitz`` ``>= 0`` (``+inf``
+    allowed: an unbounded constant) with ``lipschitz >= grad_norm``; anything else (NaN
+    included) raises an :class:`~hjdl.errors.InputError` naming the argument.
 
     Example:
         >>> import torch
@@ -139,7 +183,12 @@ def radii_from_constants(margin, grad_norm, beta, lipschitz):
         >>> round(float(r2), 6), round(float(r1), 6), round(float(r), 6)   # (−1+√5)/2, 1/3
         (0.618034, 0.333333, 0.618034)
     """
-    m, G, beta, L = torch.broadcast_tensors(margin, grad_norm, beta, lipschitz)
+    return _radii(*_check_constants(margin, grad_norm, beta, lipschitz))
+
+
+def _radii(m, G, beta, L):
+    """:func:`radii_from_constants` on trusted tensors of one dtype and shape (``certify``'s
+    constants: ``G`` may exceed ``L`` by round-off, and overflowed constants may be ``inf``)."""
     G = torch.minimum(G, L)  # |∇m(x)| <= L exactly; clip round-off
     pos = m > 0
     mm = torch.where(pos, m, torch.zeros_like(m))
@@ -299,7 +348,7 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
             beta = (a[0].abs() * kappa[0]).expand(B)
         beta = torch.where(a[0] == 0, torch.zeros_like(beta), beta)
         L = (a[0].abs() * head_radii(m, "row-norm")[0]).expand(B)
-        r2, r1, r = radii_from_constants(margin, G, beta, L)
+        r2, r1, r = _radii(*torch.broadcast_tensors(margin, G, beta, L))
         pred = side.long()
         correct = _correct_regression(y, f, thr, B, xt) if y is not None else None
         cert = Certificate(r, r2, r1, margin, G, beta, L.clone(), pred,
@@ -328,7 +377,7 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
         beta_r = beta_c
     betas = beta_c[pred][:, None] + beta_r[None, :]             # (B, C)
     Ls = _pair_lipschitz(m)[pred]                                # (B, C)
-    r2, r1, rc = radii_from_constants(margins, gdiff, betas, Ls)
+    r2, r1, rc = _radii(margins, gdiff, betas, Ls)
     inf = torch.full_like(rc, math.inf)
     self_mask = torch.nn.functional.one_hot(pred, C).bool()
     rc_m = torch.where(self_mask, inf, rc)
