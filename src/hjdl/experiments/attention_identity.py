@@ -40,7 +40,7 @@ def run(config: dict, *, seed: int, progress: bool) -> Result:
         "if the error is below 1e-10 (float64 rounding is ~1e-15)",
         f"max error {worst:.2e}", identity_verdict(worst),
         "softmax is the gradient of LSE; the check confirms the implementation to rounding, "
-        "not a new fact about attention.")]
+        "not a new fact about attention.", kind="identity")]
     return Result(name="attention-identity", preset="", config=config, tables={
         "attention": Table("SDPA vs Gibbs average", ["d_k", "LayerNorm", "max |error|",
                                                      "mean H/log n (random heads)"], rows)},

@@ -115,7 +115,7 @@ def _pair_claim(dg, worst_g, worst_d, tol):
         "continuation's output: an independent autograd evaluation finds both residuals at rounding "
         "level at every fold, each joining two kinds on a branch that turns in eps. It validates the "
         "method, it is not evidence." if ok else
-        "At least one fold fails the independent residual test or is not a turning point.")
+        "At least one fold fails the independent residual test or is not a turning point.", kind="theorem")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def run_1d(config: dict, *, seed: int, progress: bool) -> Result:
               "different algorithm (no Newton, no continuation), so agreement on every interval "
               "means the continuation missed no branch: a check of the method, not evidence."
               if agree else
-              "At least one interval disagrees with the brute-force scan."),
+              "At least one interval disagrees with the brute-force scan.", kind="theorem"),
     ]
     series = diagram_series(dg)
     series["atoms"] = y[:, 0].tolist()
@@ -239,7 +239,7 @@ def run_2d(config: dict, *, seed: int, progress: bool) -> Result:
               theorem_verdict(rows and agree == len(rows)),
               "A search that knows nothing of the branches finds the same points: a check of the "
               "method, not evidence." if agree == len(rows)
-              else "Some eps values disagree (see the counts table)."),
+              else "Some eps values disagree (see the counts table).", kind="theorem"),
         Claim("Every change of the counts is a fold or a branch crossing the edge of the box.",
               "differences of the multi-start search's counts between consecutive probe eps (the "
               "midpoints between events and two probes at the ends of the range) vs the sum of the "
@@ -249,7 +249,7 @@ def run_2d(config: dict, *, seed: int, progress: bool) -> Result:
               theorem_verdict(explained and rows),
               "The bookkeeping closes: nothing changes without a reported event (a check of the "
               "method, not evidence)." if explained else
-              "A count change is not matched by the reported events."),
+              "A count change is not matched by the reported events.", kind="theorem"),
     ]
     series = diagram_series(dg)
     series.update(atoms=y.tolist(), g=gv.tolist())

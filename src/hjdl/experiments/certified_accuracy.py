@@ -124,7 +124,7 @@ def certified_accuracy(config: dict, *, seed: int, progress: bool) -> Result:
             f"{viol} successes over {ncert} certified points",
             theorem_verdict(viol == 0),
             "A theorem (the certificate is a proof for every point inside its radius), so the check "
-            "guards the implementation and the attack; it is not evidence"))
+            "guards the implementation and the attack; it is not evidence", kind="theorem"))
         upper = all(c <= p + 1e-12 for cur in res["eps"].values()
                     for c, p in zip(cur["radius"], cur["pgd"]))
         claims.append(Claim(
@@ -135,7 +135,7 @@ def certified_accuracy(config: dict, *, seed: int, progress: bool) -> Result:
             theorem_verdict(upper),
             "A theorem: a sound certificate is a lower bound of the robust accuracy and PGD an upper "
             "bound" if upper else
-            "a certified accuracy exceeded the PGD accuracy (unsound certificate or attack bug)"))
+            "a certified accuracy exceeded the PGD accuracy (unsound certificate or attack bug)", kind="theorem"))
         share = [cur["second_beats_first"] for cur in res["eps"].values()]
         per_eps = []
         for cur in res["eps"].values():

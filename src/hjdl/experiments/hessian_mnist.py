@@ -145,12 +145,12 @@ def hessian_mnist(config: dict, *, seed: int, progress: bool) -> Result:
               "allowance 1e-12)",
               f"violations: {violations}", theorem_verdict(violations == 0),
               "A theorem (∇²f = Cov_π(W)/eps and ‖Cov_π W‖ <= R² for every π), so training cannot "
-              "break it; the check guards the implementation, it is not evidence"),
+              "break it; the check guards the implementation, it is not evidence", kind="theorem"),
         Claim("The full model's curvature is |w₂| times the LSE part's.",
               "max curvature of the full model against |w₂| × that of the LSE part, relative error; "
               "holds if below 1e-10 (float64 rounding is ~1e-15)",
               f"max relative error {scale_err:.2e}",
-              identity_verdict(scale_err), "∇²(w₂ g) = w₂ ∇²g; the authors reported only the LSE part"),
+              identity_verdict(scale_err), "∇²(w₂ g) = w₂ ∇²g; the authors reported only the LSE part", kind="identity"),
     ]
     return Result(
         name="hessian-mnist", preset="", config=config,

@@ -58,19 +58,19 @@ def run(config: dict, *, seed: int, progress: bool) -> Result:
               "hjdl.lse_layer against u from its definition evaluated by SciPy in float64; holds if the "
               "error is below 1e-10 (float64 rounding of these terms is ~1e-15)",
               f"max error {worst_identity:.2e}", identity_verdict(worst_identity),
-              "Algebra (completing the square); the measured error is float64 rounding, as the paper's ~1e-16."),
+              "Algebra (completing the square); the measured error is float64 rounding, as the paper's ~1e-16.", kind="identity"),
         Claim("The normalised Hopf–Cole value solves u_t + |∇u|² = eps Δu exactly.",
               "autograd residual at 41 points for each eps; holds if below 1e-10 (a stated tolerance: "
               "float64 rounding of second derivatives of O(1) terms)",
               f"max |residual| {worst_residual:.2e}", theorem_verdict(worst_residual < 1e-10),
               "A theorem (the Cole–Hopf transform of the heat equation): the check can only fail through "
-              "a bug, so it is a sanity check of the implementation, not evidence."),
+              "a bug, so it is a sanity check of the implementation, not evidence.", kind="theorem"),
         Claim("As eps → 0 the value tends to Hopf–Lax with 0 ≤ u_0 − u_eps ≤ eps log N (T1, T4).",
               "the inequality at every grid point for every eps (rounding allowance 1e-12)",
               "max gap / (eps log N) = " + ", ".join(f"{r[3] / r[4]:.3f}" for r in rows),
               theorem_verdict(bound_ok),
               "A theorem (T1: the log-sum-exp of N terms lies within eps log N of their max); the gap "
-              "approaches the bound only where atoms tie."),
+              "approaches the bound only where atoms tie.", kind="theorem"),
     ]
     return Result(name="identity", preset="", config=config, tables={"identity": table},
                   series=series, claims=claims, notes=[

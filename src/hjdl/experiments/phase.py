@@ -103,7 +103,7 @@ def _claims(y, g, s, eps_star, t, tag):
               "Holds by the configuration: the eps range is chosen to reach both limits (π tends to a "
               "point mass as eps → 0 and to uniform as eps → ∞), so the check guards the weights' "
               "implementation, it is not evidence." if particle and wave else
-              "One of the limits is not reached in the eps range."),
+              "One of the limits is not reached in the eps range.", kind="theorem"),
         Claim(f"{tag}: the particle → wave transition happens near eps* = N^(-1/d) = {eps_star:.3g}.",
               "eps where the grid median of H/log N first reaches 1/2, compared with eps* "
               "(within a factor 4 counts as near: a stated tolerance); one deterministic "
@@ -123,7 +123,7 @@ def _claims(y, g, s, eps_star, t, tag):
               "A theorem (the gradient of the Hopf–Cole value is the Gibbs average of the "
               "characteristics); autograd through the value agrees to rounding. A sanity check, "
               "not evidence." if err < 1e-10 else
-              "The closed form disagrees with autograd."),
+              "The closed form disagrees with autograd.", kind="theorem"),
     ]
 
 
@@ -230,5 +230,5 @@ def run_digits(config, *, seed, progress):
         theorem_verdict(ok),
         "Holds by the configuration: at the top of the eps range every atom weighs alike, so p_c is "
         "the class share; a sanity check, not evidence." if ok else
-        "The class scores have not reached the prior at the largest eps."))
+        "The class scores have not reached the prior at the largest eps.", kind="theorem"))
     return res

@@ -99,7 +99,7 @@ def recovery(config: dict, *, seed: int, progress: bool) -> Result:
               "float64: prediction against hopf_cole of the recovered (y_j, g_j); holds if the difference "
               "is below 1e-10 (float64 rounding of O(1) terms is ~1e-15)",
               f"max |difference| = {max(ident):.2e}", identity_verdict(max(ident)),
-              "an algebraic identity of the bijection"),
+              "an algebraic identity of the bijection", kind="identity"),
     ]
     table = Table("Fits and recovered initial data", ["eps", "MSE", "max fit error", "eps log N", "δ̄",
                                                       "neurons with w > 0.01"], rows)

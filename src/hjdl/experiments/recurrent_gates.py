@@ -155,14 +155,14 @@ def _run(config, seed, progress):
               "(float64); holds if below 1e-10 (float64 rounding is ~1e-15)",
               f"max difference LSTM {lstm_err:.2e}, GRU {gru_err:.2e}",
               identity_verdict(max(lstm_err, gru_err)),
-              "An algebraic identity of the softmax; the check confirms the implementation."),
+              "An algebraic identity of the softmax; the check confirms the implementation.", kind="identity"),
         Claim("A linear state-space layer with a quadratic loss is an LQ control problem: its backprop "
               "co-state is affine in the state, given by the discrete Riccati equation.",
               "𝒫_k x_k + σ_k from the backward Riccati/Lyapunov recursion vs autograd adjoints; at the "
               "Riccati inputs ∂L/∂u = 0; holds if every difference is below 1e-10 (float64 rounding)",
               "max difference " + ", ".join(f"{r[1]:.2e}" for r in lq_rows) +
               f"; max |∂L/∂u| at the Riccati inputs {lq_rows[1][3]:.2e}", identity_verdict(lq_err),
-              "Dynamic programming for a quadratic cost; exact up to rounding."),
+              "Dynamic programming for a quadratic cost; exact up to rounding.", kind="identity"),
         Claim("Training moves the LSTM's gates towards the particle regime (saturated, lower entropy).",
               "mean normalised gate entropy on held-out text, before minus after training, per seed; 95 % "
               f"t interval over {n_seeds} seeds against 0",

@@ -238,14 +238,19 @@ def interval_verdict(ci: Any, expected: Any, rivals: Any, tol: float = 0.0) -> s
 
 
 def theorem_verdict(holds: bool) -> str:
-    """:data:`THEOREM` when a sanity check holds, ``"not confirmed"`` (a bug) when it fails."""
+    """:data:`THEOREM` when a sanity check holds, ``"not confirmed"`` (a bug) when it fails.
+
+    Pass ``kind="theorem"`` to the :class:`Claim` as well, so that a failed check stays a
+    sanity check and is not counted as evidence.
+    """
     return THEOREM if bool(holds) else "not confirmed"
 
 
 def identity_verdict(error: float, tol: float = 1e-10) -> str:
     """``"identity"`` when the measured error of an identity is below ``tol`` (default 1e-10: float64
     rounding of these computations is ~1e-15, so this leaves five digits of margin), else
-    ``"not confirmed"``. A NaN error fails.
+    ``"not confirmed"``. A NaN error fails. Pass ``kind="identity"`` to the :class:`Claim` as well,
+    so that a failed identity is not counted as evidence.
 
     >>> identity_verdict(3e-16), identity_verdict(0.5), identity_verdict(float("nan"))
     ('identity', 'not confirmed', 'not confirmed')

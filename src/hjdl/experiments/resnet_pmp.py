@@ -122,7 +122,7 @@ def _run(config, seed, progress):
         "closed-form co-state recursion and Hamiltonian gradients vs torch.autograd, float64, "
         f"depths {config['costate_depths']}; holds if below 1e-10 (float64 rounding is ~1e-15)",
         f"max difference {worst:.2e}", identity_verdict(worst),
-        "The chain rule written as a recursion; the check confirms the implementation to rounding."))
+        "The chain rule written as a recursion; the check confirms the implementation to rounding.", kind="identity"))
     # 2. continuous limit
     x0 = np.array([[0.5, -1.0], [1.5, 0.3], [-0.7, 0.9]])
     conv = adjoint_convergence(_theta, x0, lambda x: (x[:, 0] ** 2).sum() + torch.sin(x[:, 1]).sum(),
@@ -141,7 +141,7 @@ def _run(config, seed, progress):
         theorem_verdict(0.9 <= conv.order <= 1.1),
         "A theorem: forward Euler and its discrete adjoint are first-order schemes, so the check "
         "guards the implementation, it is not evidence." if 0.9 <= conv.order <= 1.1
-        else "The measured slope falls outside [0.9, 1.1]."))
+        else "The measured slope falls outside [0.9, 1.1].", kind="theorem"))
     # 3. MSA vs Adam on digits, over seeds
     cfg = config["digits"]
     n_seeds = int(config["seeds"])

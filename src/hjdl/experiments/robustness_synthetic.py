@@ -118,24 +118,24 @@ def robustness_synthetic(config: dict, *, seed: int, progress: bool) -> Result:
               f"violations: {violated}; max measured/ball = {float(np.max(measured / ball_b)):.4f}",
               theorem_verdict(violated == 0),
               "A theorem: ∇²f = Cov_π(W)/eps and ‖Cov_π W‖ <= R² <= max_j|W_j|² for every π, so no "
-              "point can exceed either bound; the check guards the implementation, it is not evidence"),
+              "point can exceed either bound; the check guards the implementation, it is not evidence", kind="theorem"),
         Claim("Raising eps lowers the largest curvature over x (robustness controlled by eps).",
               "measured max curvature along the increasing eps grid",
               ", ".join(f"{e:.3g}: {m:.3g}" for e, m in zip(eps_grid[::3], measured[::3])),
               theorem_verdict(decreasing),
               "Holds by the configuration: with b = 0 and the points scaled with eps the measured "
-              "maximum is exactly S/eps for one constant S, strictly decreasing in eps"),
+              "maximum is exactly S/eps for one constant S, strictly decreasing in eps", kind="theorem"),
         Claim("With b = 0 the curvature is scale-free: eps·‖∇²f_eps(eps z)‖₂ does not depend on eps.",
               "eps × measured max over the grid, each eps evaluated afresh at x = eps z; holds if the "
               "relative spread is below 1e-10 (float64 rounding is ~1e-15)",
               f"relative spread {spread:.1e}",
-              identity_verdict(spread), "f_eps(x) = eps F(x/eps) when b = 0"),
+              identity_verdict(spread), "f_eps(x) = eps F(x/eps) when b = 0", kind="identity"),
         Claim("The enclosing-ball bound R²/eps is never looser than the row-norm bound.",
               "R from the minimum enclosing ball vs max_j |W_j| (rounding allowance 1e-12)",
               f"R = {R:.16g}, max_j|W_j| = {row_norm:.16g}",
               theorem_verdict(ball_ok),
               "A theorem: the ball of radius max_j|W_j| at 0 holds the rows, so the smallest ball is "
-              "no larger"),
+              "no larger", kind="theorem"),
     ]
     notes = [
         f"R = {R:.6f} (minimum enclosing ball of the unit rows; R = 1 when the origin lies in the "

@@ -67,7 +67,7 @@ def robustness_trained(config: dict, *, seed: int, progress: bool) -> Result:
               f"violations: {violations}",
               theorem_verdict(violations == 0),
               "A theorem (f'' = Var_π(W)/eps <= R²/eps <= max_j W_j²/eps for every net), so training "
-              "cannot break it; the check guards the implementation, it is not evidence"),
+              "cannot break it; the check guards the implementation, it is not evidence", kind="theorem"),
         Claim("The bound is nearly tight at small eps (paper: 12.40 vs 12.59 at eps = .08).",
               "measured/row-norm bound at the smallest eps: >= 0.9 (a stated tolerance: within 10 % of "
               "the authors' ratio 0.985) confirms, <= 0.5 (loose by a factor 2) refutes; one trained "

@@ -56,21 +56,21 @@ def run(config: dict, *, seed: int, progress: bool) -> Result:
               "max over z ∈ [−3, 3] of softplus_eps − ReLU, for each eps (rounding allowance 1e-12)",
               "gap/(eps log 2) = " + ", ".join(f"{r[3]:.4f}" for r in sp_rows),
               theorem_verdict(sp_ok),
-              "A theorem (T1 with N = 2); the gap reaches the bound at z = 0, so the bound is tight."),
+              "A theorem (T1 with N = 2); the gap reaches the bound at z = 0, so the bound is tight.", kind="theorem"),
         Claim("The two-layer softplus_eps net converges to its ReLU net as eps → 0.",
               "sup-norm gap on z ∈ [−3, 3] within Σ|w2| eps log 2 (T1), and a fitted log-log slope "
               "within 0.15 of 1 (a stated tolerance for the curvature of the log-log curve at eps = 1)",
               f"slope {slope:.3f} (first order expected)",
               theorem_verdict(net_ok and abs(slope - 1) < 0.15),
               "A theorem: each hidden unit moves by at most eps log 2 and exactly eps log 2 at its kink, "
-              "so the gap is linear in eps."),
+              "so the gap is linear in eps.", kind="theorem"),
         Claim("0 ≤ LSE_eps(z) − max z ≤ eps log N for every input (T1).",
               f"random layers N ∈ {config['layer_sizes']}, d = {config['dim']}, {config['n_inputs']} inputs "
               "(rounding allowance 1e-12)",
               "worst gap/(eps log N) = " + f"{max(r[5] for r in layer_rows):.3f}",
               theorem_verdict(bound_ok),
               "A theorem (T1); the worst ratio shows how close random inputs come to the bound (ties are "
-              "rare)."),
+              "rare).", kind="theorem"),
     ]
     return Result(name="tropical-limit", preset="", config=config, tables={
         "softplus": Table("softplus_eps → ReLU", ["eps", "max gap", "eps log 2", "gap / bound"], sp_rows),
