@@ -77,3 +77,25 @@ def decimal_gibbs_lse(row, eps, digits: int = 50):
         p = [x / (1 + r) for x in w]
         h = log1p - sum((q * x for q, x in zip(p, s) if x is not None and q != 0), D(0))
         return float(value), [float(q) for q in p], float(h)
+
+
+def measured_numbers(text: str) -> list[float]:
+    """Every number written in a claim's ``measured`` text, as floats ("float64" is not a number)."""
+    import re
+
+    number = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?!\w)")
+    return [float(m) for m in number.findall(text)]
+
+
+def assert_claims(result, verdicts, identity_tol: float = 1e-10) -> None:
+    """A result's claims carry exactly ``verdicts`` (in order); an identity holds only if every
+    number in its measured text is below ``identity_tol`` (read as numbers, not as text); every
+    confirmed or inconclusive claim names its rival."""
+    detail = [(c.statement[:60], c.verdict, c.measured) for c in result.claims]
+    assert [c.verdict for c in result.claims] == list(verdicts), detail
+    for c in result.claims:
+        if c.verdict == "identity":
+            numbers = measured_numbers(c.measured)
+            assert numbers and all(abs(v) < identity_tol for v in numbers), (c.statement, c.measured)
+        if c.verdict in ("confirmed", "inconclusive"):
+            assert c.rival.strip(), (c.statement, "names no rival")
