@@ -101,6 +101,32 @@ def check_choice(value: Any, known, name: str, what: str) -> str:
     return value
 
 
+def check_int(value: Any, name: str, minimum: int = 0, maximum: int | None = None, hint: str = "") -> int:
+    """``value`` as an ``int`` (Python or NumPy integer, never a bool) in ``[minimum, maximum]``,
+    else :class:`InputError` naming ``name``, the value received and the accepted range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum \
+            or (maximum is not None and value > maximum):
+        accepted = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise InputError(f"{name}: expected an integer {accepted}, received {_describe(value)}"
+                         + (f"; {hint}" if hint else ""))
+    return int(value)
+
+
+def check_real(value: Any, name: str, *, low: float = -math.inf, high: float = math.inf,
+               low_open: bool = False, high_open: bool = False, hint: str = "") -> float:
+    """``value`` as a finite ``float`` (a real number, never a bool) in the interval from ``low``
+    to ``high`` (each end open or closed), else :class:`InputError` naming ``name``."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+    if ok:
+        v = float(value)
+        ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise InputError(f"{name}: expected a finite real number in {interval}, received "
+                         f"{_describe(value)}" + (f"; {hint}" if hint else ""))
+    return float(value)
+
+
 def check_finite(t: torch.Tensor, name: str) -> torch.Tensor:
     if not bool(torch.isfinite(t).all()):
         bad = (~torch.isfinite(t)).nonzero()
