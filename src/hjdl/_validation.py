@@ -121,7 +121,8 @@ def check_real(value: Any, name: str, *, low: float = -math.inf, high: float = m
         v = float(value)
         ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
     if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        interval = (f"{'(' if low_open or low == -math.inf else '['}{low:g}, "
+                    f"{high:g}{')' if high_open or high == math.inf else ']'}")
         raise InputError(f"{name}: expected a finite real number in {interval}, received "
                          f"{_describe(value)}" + (f"; {hint}" if hint else ""))
     return float(value)
