@@ -4,17 +4,24 @@ Each check compares what :mod:`hjdl.core` computes with an independent computati
 disagree: a float64 NumPy/SciPy evaluation of the definition, automatic differentiation, a grid
 solver of the PDE, Monte Carlo (Feynman–Kac), Gauss–Hermite quadrature of the heat semigroup, or
 an inequality of the theory used as the tolerance. ``hjdl verify`` prints them as a table.
+
+PDE residuals and semigroup checks cannot see a constant added to the normalised value, so the
+normalised value is also compared with the heat-kernel density it is defined by (SciPy's
+multivariate normal); the closed-form derivatives with autograd of torch definitions that share
+no code with :mod:`hjdl.core`; and the ``eps = 0`` tie rule with the ``eps → 0+`` softmax limit.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
 import torch
-from scipy.special import logsumexp
+from scipy.special import logsumexp, softmax
+from scipy.stats import multivariate_normal
 
 from .. import core
 from .grid import grid_convergence
@@ -126,6 +133,181 @@ def check_identity(quick: bool) -> list[Check]:
                        "float64 rounding: 1000 ulp relative to the value scale",
                        f"{cases} cases: d in {{1,2,5}}, isotropic and anisotropic A, t in {{.5,1,3}}, "
                        "eps in {0,.05,.5,2}")]
+
+
+def _spd_with_logdet(rng: np.random.Generator, d: int, logdet: float) -> np.ndarray:
+    """A random SPD matrix with ``log det A = logdet`` (far from 0, so a wrong log det factor shows)."""
+    M = rng.normal(size=(d, d))
+    A = M @ M.T / d + 0.5 * np.eye(d)
+    return A * math.exp((logdet - np.linalg.slogdet(A)[1]) / d)
+
+
+def _heat_kernel_value(x, y, g, A, eps, t):
+    """ũ(x, t) = −eps log Σ_j exp(−g_j/eps) K(x − y_j) with K the N(0, 2 eps t A) density.
+
+    The definition of the normalised value (the heat kernel of ``v_t = eps tr(A∇²v)`` acting on
+    the atomic measure ``Σ_j exp(−g_j/eps) δ_{y_j}``), by SciPy's multivariate normal log density:
+    no normalisation constant is written here. ``x`` (P, d), ``y`` (N, d), float64.
+    """
+    d = y.shape[1]
+    cov = 2 * eps * t * (np.eye(d) if A is None else A)
+    logk = multivariate_normal.logpdf(x[:, None, :] - y[None], mean=np.zeros(d), cov=cov)
+    return -eps * logsumexp(np.reshape(logk, (x.shape[0], y.shape[0])) - g / eps, axis=1)
+
+
+def _torch_heat_kernel_value(x, y, g, A, eps, t):
+    """:func:`_heat_kernel_value` by ``torch.distributions`` (differentiable in ``x`` and ``t``;
+    ``t`` a number or one time per point, shape (P,))."""
+    base = torch.eye(y.shape[1], dtype=y.dtype) if A is None else A
+    cov = 2 * eps * (t[:, None, None, None] if torch.is_tensor(t) and t.ndim else t) * base
+    logk = torch.distributions.MultivariateNormal(y, covariance_matrix=cov, validate_args=False).log_prob(x[:, None, :])
+    return -eps * torch.logsumexp(logk - g / eps, dim=-1)
+
+
+def _torch_raw_value(x, y, g, A, eps, t):
+    """The un-normalised discrete Hopf–Cole value by ``torch.logsumexp`` (for autograd)."""
+    Ainv = torch.eye(y.shape[1], dtype=y.dtype) if A is None else torch.linalg.inv(A)
+    D = x[:, None, :] - y
+    cost = g + torch.einsum("pnd,de,pne->pn", D, Ainv, D) / (4 * t)
+    return -eps * torch.logsumexp(-cost / eps, dim=-1)
+
+
+def _autograd_grad_hessian(fn, x):
+    """Gradient (P, d) and Hessian (P, d, d) of ``fn`` (a function of each row of ``x`` alone)."""
+    with torch.enable_grad():
+        xr = x.detach().clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(fn(xr).sum(), xr, create_graph=True)
+        rows = [torch.autograd.grad(grad[:, k].sum(), xr, retain_graph=True)[0] for k in range(x.shape[1])]
+    return grad.detach(), torch.stack(rows, dim=1).detach()
+
+
+def _autograd_dt(fn, t, n):
+    """``∂_t fn`` at ``t`` (a float) for each of ``n`` points: ``fn`` takes one time per point."""
+    with torch.enable_grad():
+        tt = torch.full((n,), float(t), dtype=torch.float64, requires_grad=True)
+        (dt,) = torch.autograd.grad(fn(tt).sum(), tt)
+    return dt
+
+
+def _rel(a, b) -> float:
+    """max |a − b| relative to max(1, max |b|)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
+
+
+def check_normalization(quick: bool) -> list[Check]:
+    """ũ = u + (eps d/2) log(4π eps t) + (eps/2) log det A against the heat-kernel density (SciPy).
+
+    PDE residuals and semigroup checks cannot see a constant added to ũ; this row can.
+    """
+    rng = np.random.default_rng(6)
+    worst, cases = 0.0, 0
+    for d in (1, 2, 3):
+        for A in (None, _spd_with_logdet(rng, d, 1.5), _spd_with_logdet(rng, d, -1.2)):
+            y, g = rng.normal(size=(7, d)), rng.normal(size=7)
+            data = core.InitialData(torch.from_numpy(y), torch.from_numpy(g),
+                                    None if A is None else torch.from_numpy(A))
+            x = 1.5 * rng.normal(size=(10 if quick else 100, d))
+            xt = torch.from_numpy(x)
+            for eps in (0.05, 2.5):
+                for t in (0.3, 4.0):
+                    ref = _heat_kernel_value(x, y, g, A, eps, t)
+                    u = core.hopf_cole(xt, data, eps, t=t, normalized=True).numpy()
+                    worst = max(worst, _rel(u, ref))
+                    cases += 1
+                # the per-point-time and tensor-eps paths add the same constant
+                ts = rng.uniform(0.3, 3.0, size=x.shape[0])
+                ref = np.array([_heat_kernel_value(x[i:i + 1], y, g, A, eps, ts[i])[0] for i in range(len(ts))])
+                u = core.hopf_cole(xt, data, torch.full((x.shape[0],), eps, dtype=torch.float64),
+                                   t=torch.from_numpy(ts), normalized=True).numpy()
+                worst = max(worst, _rel(u, ref))
+                cases += 1
+    return [_error_row("normalised Hopf-Cole value vs heat-kernel density (SciPy)", worst, 1e3 * F64,
+                       "float64 rounding: 1000 ulp relative to the value scale",
+                       f"{cases} cases: d in {{1,2,3}}, A = I and two anisotropic A with log det A "
+                       "= 1.5, -1.2; eps in {.05,2.5}; t in {.3,4} and per-point t; "
+                       "reference -eps logsumexp(log N(x; y_j, 2 eps t A) - g_j/eps)")]
+
+
+@functools.lru_cache(maxsize=2)
+def _derivative_references(quick: bool):
+    """Problems for :func:`check_derivatives` and their derivatives by autograd of torch
+    definitions (no hjdl.core): computed once per process, they cannot change.
+
+    Returns tuples ``(y, g, A, W, b, x, hopf_cole, layer)``: ``hopf_cole`` maps ``(eps, t)`` to
+    ``(∇u, ∇²u, ∂_t ũ, ∂_t u)`` and ``layer`` maps ``eps`` to ``(∇f, ∇²f)``.
+    """
+    rng = np.random.default_rng(7)
+    cases = []
+    for d, anisotropic in ((1, False), (2, False), (2, True), (3, True)):
+        A = torch.from_numpy(_spd_with_logdet(rng, d, 0.8)) if anisotropic else None
+        y, g = torch.from_numpy(rng.normal(size=(6, d))), torch.from_numpy(rng.normal(size=6))
+        W, b = torch.from_numpy(rng.normal(size=(6, d))), torch.from_numpy(rng.normal(size=6))
+        x = torch.from_numpy(rng.normal(size=(8 if quick else 64, d)))
+        hopf_cole, layer = {}, {}
+        for eps in (0.2, 3.0):
+            for t in (0.3, 1.7):
+                grad, hess = _autograd_grad_hessian(lambda p: _torch_heat_kernel_value(p, y, g, A, eps, t), x)
+                ut = _autograd_dt(lambda s: _torch_heat_kernel_value(x, y, g, A, eps, s), t, len(x))
+                ut_raw = _autograd_dt(lambda s: _torch_raw_value(x, y, g, A, eps, s[:, None]), t, len(x))
+                hopf_cole[eps, t] = (grad, hess, ut, ut_raw)
+            layer[eps] = _autograd_grad_hessian(lambda p: eps * torch.logsumexp((p @ W.T + b) / eps, dim=-1), x)
+        cases.append((y, g, A, W, b, x, hopf_cole, layer))
+    return tuple(cases)
+
+
+def check_derivatives(quick: bool) -> list[Check]:
+    """Closed-form ∇u, ∇²u, u_t and ∇f, ∇²f against autograd of independent torch definitions."""
+    hc = lse = 0.0
+    for y, g, A, W, b, x, hopf_cole, layer in _derivative_references(quick):
+        data = core.InitialData(y, g, A)
+        for (eps, t), (grad, hess, ut, ut_raw) in hopf_cole.items():
+            hc = max(hc, _rel(core.hopf_cole_grad(x, data, eps, t), grad),
+                     _rel(core.hopf_cole_hessian(x, data, eps, t), hess),
+                     _rel(core.hopf_cole_time_derivative(x, data, eps, t, normalized=True), ut),
+                     _rel(core.hopf_cole_time_derivative(x, data, eps, t), ut_raw))
+        for eps, (fgrad, fhess) in layer.items():
+            lse = max(lse, _rel(core.lse_layer_grad(x, W, b, eps), fgrad),
+                      _rel(core.lse_layer_hessian(x, W, b, eps), fhess))
+    detail = ("d = 1, 2 with A = I; d = 2, 3 anisotropic (log det A = 0.8); eps in {.2,3}, "
+              "t in {.3,1.7}; autograd in x and t")
+    source = "float64 rounding of autograd second derivatives: 10^4 ulp relative to the value scale"
+    return [
+        _error_row("closed-form Hopf-Cole grad, Hessian, u_t vs autograd (torch.distributions)",
+                   hc, 1e4 * F64, source, detail),
+        _error_row("closed-form LSE-layer grad, Hessian vs autograd of torch.logsumexp",
+                   lse, 1e4 * F64, source, detail),
+    ]
+
+
+def check_ties(quick: bool) -> list[Check]:
+    """eps = 0: tied maxima share the weight equally (the eps → 0+ limit of the softmax)."""
+    z = np.array([[0.0, 2.0, 2.0, -1.0], [3.0, -1.0, 3.0, 3.0], [1.0, 0.0, -2.0, 1.0],
+                  [-1.0, 0.5, 0.0, -3.0]])
+    # softmax at eps = 1e-3 with gaps >= 0.5: the untied weights are below exp(-500)
+    limit = softmax(z / 1e-3, axis=-1)
+    zt = torch.from_numpy(z)
+    errs = [np.abs(core.gibbs(zt, 0.0).numpy() - limit).max(),
+            np.abs(core.gibbs(zt.T, 0.0, dim=0).numpy() - limit.T).max()]
+    with torch.enable_grad():
+        zg = zt.clone().requires_grad_(True)
+        (dz,) = torch.autograd.grad(core.lse(zg, 0.0).sum(), zg)
+    errs.append(np.abs(dz.numpy() - limit).max())
+    # a layer at a point on a power-diagram boundary: ∇f = mean of the tied rows of W
+    W = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 2.0], [3.0, 3.0]])
+    b = np.array([1.0, 1.0, 1.0, -5.0])
+    grad = core.lse_layer_grad(torch.zeros(1, 2, dtype=torch.float64), torch.from_numpy(W), torch.from_numpy(b), 0)
+    errs.append(np.abs(grad.numpy()[0] - W[:3].mean(0)).max())
+    # three atoms at equal cost from x = 0: ∇u = (x − mean of the tied atoms)/(2t)
+    y = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    data = core.InitialData(torch.from_numpy(y), torch.zeros(3, dtype=torch.float64))
+    t = 0.7
+    grad_u = core.hopf_cole_grad(torch.zeros(1, 2, dtype=torch.float64), data, 0, t)
+    errs.append(np.abs(grad_u.numpy()[0] + y.mean(0) / (2 * t)).max())
+    return [_error_row("eps = 0 tie rule: equal shares among tied maxima (softmax limit)", max(errs), 1e2 * F64,
+                       "exact rule; 100 ulp for the averages",
+                       "gibbs (two axes), autograd of lse, lse_layer_grad and hopf_cole_grad at ties "
+                       "against SciPy softmax(z/1e-3) and NumPy means of the tied rows")]
 
 
 def check_autograd_residual(quick: bool) -> list[Check]:
@@ -317,6 +499,9 @@ def check_activations(quick: bool) -> list[Check]:
 
 CHECKS: dict[str, Callable[[bool], list[Check]]] = {
     "identity": check_identity,
+    "normalization": check_normalization,
+    "derivatives": check_derivatives,
+    "ties": check_ties,
     "autograd": check_autograd_residual,
     "grid": check_grid_solver,
     "monte-carlo": check_monte_carlo,
