@@ -114,3 +114,66 @@ def test_bad_inputs_are_named():
         costate(torch.nn.Linear(3, 3), torch.zeros(2, 3), lambda xL: xL.sum())
     with pytest.raises(HJError, match="theta"):
         ResidualNet.from_function(lambda t: (1, 2), 2, 3)
+
+
+# -- input checks (issue 16, item 5) ---------------------------------------------------------
+from hjdl.control import MSATrainer  # noqa: E402
+from hjdl.errors import ConvergenceError, NonFiniteError  # noqa: E402
+
+_I2 = lambda t: (np.eye(2), np.zeros(2), np.eye(2), np.zeros(2))  # noqa: E731
+_SQ = lambda xL: (xL ** 2).sum()  # noqa: E731
+_X0 = [[0.0, 1.0]]
+
+BAD_CONTROL = [
+    ("costate-int-loss", lambda: costate(_net(), torch.ones(3, 3, dtype=torch.float64), lambda x: x.sum().long()),
+     InputError, "loss"),
+    ("adjoint-theta-nan", lambda: adjoint_ode(lambda t: (np.eye(2) * np.nan, np.zeros(2), np.eye(2), np.zeros(2)),
+                                              _X0, _SQ), NonFiniteError, "theta"),
+    ("adjoint-theta-nan-later", lambda: adjoint_ode(
+        lambda t: (np.eye(2) * (np.nan if t > 0.5 else 1.0), np.zeros(2), np.eye(2), np.zeros(2)), _X0, _SQ),
+     NonFiniteError, "theta"),
+    ("adjoint-theta-shape", lambda: adjoint_ode(lambda t: (np.eye(3), np.zeros(2), np.eye(2), np.zeros(2)), _X0, _SQ),
+     ShapeError, "theta"),
+    ("adjoint-x0-width", lambda: adjoint_ode(_I2, [[0.0, 1.0, 2.0]], _SQ), ShapeError, "theta"),
+    ("adjoint-theta-not-callable", lambda: adjoint_ode(5, _X0, _SQ), InputError, "theta"),
+    ("adjoint-horizon-string", lambda: adjoint_ode(_I2, _X0, _SQ, horizon="1"), DomainError, "horizon"),
+    ("adjoint-times-nan", lambda: adjoint_ode(_I2, _X0, _SQ, times=[np.nan]), NonFiniteError, "times"),
+    ("adjoint-times-outside", lambda: adjoint_ode(_I2, _X0, _SQ, times=[2.0]), DomainError, "times"),
+    ("adjoint-times-string", lambda: adjoint_ode(_I2, _X0, _SQ, times="a"), InputError, "times"),
+    ("adjoint-rtol", lambda: adjoint_ode(_I2, _X0, _SQ, rtol=-1.0), DomainError, "rtol"),
+    ("msa-head-int", lambda: MSATrainer(_net(), head_params=5), InputError, "head_params"),
+    ("msa-head-nonleaf", lambda: MSATrainer(_net(), head_params=[torch.ones(2, requires_grad=True) * 2]),
+     InputError, "head_params[0]"),
+    ("msa-empty-batch", lambda: MSATrainer(_net()).step(torch.zeros(0, 3), _SQ), ShapeError, "x"),
+    ("resnet-dtype-complex", lambda: ResidualNet(2, 2, dtype=torch.complex64), InputError, "dtype"),
+    ("from-function-nan", lambda: ResidualNet.from_function(
+        lambda t: (np.eye(2) * np.nan, np.zeros(2), np.eye(2), np.zeros(2)), 2, 3), NonFiniteError, "theta"),
+]
+
+
+@pytest.mark.parametrize("make, error, word", [r[1:] for r in BAD_CONTROL], ids=[r[0] for r in BAD_CONTROL])
+def test_control_bad_input_raises_hjdl_errors(make, error, word):
+    with pytest.raises(error) as info:
+        make()
+    assert word in str(info.value)
+
+
+def test_costate_of_a_loss_that_ignores_the_state_is_zero():
+    net = _net()
+    rec = costate(net, torch.ones(4, 3, dtype=torch.float64), lambda x: torch.tensor(2.0, dtype=torch.float64))
+    assert float(rec.loss) == 2.0
+    assert torch.equal(rec.costates, torch.zeros_like(rec.costates))   # Φ constant: p ≡ 0
+
+
+def test_msa_accepts_numpy_scalars():
+    trainer = MSATrainer(_net(), rho=np.float32(1.0), inner_steps=np.int64(2), inner_lr=np.float64(0.01))
+    assert trainer.inner_steps == 2 and trainer.rho == 1.0
+
+
+def test_msa_step_that_diverges_restores_the_parameters():
+    net = _net()
+    before = [p.detach().clone() for p in net.parameters()]
+    trainer = MSATrainer(net, rho=0.0, inner_steps=3, inner_lr=1e300)
+    with pytest.raises(ConvergenceError):
+        trainer.step(torch.ones(4, 3, dtype=torch.float64), lambda x: 1e300 * (x ** 2).sum())
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), before))

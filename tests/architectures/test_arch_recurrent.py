@@ -126,3 +126,72 @@ def test_lq_errors():
         lq_costate(ssm, torch.zeros(1, 3, 2), torch.zeros(1, 4, 3))
     with pytest.raises(ShapeError, match="u: expected"):
         ssm(torch.zeros(1, 3, 5))
+
+
+# -- input checks (issue 16, item 5) ---------------------------------------------------------
+def _lstm(batch_first=True, layers=2):
+    torch.manual_seed(0)
+    return torch.nn.LSTM(3, 4, num_layers=layers, batch_first=batch_first)
+
+
+def _gru():
+    torch.manual_seed(1)
+    return torch.nn.GRU(3, 4)
+
+
+_X = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(2))
+_SSM = LinearStateSpace(3, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+_U, _R = torch.ones(1, 4, 2, dtype=torch.float64), torch.zeros(1, 4, 2, dtype=torch.float64)
+
+BAD_GATES = [
+    ("lstm-nan", lambda: lstm_gates(_lstm(), _X * np.nan), "x"),
+    ("lstm-complex", lambda: lstm_gates(_lstm(), _X.to(torch.complex64)), "x"),
+    ("lstm-width", lambda: lstm_gates(_lstm(), _X[..., :2]), "x"),
+    ("lstm-hx-shape", lambda: lstm_gates(_lstm(), _X, (torch.zeros(2, 2, 4), torch.zeros(2, 3, 4))), "hx[1]"),
+    ("lstm-hx-single", lambda: lstm_gates(_lstm(), _X, torch.zeros(2, 2, 4)), "hx"),
+    ("lstm-hx-nan", lambda: lstm_gates(_lstm(), _X, (torch.full((2, 2, 4), np.nan), torch.zeros(2, 2, 4))), "hx[0]"),
+    ("gru-hx-shape", lambda: gru_gates(_gru(), _X.transpose(0, 1), torch.zeros(2, 4)), "hx"),
+    ("gru-string", lambda: gru_gates(_gru(), "abc"), "x"),
+    ("lq-u-nan", lambda: lq_costate(_SSM, _U * np.nan, _R), "u"),
+    ("lq-x0-nan", lambda: lq_costate(_SSM, _U, _R, x0=torch.full((1, 3), np.nan)), "x0"),
+    ("lq-target-nan", lambda: lq_costate(_SSM, _U, _R * np.nan), "target"),
+    ("riccati-x0-inf", lambda: riccati(_SSM, _R, rho=0.1, x0=torch.full((1, 3), np.inf)), "x0"),
+    ("ssm-dtype-int", lambda: LinearStateSpace(3, 2, 2, dtype=torch.int64), "dtype"),
+]
+
+
+@pytest.mark.parametrize("make, word", [r[1:] for r in BAD_GATES], ids=[r[0] for r in BAD_GATES])
+def test_recurrent_and_lq_bad_input_raise_hjdl_errors(make, word):
+    with pytest.raises(InputError) as info:
+        make()
+    assert word in str(info.value)
+
+
+def test_lstm_and_gru_gates_with_an_empty_sequence_return_the_initial_state():
+    lstm, gru = _lstm(), _gru()
+    h0 = torch.randn(2, 2, 4, generator=torch.Generator().manual_seed(3))
+    c0 = torch.randn(2, 2, 4, generator=torch.Generator().manual_seed(4))
+    rec = lstm_gates(lstm, torch.zeros(2, 0, 3), (h0, c0))
+    assert rec.output.shape == (2, 0, 4) and rec.gates[1]["forget"].shape == (2, 0, 4)
+    assert torch.equal(rec.h_n, h0) and torch.equal(rec.c_n, c0)   # no step taken
+    rec = gru_gates(gru, torch.zeros(0, 2, 3), h0[:1])
+    assert rec.output.shape == (2, 0, 4) and torch.equal(rec.h_n, h0[:1])
+
+
+def test_lstm_gates_of_float64_input_match_the_float64_module():
+    lstm = _lstm()
+    x = _X.double()
+    rec = lstm_gates(lstm, x)               # float32 module, float64 input: evaluated in float64
+    ref, (h, c) = lstm.double()(x)
+    assert rec.output.dtype == torch.float64
+    torch.testing.assert_close(rec.output, ref, atol=1e-12, rtol=0)
+    torch.testing.assert_close(rec.c_n, c, atol=1e-12, rtol=0)
+
+
+def test_riccati_over_zero_steps_is_empty_and_keeps_x0():
+    x0 = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
+    rec = riccati(_SSM, _R[:, :0], rho=0.1, x0=x0)
+    assert rec.inputs.shape == (1, 0, 2) and rec.gains.shape == (0, 2, 3) and rec.offsets.shape == (1, 0, 2)
+    assert torch.equal(rec.states[:, 0], x0) and rec.states.shape == (1, 1, 3)
+    # the co-state at k = 0 with nothing downstream: λ_0 = 𝒫_0 x_0 + σ_0 = 0
+    assert torch.equal(rec.adjoints, torch.zeros(1, 1, 3, dtype=torch.float64))
