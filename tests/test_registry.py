@@ -286,3 +286,33 @@ def test_result_name_must_match_the_experiment():
             get("zz-named").run()
     finally:
         unregister("zz-named")
+
+
+def test_experiment_claims_declare_their_kind_and_rival():
+    """Static, over every experiment module: a claim whose verdict comes from theorem_verdict or
+    identity_verdict passes the matching kind (else a failed check would count as evidence), and
+    every other claim (evidence) names its rival."""
+    import ast
+    from pathlib import Path
+
+    import hjdl.experiments as pkg
+
+    kinds = {"theorem_verdict": "theorem", "identity_verdict": "identity"}
+    checked = 0
+    for path in sorted(Path(pkg.__file__).parent.glob("*.py")):
+        if path.name == "registry.py":  # Claim(**stored) rebuilds results; no claim is made there
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Claim"):
+                continue
+            checked += 1
+            keywords = {k.arg: k.value for k in node.keywords}
+            helper = [a.func.id for a in node.args
+                      if isinstance(a, ast.Call) and getattr(a.func, "id", None) in kinds]
+            where = f"{path.name}:{node.lineno}"
+            if helper:
+                kind = keywords.get("kind")
+                assert isinstance(kind, ast.Constant) and kind.value == kinds[helper[0]], where
+            else:
+                assert "rival" in keywords, f"{where}: an evidence claim names no rival"
+    assert checked >= 30

@@ -103,3 +103,58 @@ def test_msa_bad_arguments():
         MSATrainer(net, inner_steps=0)
     with pytest.raises(InputError, match="net"):
         MSATrainer(torch.nn.Linear(2, 2))
+
+
+# --- the verdicts over seeds, from fabricated per-seed results (independent of training) ---------
+def _attention_seed(diff, rho, sharp):
+    rows = [[0, h, 0.2 + 0.2 * h, "mixed", sharp, 0.1] for h in range(4)]
+    task = {"rows": rows, "loss": 1.0, "accuracy": 0.9, "fractions": {"particle": 0.0, "mixed": 1.0, "wave": 0.0},
+            "entropy": [[0.2, 0.4, 0.6, 0.8]], "low": 0.1 + diff, "high": 0.1, "rho": rho, "sharp": sharp,
+            "sharp_all": sharp}
+    return {"recall": task, "chars": dict(task)}
+
+
+@pytest.mark.parametrize("per_seed, verdicts", [
+    # (Δloss low − high, Spearman, min H/log n at the query) per seed
+    ([(0.20, -0.8, 0.10), (0.22, -0.7, 0.12), (0.18, -0.9, 0.08)], ["confirmed", "confirmed", "confirmed"]),
+    ([(0.20, -0.8, 0.10), (-0.30, 0.2, 0.50), (0.18, -0.9, 0.08)], ["inconclusive", "inconclusive", "inconclusive"]),
+    ([(-0.20, 0.8, 0.60), (-0.22, 0.7, 0.62), (-0.18, 0.9, 0.58)], ["not confirmed", "not confirmed", "not confirmed"]),
+    ([(0.20, 0.5, 0.10), (0.22, 0.4, 0.12), (0.18, 0.6, 0.08)], ["partly", "confirmed", "partly"]),
+])
+def test_attention_entropy_verdicts_over_seeds(monkeypatch, per_seed, verdicts):
+    from hjdl.experiments import attention_entropy as mod
+    fake = iter([_attention_seed(*v) for v in per_seed])
+    monkeypatch.setattr(mod, "_one_seed", lambda config, seed, progress: next(fake))
+    res = registry.get("attention-entropy").run("quick", seed=0, seeds=len(per_seed))
+    assert [c.verdict for c in res.claims] == verdicts, [c.measured for c in res.claims]
+
+
+@pytest.mark.parametrize("diffs, ratios, verdicts", [
+    ([0.01, 0.02, 0.0], [0.5, 0.4, 0.6], ["confirmed", "confirmed"]),
+    ([0.01, -0.06, 0.02], [0.5, 1.5, 0.6], ["inconclusive", "inconclusive"]),
+    ([-0.05, -0.06, -0.04], [1.5, 1.4, 1.6], ["not confirmed", "not confirmed"]),
+])
+def test_resnet_msa_verdicts_over_seeds(monkeypatch, diffs, ratios, verdicts):
+    from hjdl.experiments import resnet_pmp as mod
+    runs = iter([r for d, q in zip(diffs, ratios)
+                 for r in ({"accuracy": 0.9, "time": 1.0, "gaps": [2.0, 1.5], "losses": [1.0, 0.5]},
+                           {"accuracy": 0.9 + d, "time": 3.0, "gaps": [2.0, 2.0 * q], "losses": [1.0, 0.5]})])
+    monkeypatch.setattr(mod, "_train_digits", lambda method, cfg, seed, progress: next(runs))
+    res = registry.get("resnet-pmp").run("quick", seed=0, **{**SMALL["resnet-pmp"], "seeds": len(diffs)})
+    assert [c.verdict for c in res.claims[2:]] == verdicts, [c.measured for c in res.claims[2:]]
+
+
+@pytest.mark.parametrize("drops, verdict", [
+    ([0.30, 0.32, 0.28], "confirmed"), ([0.30, -0.30, 0.10], "inconclusive"), ([-0.3, -0.32, -0.28], "not confirmed"),
+])
+def test_recurrent_entropy_drop_verdict_over_seeds(monkeypatch, drops, verdict):
+    from hjdl.experiments import recurrent_gates as mod
+
+    def stats(mean):
+        return {k: (mean, 0.0, 0.0) for k in mod.GATES}
+
+    runs = iter([{"before": stats(0.8), "after": stats(0.8 - d), "err": 1e-16,
+                  "trace": {k: [0.5] for k in mod.GATES}, "held_loss": 2.0} for d in drops])
+    monkeypatch.setattr(mod, "_train_lstm", lambda config, seed, progress: next(runs))
+    res = registry.get("recurrent-gates").run("quick", seed=0, **{**SMALL["recurrent-gates"], "seeds": len(drops)})
+    assert res.claims[2].verdict == verdict, res.claims[2].measured

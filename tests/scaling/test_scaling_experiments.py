@@ -101,3 +101,16 @@ def test_scaling_exponent_claim_is_inconclusive_when_the_interval_covers_a_rival
         assert "2/d" in res.claims[0].rival and "0" in res.claims[0].rival
         # the control has the same interval: no effect of the schedule cannot be excluded
         assert res.claims[1].verdict == "inconclusive"
+
+
+def test_quadrature_slope_verdicts_name_the_rival():
+    # widened by 10 % of |expected|: [-1.9, -0.9] covers -1 and (after widening) -2: inconclusive
+    assert Q._verdict((-1.9, -0.9), -1.0, -2.0) == "inconclusive"
+    assert Q._verdict((-1.05, -0.95), -1.0, -2.0) == "confirmed"
+    assert Q._verdict((-0.85, -0.80), -1.0, -2.0) == "not confirmed"   # misses -1 even widened by 0.1
+    assert Q._verdict((-1.12, -1.08), -1.0, -2.0) == "confirmed"       # inside the stated tolerance
+    # midpoint vs endpoint rows (.., slope, CI low, CI high): disjoint intervals decide
+    row = lambda s, lo, hi: [None, None, None, s, lo, hi]  # noqa: E731
+    assert Q._faster(row(-2.0, -2.1, -1.9), row(-1.0, -1.1, -0.9)) == "confirmed"
+    assert Q._faster(row(-1.2, -1.6, -0.8), row(-1.0, -1.1, -0.9)) == "inconclusive"
+    assert Q._faster(row(-0.9, -1.0, -0.8), row(-1.0, -1.1, -0.9)) == "not confirmed"
