@@ -99,3 +99,42 @@ def assert_claims(result, verdicts, identity_tol: float = 1e-10) -> None:
             assert numbers and all(abs(v) < identity_tol for v in numbers), (c.statement, c.measured)
         if c.verdict in ("confirmed", "inconclusive"):
             assert c.rival.strip(), (c.statement, "names no rival")
+
+
+def assert_kernel_matches_oracle(z, eps, dim: int = -1):
+    """``hjdl.lse``, ``hjdl.gibbs`` and ``hjdl.entropy`` of the Gibbs weights on ``z`` (any
+    floating dtype, reduced along ``dim`` of a 2-D ``z``) against :func:`decimal_gibbs_lse`
+    rounded to ``z``'s dtype; ``eps`` a number or a tensor with one value per row.
+
+    Tolerances follow the error analysis of ``m + eps log1p(Σ_{j≠top} e^{s_j})`` in units of
+    the dtype's round-off u: ``4u(|LSE| + eps(H + Σ_j π_j|s_j| + 1 − π_top))`` for LSE (each
+    ``s_j`` rounded once, amplified by ``|s_j|`` in ``e^{s_j}``; every term vanishes with the
+    non-top weights, so a result close to the maximum keeps its relative accuracy), ``4u`` for
+    each weight, ``8uN`` for H, plus two units of the subnormal range. A result beyond the
+    dtype's range must be ``inf``."""
+    import math
+
+    import hjdl
+
+    dtype = z.dtype
+    info = torch.finfo(dtype)
+    u, floor = float(info.eps), float(info.tiny) * float(info.eps)
+    f, p = hjdl.lse(z, eps, dim=dim), hjdl.gibbs(z, eps, dim=dim)
+    h = hjdl.entropy(p, dim=dim)
+    assert f.dtype == p.dtype == h.dtype == dtype
+    assert not (torch.isnan(f).any() or torch.isnan(p).any() or torch.isnan(h).any()), (f, p, h)
+    rows = z.double() if dim in (-1, 1) else z.double().T
+    p = p if dim in (-1, 1) else p.T
+    for i, row in enumerate(rows.tolist()):
+        e = float(eps[i]) if isinstance(eps, torch.Tensor) and eps.ndim else float(eps)
+        rf, rp, rh = decimal_gibbs_lse(row, e)
+        rf_d = float(torch.tensor(rf, dtype=dtype).double())  # the answer rounded to dtype
+        if math.isinf(rf_d):
+            assert float(f[i]) == rf_d, (i, row, e, float(f[i]), rf)
+        else:
+            m = max(row) if row else 0.0
+            spread = sum(q * abs((v - m) / e) for q, v in zip(rp, row) if q > 0) if e > 0 else 0.0
+            bound = 4 * u * (abs(rf_d) + e * (rh + spread + (1 - max(rp)))) + 2 * floor
+            assert abs(float(f[i]) - rf_d) <= bound, (i, row, e, float(f[i]), rf)
+        assert np.allclose(p[i].double().numpy(), rp, rtol=0, atol=4 * u), (i, row, e, p[i], rp)
+        assert abs(float(h[i]) - rh) <= 8 * u * max(1, len(row)), (i, row, e, float(h[i]), rh)

@@ -14,6 +14,7 @@ import torch
 import hjdl
 from hjdl._validation import EPS_MIXED, EPS_POSITIVE, EPS_ZERO, check_eps
 from hjdl.errors import NonFiniteError, ShapeError
+from helpers import assert_kernel_matches_oracle as assert_matches_oracle
 from helpers import decimal_gibbs_lse
 
 F64 = torch.float64
@@ -34,25 +35,6 @@ def rows_for(dtype):
     return torch.tensor(rows, dtype=dtype)
 
 
-def assert_matches_oracle(z, eps, dtype):
-    """lse, gibbs and the entropy of gibbs against the oracle rounded to ``dtype``."""
-    info = torch.finfo(dtype)
-    u, floor = float(info.eps), float(info.tiny) * float(info.eps)
-    f, p = hjdl.lse(z, eps), hjdl.gibbs(z, eps)
-    h = hjdl.entropy(p)
-    assert f.dtype == p.dtype == h.dtype == dtype
-    assert not (torch.isnan(f).any() or torch.isnan(p).any() or torch.isnan(h).any())
-    for i, row in enumerate(z.double().tolist()):
-        rf, rp, rh = decimal_gibbs_lse(row, eps)
-        rf_d = float(torch.tensor(rf, dtype=dtype).double())  # the answer rounded to dtype
-        if math.isinf(rf_d):
-            assert float(f[i]) == rf_d, (i, float(f[i]), rf)
-        else:
-            assert abs(float(f[i]) - rf_d) <= 2 * u * abs(rf_d) + 2 * floor, (i, float(f[i]), rf)
-        assert np.allclose(p[i].double().numpy(), rp, rtol=0, atol=4 * u), (i, p[i], rp)
-        assert abs(float(h[i]) - rh) <= 8 * u * len(row), (i, float(h[i]), rh)
-
-
 # eps values that round to 0, become subnormal, or overflow in the dtype (float16 holds normal
 # numbers in [6.1e-5, 65504]; float32 and bfloat16 in [1.2e-38, 3.4e38])
 EXTREME = [(torch.float16, e) for e in (1e-12, 1e-9, 1e-7, 3e-5, 7e4, 1e12)] + \
@@ -63,15 +45,15 @@ EXTREME = [(torch.float16, e) for e in (1e-12, 1e-9, 1e-7, 3e-5, 7e4, 1e12)] + \
 @pytest.mark.parametrize("dtype,eps", EXTREME, ids=[f"{d}-{e:g}".replace("torch.", "") for d, e in EXTREME])
 def test_eps_outside_the_dtypes_normal_range_gives_the_rounded_exact_answer(dtype, eps):
     # these gave NaN: eps rounded to 0 (0/0 at the maximum) or to inf in the input's dtype
-    assert_matches_oracle(rows_for(dtype), eps, dtype)
+    assert_matches_oracle(rows_for(dtype), eps)
     # the same eps as a tensor, and the 1e-12 promised by the README in float16
-    assert_matches_oracle(rows_for(dtype), torch.tensor(eps, dtype=F64), dtype)
+    assert_matches_oracle(rows_for(dtype), torch.tensor(eps, dtype=F64))
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, F64])
 def test_ordinary_eps_in_every_dtype(dtype):
     for eps in (0.0, 0.1, 1.0, 30.0):
-        assert_matches_oracle(rows_for(dtype), eps, dtype)
+        assert_matches_oracle(rows_for(dtype), eps)
 
 
 def test_check_eps_mode_follows_the_converted_value():
@@ -227,3 +209,47 @@ def test_errors_name_the_users_arguments():
         hjdl.oplus(torch.zeros(3), 1.0, torch.ones(2))
     with pytest.raises(NonFiniteError, match="^p: "):
         hjdl.entropy(torch.tensor([0.5, math.inf]))
+
+
+@pytest.mark.parametrize("dtype,big", [(torch.float16, 6e4), (torch.bfloat16, 3e38),
+                                       (torch.float32, 3e38), (F64, 1.7e308)])
+def test_gaps_and_eps_log_n_beyond_the_range_where_the_result_is_not(dtype, big):
+    # z − m = −2·big overflows, yet with eps = big/5 its weight is e^{-10}; and eps·log 4
+    # overflows for eps ≈ big while m + eps·log 4 (m = −big) does not
+    z = torch.tensor([[big, -big, 0.0, -big], [-big, -big, -big, -big]], dtype=dtype)
+    for eps in (float(torch.tensor(big / 5, dtype=dtype)), float(torch.tensor(big, dtype=dtype))):
+        assert_matches_oracle(z, eps)
+        assert torch.isfinite(hjdl.lse(z, eps)[1])
+
+
+def test_half_precision_is_computed_in_float32_and_rounded_once():
+    # eps = 0.1 .. 50 on two tied float16 logits: eps·log 2 correctly rounded to float16. With
+    # eps first rounded to float16 (relative error up to 2^-11), 78 of these 400 were off by an ulp
+    z = torch.zeros(2, dtype=torch.float16)
+    for e in np.linspace(0.1, 50, 400).tolist():
+        ref = torch.tensor(e * math.log(2), dtype=F64).to(torch.float16)
+        assert hjdl.lse(z, e) == ref, e
+    # the entropy of 10^4 float16 weights (a float16 sum drifted by 6 ulps)
+    p = torch.rand(10_000, generator=torch.Generator().manual_seed(0), dtype=F64)
+    p = (p / p.sum()).to(torch.float16)
+    q = p.double()
+    ref = float(-(q * torch.log(torch.where(q > 0, q, torch.ones_like(q)))).sum())
+    assert abs(float(hjdl.entropy(p)) - ref) <= 2 * 2.0 ** -11 * ref
+    # a private caller (maxplus_matmul) passing a float16 eps: the gap 1.2e5 overflows float16
+    A = torch.tensor([[6e4, -6e4]], dtype=torch.float16)
+    got = hjdl.maxplus_matmul(A, torch.zeros(2, 1, dtype=torch.float16), 12000.0)
+    ref = decimal_gibbs_lse([6e4, -6e4], 12000.0)[0]
+    assert got.dtype == torch.float16 and abs(float(got) - ref) <= 2.0 ** -11 * ref  # not 6e4
+    # ... and 9999 weights e^-18 = 1.5e-8 each, below float16's smallest subnormal (6e-8)
+    A = torch.tensor([[0.0] + [-18.0] * 9999], dtype=torch.float16)
+    got = hjdl.maxplus_matmul(A, torch.zeros(10_000, 1, dtype=torch.float16), 1.0)
+    ref = math.log1p(9999 * math.exp(-18))  # 1.5e-4
+    assert abs(float(got) - ref) <= 2.0 ** -11 * ref  # not 0
+
+
+def test_a_huge_and_a_subnormal_eps_side_by_side():
+    # halving every eps for the huge one's sake turned 5e-324 into 0 (NaN weights); found by the
+    # property test
+    z = torch.tensor([[0.0, -1e-323], [0.0, 0.0]], dtype=F64)
+    assert_matches_oracle(z, torch.tensor([5e-324, 1e307], dtype=F64))
+    assert_matches_oracle(z.to(torch.float16), torch.tensor([5e-324, 1e307], dtype=F64))

@@ -27,15 +27,33 @@ __all__ = ["lse", "gibbs", "entropy"]
 # private engine (inputs trusted; eps already a tensor broadcastable against z with ``dim`` kept)
 
 
+_HALF = (torch.float16, torch.bfloat16)
+
+
 def _working(z: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """``z`` in the dtype of the computation: ``eps``'s dtype when it is wider than ``z``'s.
+    """``z`` in the dtype of the computation: float32 for float16 and bfloat16 input (a gap
+    ``z − m`` of float16 logits, or ``eps · log N``, can exceed 65504 while the result does not;
+    weights below 6e-8 underflow), and ``eps``'s dtype when that is wider still.
 
     :func:`~hjdl._validation.check_eps` returns eps in a wider dtype than the input's when eps is
-    not a normal number of the input's dtype (1e-12 or 1e12 in float16, 1e-40 in float32): the
-    engine then computes in that dtype, and the callers cast the result back to the input's."""
-    if eps.dtype != z.dtype and torch.promote_types(eps.dtype, z.dtype) == eps.dtype:
-        return z.to(eps.dtype)
-    return z
+    not a normal number of the input's dtype (1e-40 in float32, 1e300 in bfloat16): the engine
+    then computes in that dtype. The callers round the result back to the input's dtype."""
+    dtype = torch.float32 if z.dtype in _HALF else z.dtype
+    if eps.dtype != dtype and torch.promote_types(eps.dtype, dtype) == eps.dtype:
+        dtype = eps.dtype
+    return z if dtype == z.dtype else z.to(dtype)
+
+
+def _halves(eps: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
+    """Where eps is so large (above ``max / 1520``) that a gap ``z − m`` beyond the dtype's range
+    can still carry weight (``|s| < 760``), or ``eps · log N`` overflow while ``m + eps · log N``
+    does not, the engine works with ``z/2, m/2, eps/2`` (exact; the ratios are unchanged): the
+    factors (1/2 there, 1 elsewhere, so that a subnormal eps in the same tensor is kept), or
+    None when no eps is that large."""
+    huge = eps.detach() > torch.finfo(dtype).max / 1520
+    if not bool(huge.any()):
+        return None
+    return torch.where(huge, 0.5, 1.0).to(eps.dtype)
 
 
 def _tracks(*ts: torch.Tensor) -> bool:
@@ -61,7 +79,11 @@ def _shifted(z: torch.Tensor, m: torch.Tensor, eps: torch.Tensor) -> torch.Tenso
     however small eps is, and keeps ``s`` (hence the backward pass of ``exp``) at the scale of the
     gaps ``z − m``, not of ``z/eps``. When eps requires a gradient, entries whose ``exp(s)`` is 0
     (``-inf`` entries, or gaps beyond the exponent range as at eps = 1e-300) are kept out of the
-    division: ``∂s/∂eps = −s/eps`` is infinite there and ``0 · inf`` NaN."""
+    division: ``∂s/∂eps = −s/eps`` is infinite there and ``0 · inf`` NaN. For a huge eps
+    (:func:`_halves`) the three are halved first, so that ``z − m`` cannot overflow."""
+    half = _halves(eps, z.dtype)
+    if half is not None:
+        z, m, eps = z * half, m * half, eps * half
     if eps.requires_grad and torch.is_grad_enabled():
         gap = z - m
         keep = torch.exp(gap.detach() / eps.detach()) > 0
@@ -107,7 +129,11 @@ def _viscous_lse(z: torch.Tensor, eps: torch.Tensor, dim: int, finite: bool = Fa
         rest = torch.exp(s).scatter(dim, top, 0.0).sum(dim, keepdim=True) + top_term
     else:
         rest = s.exp_().scatter_(dim, top, 0.0).sum(dim, keepdim=True)
-    out = m + eps * torch.log1p(rest)
+    half = _halves(eps, z.dtype)
+    if half is not None:  # eps · log1p(rest) may overflow where the result does not
+        out = (m * half + (eps * half) * torch.log1p(rest)) / half
+    else:
+        out = m + eps * torch.log1p(rest)
     tiny = torch.finfo(out.dtype).tiny
     if bool((eps > 1).any()) and bool((rest < tiny).any()):
         # rest is subnormal (digits lost, or 0) but eps·rest need not be: sum eps·e^{s_j}
@@ -219,7 +245,8 @@ def _prepare(z, eps, dim, name="z", out_desc=None):
     without the axis)."""
     zt = as_tensor(z, name)
     d = check_dim(dim, zt.ndim)
-    e, mode = check_eps(eps, like=zt)
+    # eps in the dtype of the computation (float32 for half-precision z; see _working)
+    e, mode = check_eps(eps, like=zt if zt.dtype not in _HALF else zt.new_empty(0, dtype=torch.float32))
     if zt.ndim == 0:
         zt = zt.reshape(1)
     out_shape = zt.shape[:d] + zt.shape[d + 1:]
@@ -277,9 +304,10 @@ def lse(z, eps, dim: int = -1) -> torch.Tensor:
     Returns:
         ``z``'s shape without ``dim`` (broadcast against a tensor eps), in ``z``'s dtype and
         device. A row of only ``-inf`` gives ``-inf`` with zero gradient; an empty ``dim`` gives
-        ``-inf`` (the empty sum). The computation runs in ``z``'s dtype, unless eps is not a
-        normal number of that dtype (for example 1e-12 or 1e12 in float16, 1e-40 in float32):
-        then in float32 or float64, the narrowest that holds eps, rounded back to ``z``'s dtype.
+        ``-inf`` (the empty sum). The computation runs in ``z``'s dtype (float32 for float16
+        and bfloat16), or in float64 where eps is not a normal number of that dtype (for
+        example 1e-40 in float32, 1e300 in bfloat16), and the result is rounded to ``z``'s
+        dtype. Any eps ``>= 0`` that is finite in float64 is accepted in every dtype.
 
     The gradient with respect to ``z`` is :func:`gibbs` (THEORY §1); for ``eps = 0`` it is the
     tie rule of :func:`gibbs` (equal shares among tied maxima). The gradient with respect to a
@@ -333,4 +361,4 @@ def entropy(p, dim: int = -1) -> torch.Tensor:
     d = check_dim(dim, pt.ndim, "dim")
     if pt.ndim == 0:
         pt = pt.reshape(1)
-    return _entropy(pt, d)
+    return _entropy(pt.float(), d).to(pt.dtype) if pt.dtype in _HALF else _entropy(pt, d)
