@@ -1,4 +1,9 @@
-"""``recurrent-gates``: LSTM / GRU gates are two-atom Gibbs weights; LQ co-state = Riccati (THEORY §1, §8)."""
+"""``recurrent-gates``: LSTM / GRU gates are two-atom Gibbs weights; LQ co-state = Riccati (THEORY §1, §8).
+
+The gate identity is checked on a float64 copy of each LSTM. The character LSTM is trained for
+each of ``seeds`` seeds (``seed * 1000 + k``; quick 3, paper 5); the drop of the mean gate entropy
+is reported as a 95 % Student-t interval over the seeds against no change.
+"""
 
 from __future__ import annotations
 
