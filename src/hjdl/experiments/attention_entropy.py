@@ -18,10 +18,18 @@ import torch
 from scipy.stats import spearmanr
 
 from .._progress import progress as _progress
-from ..errors import InputError
 from ..probe import REGIME_BANDS, ablate_head, probe_attention
 from ._text import TinyTransformer, char_batch, encode, recall_batch, single_thread, stdlib_corpus
-from .registry import Claim, Result, Table, combine_verdicts, interval_verdict, register, seed_interval
+from .registry import (
+    Claim,
+    Result,
+    Table,
+    combine_verdicts,
+    derived_seeds,
+    interval_verdict,
+    register,
+    seed_interval,
+)
 
 PRESETS = {
     "quick": {"seeds": 3, "d_model": 32, "heads": 4, "layers": 2, "ffn": 64, "lr": 3e-3, "batch": 64,
@@ -128,10 +136,8 @@ def _interval_text(values, digits=3):
 
 
 def _run(config, seed, progress):
-    n_seeds = int(config["seeds"])
-    if n_seeds < 1:
-        raise InputError(f"attention-entropy: seeds={n_seeds!r}; expected at least 1")
-    seeds = [seed * 1000 + k for k in range(n_seeds)]
+    seeds = derived_seeds("attention-entropy", seed, config["seeds"])
+    n_seeds = len(seeds)
     runs = [_one_seed(config, s, progress) for s in seeds]
     tables, series, claims = {}, {}, []
     seed_rows = []

@@ -17,8 +17,16 @@ from ..control.lq import LinearStateSpace, lq_costate, riccati
 from ..probe import REGIME_BANDS
 from ..recurrent import gru_gates, lstm_gates
 from ._text import char_batch, encode, single_thread, stdlib_corpus
-from ..errors import InputError
-from .registry import Claim, Result, Table, identity_verdict, interval_verdict, register, seed_interval
+from .registry import (
+    Claim,
+    Result,
+    Table,
+    derived_seeds,
+    identity_verdict,
+    interval_verdict,
+    register,
+    seed_interval,
+)
 
 PRESETS = {
     "quick": {"seeds": 3, "hidden": 32, "embed": 16, "steps": 150, "batch": 32, "length": 48, "lr": 1e-2,
@@ -95,10 +103,8 @@ def _train_lstm(config, seed, progress):
 
 
 def _run(config, seed, progress):
-    n_seeds = int(config["seeds"])
-    if n_seeds < 1:
-        raise InputError(f"recurrent-gates: seeds={n_seeds!r}; expected at least 1")
-    seeds = [seed * 1000 + k for k in range(n_seeds)]
+    seeds = derived_seeds("recurrent-gates", seed, config["seeds"])
+    n_seeds = len(seeds)
     runs = [_train_lstm(config, s, progress) for s in seeds]
     before, after, trace, held_loss = runs[0]["before"], runs[0]["after"], runs[0]["trace"], runs[0]["held_loss"]
     lstm_err = max(r["err"] for r in runs)

@@ -66,6 +66,7 @@ __all__ = [
     "EVIDENCE_VERDICTS",
     "interval_verdict",
     "seed_interval",
+    "derived_seeds",
     "combine_verdicts",
     "theorem_verdict",
     "identity_verdict",
@@ -273,6 +274,19 @@ def combine_verdicts(verdicts: Any) -> str:
     if "confirmed" in kinds:
         return "partly"
     return "not confirmed" if "not confirmed" in kinds else "inconclusive"
+
+
+def derived_seeds(experiment: str, seed: int, n_seeds: Any) -> list[int]:
+    """The seeds of a finding repeated over ``n_seeds`` runs: ``seed * 1000 + k``, ``k < n_seeds``
+    (so seed 0 runs 0, 1, 2, … and seed 1 runs 1000, 1001, …). ``n_seeds`` must be at least 1.
+
+    >>> derived_seeds("demo", 0, 3), derived_seeds("demo", 2, 2)
+    ([0, 1, 2], [2000, 2001])
+    """
+    n = _unwrap_scalar(n_seeds)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InputError(f"{experiment}: seeds={n_seeds!r}; expected an integer of at least 1")
+    return [int(seed) * 1000 + k for k in range(n)]
 
 
 def seed_interval(values: Any, confidence: float = 0.95) -> tuple[float, tuple[float, float]]:

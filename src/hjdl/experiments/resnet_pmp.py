@@ -17,11 +17,11 @@ import torch
 from .._progress import progress as _progress
 from ..control import MSATrainer, ResidualNet, adjoint_convergence, costate, pmp_gap
 from ._text import single_thread
-from ..errors import InputError
 from .registry import (
     Claim,
     Result,
     Table,
+    derived_seeds,
     identity_verdict,
     interval_verdict,
     register,
@@ -150,10 +150,8 @@ def _run(config, seed, progress):
         else "The measured slope falls outside [0.9, 1.1].", kind="theorem"))
     # 3. MSA vs Adam on digits, over seeds
     cfg = config["digits"]
-    n_seeds = int(config["seeds"])
-    if n_seeds < 1:
-        raise InputError(f"resnet-pmp: seeds={n_seeds!r}; expected at least 1")
-    seeds = [seed * 1000 + k for k in range(n_seeds)]
+    seeds = derived_seeds("resnet-pmp", seed, config["seeds"])
+    n_seeds = len(seeds)
     all_runs = [{m: _train_digits(m, cfg, s, progress) for m in ("Adam", "MSA")} for s in seeds]
     runs = all_runs[0]
     tables["digits"] = Table(f"Digits (1400 train / 397 test), ResNet depth {cfg['depth']}, "
