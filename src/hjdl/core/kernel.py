@@ -2,7 +2,11 @@
 
 Every other formula of hjdl is built on the private engine here; stability lives in it
 (STYLE.md practice 2): a finite shift by the row maximum, ``-inf`` entries (masked neurons),
-all ``-inf`` rows, and ``eps == 0`` (the exact tropical limit) are defined explicitly.
+all ``-inf`` rows, and ``eps == 0`` (the exact tropical limit) are defined explicitly. LSE is
+evaluated in the form of T1, ``max z + eps log1p(Σ_{j ≠ top} e^{(z_j − max z)/eps})``, so that
+results close to the maximum keep their relative accuracy. float16 and bfloat16 are computed in
+float32, and an eps that is not a normal number of the input's dtype (see
+:func:`~hjdl._validation.check_eps`) in float64; results are rounded to the input's dtype.
 """
 
 from __future__ import annotations
