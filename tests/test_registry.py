@@ -316,3 +316,11 @@ def test_experiment_claims_declare_their_kind_and_rival():
             else:
                 assert "rival" in keywords, f"{where}: an evidence claim names no rival"
     assert checked >= 30
+
+
+def test_derived_seeds():
+    assert registry.derived_seeds("x", 0, 3) == [0, 1, 2]
+    assert registry.derived_seeds("x", 4, np.int64(2)) == [4000, 4001]
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(InputError, match=r"x: seeds="):
+            registry.derived_seeds("x", 0, bad)
