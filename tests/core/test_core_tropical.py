@@ -49,3 +49,14 @@ def test_activation_identities():
     assert torch.equal(hjdl.softplus_eps(z, 0), torch.relu(z))
     assert torch.equal(hjdl.tanh_eps(z, 0), torch.sign(z))
     assert torch.equal(hjdl.sigmoid_eps(torch.tensor([-1.0, 0.0, 2.0]), 0), torch.tensor([0.0, 0.5, 1.0]))
+
+
+def test_softplus_keeps_relative_accuracy_far_below_zero():
+    # softplus_eps(z) = eps log1p(e^{z/eps}) is tiny for z << 0: through LSE_eps(z, 0) it read
+    # 0.0 at z/eps = -40 (answer 4.2e-18); compare with the decimal-free closed form
+    for eps in (1.0, 0.01, 3.0):
+        for r in (-20.0, -40.0, -300.0, -700.0):
+            z = torch.tensor(r * eps, dtype=torch.float64)
+            ref = eps * math.log1p(math.exp(float(z) / eps))
+            got = float(hjdl.softplus_eps(z, eps))
+            assert abs(got - ref) <= (4 + abs(r)) * 2.2e-16 * ref, (eps, r, got, ref)
