@@ -8,11 +8,18 @@
 the normalised value ``ũ = u + (eps d/2) log(4π eps t) + (eps/2) log det A`` satisfies the PDE
 exactly. ``eps = 0`` gives the Hopf–Lax value ``u_0 = min_j g_j + (x−y_j)ᵀA⁻¹(x−y_j)/(4t)`` (T4).
 
-Memory: the logits are formed in blocks of at most ``CHUNK_ELEMENTS`` entries (points × atoms),
-combined across atom blocks by the associativity of LSE, so that without autograd the extra
-peak memory is about three blocks (``3 · CHUNK_ELEMENTS · itemsize``: 48 MiB in float32, 96 MiB
-in float64) plus the inputs and outputs, whatever the number of points and atoms. Under autograd
-the graph keeps the blocks for the backward pass.
+Far from the origin the two terms of T3 cancel (|x|²/(4t) against the LSE): ``hopf_cole`` then
+evaluates the point from the differences ``x − y_j`` (the distance form, as ``hopf_lax`` always
+does), chosen per point by the size of the cancelled terms against the result's scale.
+
+Memory: the logits (or distances) are formed in blocks of at most ``CHUNK_ELEMENTS`` entries
+(points × atoms, × d for the distances), combined across atom blocks by the associativity of
+LSE. Without autograd every block is written into one buffer allocated once per call, so the
+extra peak memory is about one block (``CHUNK_ELEMENTS · itemsize``: 16 MiB in float32, 32 MiB in
+float64; two for anisotropic distances) plus vectors of the points' and atoms' length, whatever
+the number of points and atoms and whatever the allocator does with freed memory. Input
+validation may briefly take a temporary of an input's size. Under autograd the graph keeps the
+blocks for the backward pass.
 """
 
 from __future__ import annotations
@@ -190,25 +197,32 @@ def _mode_of(eps):
     return EPS_ZERO if bool((eps == 0).all()) else EPS_MIXED
 
 
-def _sq_dists(xp, y, L, s, out=None, work=None):
-    """``|s L (x_p − y_j)|²`` for points ``xp`` (p, d) and atoms ``y`` (n, d), shape (p, n).
+def _sq_dists(xp, y, L, s, out=None, work=None, post=None):
+    """``post · |s L (x_p − y_j)|²`` for points ``xp`` (p, d) and atoms ``y`` (n, d), shape (p, n).
 
-    With ``s = 1/(2√t)`` (0-d or (p,)) and ``LᵀL = A⁻¹`` this is ``(x − y)ᵀA⁻¹(x − y)/(4t)``.
-    Differences first (exact for nearby points), then scale and whitening, then squares: a sum of
-    non-negative terms, which overflows only if the result does. ``out`` (p, n) and ``work`` (one
-    or two flat buffers of at least p·n·d elements) make it run in place.
+    With ``s = 1/(2√t)`` (0-d or (p,); None: 1) and ``LᵀL = A⁻¹`` (None: the identity) this is
+    ``(x − y)ᵀA⁻¹(x − y)/(4t)``. Differences first (exact for nearby points), then scale and
+    whitening, then squares: a sum of non-negative terms, which overflows only if the result does
+    (``post``, a 0-d factor applied to the sums, is for callers that know they cannot overflow).
+    ``out`` (p, n) and ``work`` (one or two flat buffers of at least p·n·d elements) make it run
+    in place.
     """
-    sp = s if s.ndim == 0 else s[:, None, None]
+    sp = None if s is None else (s if s.ndim == 0 else s[:, None, None])
     if out is None:
-        w = (xp[:, None, :] - y) * sp
+        w = xp[:, None, :] - y
+        w = w if sp is None else w * sp
         if L is not None:
             w = w @ L.T
-        return (w * w).sum(-1)
+        D = (w * w).sum(-1)
+        return D if post is None else D * post
     p, n, d = xp.shape[0], y.shape[0], y.shape[1]
-    w = torch.sub(xp[:, None, :], y, out=work[0][:p * n * d].view(p, n, d)).mul_(sp)
+    w = torch.sub(xp[:, None, :], y, out=work[0][:p * n * d].view(p, n, d))
+    if sp is not None:
+        w.mul_(sp)
     if L is not None:
         w = torch.mm(w.view(p * n, d), L.T, out=work[1][:p * n * d].view(p * n, d)).view(p, n, d)
-    return torch.sum(w.mul_(w), -1, out=out)
+    D = torch.sum(w.mul_(w), -1, out=out)
+    return D if post is None else D.mul_(post)
 
 
 def _distance_lse(x, data, eps, mode, tt, chunk):
@@ -225,6 +239,12 @@ def _distance_lse(x, data, eps, mode, tt, chunk):
         k = math.ceil(math.log2(top) + 2 - math.log2(big))
         x, y, s = x * 2.0 ** -k, y * 2.0 ** -k, (s * 2.0 ** k).clamp(max=big)
     in_place = not _graph(x, y, g, L, eps, s)
+    post = None
+    if in_place and s.ndim == 0:  # one pass over the (p, n, d) block less
+        if L is not None:
+            L, s = L * s, None
+        elif 4 * d * top * top < big:  # |x − y|² cannot overflow: scale the sums instead
+            s, post = None, s * s
     pp, pn = _split(P, N, d, chunk)
     if in_place:
         work = [x.new_empty(pp * pn * d) for _ in range(1 if L is None else 2)]
@@ -233,13 +253,13 @@ def _distance_lse(x, data, eps, mode, tt, chunk):
     for p0 in range(0, P, pp):
         xp = x[p0:p0 + pp]
         p = xp.shape[0]
-        sp = s if s.ndim == 0 else s[p0:p0 + p]
+        sp = s if s is None or s.ndim == 0 else s[p0:p0 + p]
         ep = eps if eps.ndim == 0 else eps[p0:p0 + p, None]
         parts = []
         for n0 in range(0, N, pn):
             yn, gn = y[n0:n0 + pn], g[n0:n0 + pn]
             if in_place:
-                z = _sq_dists(xp, yn, L, sp, cost[:p * yn.shape[0]].view(p, -1), work).add_(gn).neg_()
+                z = _sq_dists(xp, yn, L, sp, cost[:p * yn.shape[0]].view(p, -1), work, post).add_(gn).neg_()
             else:
                 z = -(gn + _sq_dists(xp, yn, L, sp))
             parts.append(_lse_rows(z, ep, mode, in_place))
