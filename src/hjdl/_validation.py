@@ -59,7 +59,10 @@ def as_tensor(value: Any, name: str, *, dtype: torch.dtype | None = None,
             raise InputError(
                 f"{name}: expected a real numeric array, received {_describe(value)}; "
                 "accepted: torch tensors, NumPy arrays or nested lists of real numbers")
-        t = torch.from_numpy(np.ascontiguousarray(value))
+        if value.dtype.kind == "f" and value.dtype.itemsize > 8:  # long double: no torch dtype
+            value = value.astype(np.float64)
+        # ascontiguousarray makes a 0-d array 1-d: keep the array's own shape
+        t = torch.from_numpy(np.ascontiguousarray(value)).reshape(value.shape)
     elif isinstance(value, bool):
         raise InputError(f"{name}: expected a number or array, received the boolean {value!r}")
     else:
