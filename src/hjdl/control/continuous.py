@@ -159,9 +159,14 @@ def adjoint_convergence(theta: Callable[[float], tuple], x0, loss: Callable, dep
         >>> 0.9 < rec.order < 1.1
         True
     """
+    given = depths
+    try:
+        depths = [] if isinstance(depths, (str, bytes)) else list(depths)
+    except TypeError:
+        depths = []
+    if len(depths) < 2 or any(isinstance(L, bool) or not isinstance(L, numbers.Integral) or L < 1 for L in depths):
+        raise InputError(f"depths: expected at least two integers >= 1, received {given!r}")
     depths = [int(L) for L in depths]
-    if len(depths) < 2 or min(depths) < 1:
-        raise InputError(f"depths: expected at least two integers >= 1, received {depths!r}")
     x0t = as_tensor(x0, "x0", dtype=torch.float64)
     errors, steps = [], []
     for L in depths:

@@ -20,6 +20,7 @@ evaluates through its explicit-softmax kernel instead of the fused one.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -27,6 +28,7 @@ from torch import nn
 
 from ..attribution.gibbs import PARTICLE_BELOW, WAVE_ABOVE
 from ..core.kernel import _entropy
+from .._validation import check_finite
 from ..errors import InputError
 from ..nn.attention import GibbsAttention, attention_allowed
 
@@ -46,11 +48,41 @@ def regime(normalised_entropy: float, bands: tuple[float, float] = REGIME_BANDS)
     >>> regime(0.1), regime(0.5), regime(0.9)
     ('particle', 'mixed', 'wave')
     """
+    if isinstance(normalised_entropy, torch.Tensor) and normalised_entropy.numel() == 1:
+        normalised_entropy = float(normalised_entropy)
+    if isinstance(normalised_entropy, bool) or not isinstance(normalised_entropy, numbers.Real):
+        raise InputError(f"normalised_entropy: expected a real number in [0, 1] (or NaN), received "
+                         f"{normalised_entropy!r}")
+    _check_bands(bands)
     if normalised_entropy != normalised_entropy:  # NaN: no query saw two keys
         return "undefined"
     if normalised_entropy < bands[0]:
         return "particle"
     return "wave" if normalised_entropy >= bands[1] else "mixed"
+
+
+def _check_bands(bands) -> None:
+    if not (isinstance(bands, (tuple, list)) and len(bands) == 2
+            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in bands)
+            and 0 <= bands[0] <= bands[1] <= 1):
+        raise InputError(f"bands: expected two thresholds 0 <= a <= b <= 1, received {bands!r}")
+
+
+def _check_inputs(inputs) -> None:
+    """``inputs`` is a tensor, a tuple / list or a dict; its floating tensors are finite."""
+    if isinstance(inputs, dict):
+        items = list(inputs.items())
+    elif isinstance(inputs, (tuple, list)):
+        items = [(f"inputs[{i}]", v) for i, v in enumerate(inputs)]
+    elif isinstance(inputs, torch.Tensor):
+        items = [("inputs", inputs)]
+    else:
+        raise InputError(f"inputs: expected a tensor (model(inputs)), a tuple / list (model(*inputs)) or a "
+                         f"dict (model(**inputs)), received {type(inputs).__name__}")
+    for name, v in items:
+        if isinstance(v, torch.Tensor) and (v.is_floating_point() or v.is_complex()):
+            check_finite(v, name if isinstance(inputs, torch.Tensor) else f"inputs[{name!r}]"
+                         if isinstance(inputs, dict) else name)
 
 
 @dataclass
@@ -108,7 +140,7 @@ def probe_attention(model: nn.Module, inputs, *, keep_weights: bool = True,
         model: any ``nn.Module`` containing ``torch.nn.MultiheadAttention`` or
             :class:`~hjdl.nn.attention.GibbsAttention` modules (used unchanged).
         inputs: a tensor (``model(inputs)``), a tuple/list (``model(*inputs)``) or a dict
-            (``model(**inputs)``).
+            (``model(**inputs)``); its floating tensors must be finite.
         keep_weights: keep the ``(B, H, Q, K)`` maps (set False to save memory).
         bands: regime thresholds on the normalised entropy (default ``(0.33, 0.66)``).
         grad: run with autograd enabled (default: ``torch.no_grad``).
@@ -129,8 +161,8 @@ def probe_attention(model: nn.Module, inputs, *, keep_weights: bool = True,
     """
     if not isinstance(model, nn.Module):
         raise InputError(f"model: expected a torch.nn.Module, received {type(model).__name__}")
-    if not (isinstance(bands, (tuple, list)) and len(bands) == 2 and 0 <= bands[0] <= bands[1] <= 1):
-        raise InputError(f"bands: expected two thresholds 0 <= a <= b <= 1, received {bands!r}")
+    _check_bands(bands)
+    _check_inputs(inputs)
     targets = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.MultiheadAttention, GibbsAttention))]
     if not targets:
         raise InputError(f"model: no torch.nn.MultiheadAttention or GibbsAttention found in "

@@ -36,12 +36,14 @@ def gibbs_sigmoid(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     >>> s.tolist(), [round(v, 6) for v in h.tolist()]
     ([0.5, 1.0], [1.0, 0.0])
     """
+    a = check_finite(as_tensor(a, "a"), "a")
     p = gibbs(torch.stack([a, torch.zeros_like(a)], -1), 1.0)
     return p[..., 0], _entropy(p, -1) / _LOG2
 
 
 def gibbs_tanh(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(tanh(a), H/log 2)`` with ``tanh(a) = π_+ − π_−`` for the logits ``(a, −a)``."""
+    a = check_finite(as_tensor(a, "a"), "a")
     p = gibbs(torch.stack([a, -a], -1), 1.0)
     return p[..., 0] - p[..., 1], _entropy(p, -1) / _LOG2
 

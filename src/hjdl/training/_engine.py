@@ -86,6 +86,18 @@ def _scalar_loss(loss) -> torch.Tensor:
     return loss.reshape(())
 
 
+def _forward(module, X, step):
+    """``module(X)``; on the first step a torch shape / dtype refusal is re-raised as
+    :class:`~hjdl.errors.ShapeError` naming ``X`` (the module's own input contract)."""
+    if step:
+        return module(X)
+    try:
+        return module(X)
+    except RuntimeError as exc:
+        raise ShapeError(f"X: {type(module).__name__} cannot evaluate X of shape {tuple(X.shape)} and dtype "
+                         f"{X.dtype} ({exc})") from None
+
+
 def _diverged(stage: str, step: int, value: float, last: float | None) -> ConvergenceError:
     last_text = "none (the first loss was already non-finite)" if last is None else f"{last:.6g}"
     return ConvergenceError(
@@ -141,7 +153,7 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
             pos += batch_size
             xb, yb = X[idx], y[idx]
         opt.zero_grad(set_to_none=True)
-        loss = _scalar_loss(loss_fn(module(xb), yb))
+        loss = _scalar_loss(loss_fn(_forward(module, xb, step), yb))
         value = float(loss.detach())
         if not math.isfinite(value):
             raise _diverged("Adam", step, value, last)

@@ -48,6 +48,22 @@ class EstimatorNotFittedError(_HJNotFitted, _SklearnNotFitted):
 __all__ = ["HJRegressor", "HJClassifier"]
 
 
+def _checked(validate, est, *args, **kwargs):
+    """scikit-learn's input validation, its refusals raised as :class:`~hjdl.errors.InputError`
+    (also a ``ValueError``), with scikit-learn's message naming X or y."""
+    try:
+        return validate(est, *args, **kwargs)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise (InputTypeError if isinstance(exc, TypeError) else InputError)(f"X, y: {exc}") from None
+
+
+class InputTypeError(InputError, TypeError):
+    """Input of a type scikit-learn refuses with ``TypeError`` (e.g. an object array): both
+    hjdl's :class:`~hjdl.errors.InputError` and ``TypeError``."""
+
+
 class _HJEstimator(BaseEstimator):
     """Shared machinery of :class:`HJRegressor` and :class:`HJClassifier`."""
 
@@ -114,7 +130,9 @@ class _HJEstimator(BaseEstimator):
         return width, eps, dim
 
     def _check_xy(self, X, y):
-        X, y = _validate_data(self, X, y, dtype=np.float64, y_numeric=self._loss_name == "mse")
+        X, y = _checked(_validate_data, self, X, y, dtype=np.float64, y_numeric=self._loss_name == "mse")
+        if self._loss_name == "mse" and not np.isfinite(y).all():
+            raise InputError("y: contains NaN or infinite targets; accepted: finite numbers only")
         if X.shape[0] < 2:
             raise InputError(f"X: n_samples = 1; {type(self).__name__} needs at least 2 samples to fit")
         return X, y
@@ -178,7 +196,7 @@ class _HJEstimator(BaseEstimator):
             check_is_fitted(self)
         except _SklearnNotFitted as exc:
             raise EstimatorNotFittedError(str(exc)) from None
-        X = _validate_data(self, X, dtype=np.float64, reset=False)
+        X = _checked(_validate_data, self, X, dtype=np.float64, reset=False)
         with torch.no_grad():
             return self.network_(torch.tensor(X, dtype=torch.float64))
 
