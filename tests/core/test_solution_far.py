@@ -78,7 +78,7 @@ def data_of(y, g, A):
     return hjdl.InitialData(torch.tensor(y), torch.tensor(g), None if A is None else torch.tensor(A))
 
 
-@pytest.mark.parametrize("X", [1e4, 1e8, 1e150, 1e154])
+@pytest.mark.parametrize("X", [1e2, 1e4, 1e8, 1e150, 1e154])  # 1e2: cancellation of ~9 bits
 @pytest.mark.parametrize("anisotropic", [False, True])
 @pytest.mark.parametrize("eps", [0.0, 1e-12, 1.0, 1e12])
 def test_hopf_cole_far_from_the_origin_matches_mpmath(X, anisotropic, eps):
@@ -141,8 +141,8 @@ def test_points_near_and_far_in_one_call_match_separate_calls():
 
 
 def test_autograd_through_a_mixed_batch_is_finite_and_matches_the_closed_form():
-    # the far points' affine values (inf / NaN at 1e154) must not reach the graph
-    x, y, g, A, _ = far_problem(1e154, False)
+    # the far points' affine values (|y|² overflows at 1e155: NaN logits) must not reach the graph
+    x, y, g, A, _ = far_problem(1e155, False)
     near = np.random.default_rng(4).normal(size=(3, 2))
     data = data_of(np.vstack([y, near]), np.concatenate([g, np.zeros(3)]), None)
     pts = torch.tensor(np.vstack([near, x]), requires_grad=True)
@@ -190,4 +190,4 @@ def test_lse_layer_result_close_to_zero_keeps_its_relative_accuracy():
     x = torch.tensor([[1.0]], dtype=F64)
     W = torch.tensor([[0.0], [-40.0]], dtype=F64)
     out = hjdl.lse_layer(x, W, torch.zeros(2, dtype=F64), 1.0)
-    assert float(out[0]) == pytest.approx(math.log1p(math.exp(-40)), rel=1e-14)
+    assert float(out[0]) == pytest.approx(math.log1p(math.exp(-40)), rel=1e-14, abs=0)
