@@ -41,6 +41,7 @@ import hjdl.training as training
 from hjdl.errors import HJError
 
 NAN, INF = float("nan"), float("inf")
+NAMES = True
 
 # -- corruptions ---------------------------------------------------------------------------
 
@@ -543,6 +544,8 @@ def test_bad_input_raises_an_hjdl_value_error(entry, arg, kind):
         result = _run(entry, kwargs)
     except HJError as exc:
         assert isinstance(exc, ValueError), f"{type(exc).__name__} is an HJError but not a ValueError: {exc}"
+        if NAMES:
+            assert arg in str(exc), f"the message does not name {arg!r}: {exc}"
         return
     except Exception as exc:  # a raw exception from inside torch / NumPy / SciPy
         pytest.fail(f"raw {type(exc).__name__}: {exc}")

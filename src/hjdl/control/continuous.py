@@ -25,7 +25,7 @@ from scipy.integrate import solve_ivp
 from .._validation import as_tensor, check_finite
 from ..errors import ConvergenceError, DomainError, InputError, NonFiniteError, ShapeError
 from .costate import costate, terminal_costate
-from .resnet import ResidualNet
+from .resnet import ResidualNet, _positive_int
 
 __all__ = ["AdjointSolution", "ConvergenceRecord", "adjoint_ode", "adjoint_convergence"]
 
@@ -68,8 +68,8 @@ def _theta_numpy(theta, t, d=None):
         for v, n, w in zip(out, names, want):
             if m < 1 or v.shape != w:
                 raise ShapeError(f"theta(t).{n}: expected shape {w if m >= 1 else '(m, ' + str(d) + ')'} "
-                                 f"for states of dimension d = {d} (W1 (m, d), b1 (m,), W2 (d, m), "
-                                 f"b2 (d,)), received {v.shape}")
+                                 f"for x0 of dimension d = {d} (W1 (m, d), b1 (m,), W2 (d, m), "
+                                 f"b2 (d,)), received {v.shape}; check x0's width against theta")
     return out
 
 
@@ -167,7 +167,10 @@ def adjoint_convergence(theta: Callable[[float], tuple], x0, loss: Callable, dep
     if len(depths) < 2 or any(isinstance(L, bool) or not isinstance(L, numbers.Integral) or L < 1 for L in depths):
         raise InputError(f"depths: expected at least two integers >= 1, received {given!r}")
     depths = [int(L) for L in depths]
-    x0t = as_tensor(x0, "x0", dtype=torch.float64)
+    dim = _positive_int(dim, "dim")
+    x0t = check_finite(as_tensor(x0, "x0", dtype=torch.float64), "x0")
+    if x0t.ndim == 0 or x0t.shape[-1] != dim:
+        raise ShapeError(f"x0: expected shape (..., {dim}) (dim = {dim}), received {tuple(x0t.shape)}")
     errors, steps = [], []
     for L in depths:
         net = ResidualNet.from_function(theta, dim, L, horizon, hidden, dtype=torch.float64)
