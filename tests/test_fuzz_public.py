@@ -67,6 +67,8 @@ def _wider(value):
 CORRUPT: dict[str, Callable[[Any], Any]] = {
     "nan": lambda v: _poison(v, NAN),
     "inf": lambda v: _poison(v, INF),
+    "huge": lambda v: _poison(v, 1e30),
+    "frac_label": lambda v: _poison(v, 0.5),
     "shape": _wider,
     "complex": lambda v: _float_copy(v).to(torch.complex128),
     "string": lambda v: "abc",
@@ -149,6 +151,7 @@ class Entry:
     eps: str | None = None            # name of the eps argument (extreme-eps property)
     points: str | None = None         # name of the points argument (far-from-origin property)
     dtypes: tuple = (torch.float32, torch.float64)
+    scale_free: bool = False          # the answer is finite for points scaled by any 10^k (float64)
     out: Callable[[Any], Any] = lambda r: r
 
 
@@ -331,7 +334,7 @@ ENTRIES: list[Entry] = [
     Entry("attribution.GibbsAverager.labels", _averager_labels,
           lambda dt: {"labels": [0, 1, 1, 0, 1], "atoms": _rand(5, 2, dtype=dt), "values": _rand(5, dtype=dt),
                       "x": _rand(3, 2, dtype=dt, seed=2)},
-          {"labels": ("nan", "inf", "string", "complex", "shape")}),
+          {"labels": ("nan", "inf", "huge", "frac_label", "string", "complex", "shape")}),
     Entry("attribution.hallucination_report", lambda model, x: attribution.hallucination_report(model, x).gap,
           lambda dt: {"model": (*_layer(dt), 0.5), "x": _rand(3, 2, dtype=dt)},
           {"model": ("string", "none"), "x": POINTS}, points="x"),
@@ -346,7 +349,8 @@ ENTRIES: list[Entry] = [
           lambda dt: {"model": (*_layer(dt), 0.5), "kind": "enclosing-ball"},
           {"model": ("string", "none"), "kind": ("unknown_name", "none")}),
     Entry("robustness.enclosing_ball", lambda points: robustness.enclosing_ball(points).center,
-          lambda dt: {"points": _rand(5, 2, dtype=dt)}, {"points": TENSOR + ("empty",)}, points="points"),
+          lambda dt: {"points": _rand(5, 2, dtype=dt)}, {"points": TENSOR + ("empty",)}, points="points",
+          scale_free=True),
     Entry("robustness.certify", lambda model, x, threshold: robustness.certify(model, x, threshold=threshold).radius,
           lambda dt: {"model": (*_layer(dt), 0.5), "x": _rand(3, 2, dtype=dt), "threshold": 0.0},
           {"model": ("string", "none"), "x": POINTS, "threshold": ("nan_s", "inf_s", "str_num", "none")},
@@ -392,9 +396,9 @@ ENTRIES: list[Entry] = [
           lambda dt: {"dim": 4.0}, {"dim": ("nan_s", "inf_s", "neg", "zero", "str_num", "none", "complex_s")}),
     Entry("scaling.intrinsic_dimension", lambda X, method: scaling.intrinsic_dimension(X, method=method),
           lambda dt: {"X": _cluster(dt), "method": "twonn"},
-          {"X": TENSOR + ("empty",), "method": ("unknown_name", "none")}, points="X"),
+          {"X": TENSOR + ("empty",), "method": ("unknown_name", "none")}, points="X", scale_free=True),
     Entry("scaling.neighbour_ratios", lambda X: scaling.neighbour_ratios(X),
-          lambda dt: {"X": _cluster(dt)}, {"X": TENSOR + ("empty",)}, points="X"),
+          lambda dt: {"X": _cluster(dt)}, {"X": TENSOR + ("empty",)}, points="X", scale_free=True),
     Entry("scaling.fit_power_law", lambda sizes, errors, method: scaling.fit_power_law(sizes, errors, method=method).slope,
           lambda dt: {"sizes": np.array([10.0, 20, 40, 80, 160]), "errors": 3.0 * np.array([10.0, 20, 40, 80, 160]) ** -0.5,
                       "method": "robust"},
@@ -605,3 +609,13 @@ def test_points_far_from_the_origin_give_finite_output(entry, log_shift, sign):
     shift = sign * 10.0 ** log_shift
     kwargs[entry.points] = p + shift if isinstance(p, (torch.Tensor, np.ndarray)) else p
     assert _all_finite(_run(entry, kwargs)), f"shift {shift:.3g}"
+
+
+@pytest.mark.parametrize("entry", [pytest.param(e, id=e.name) for e in ENTRIES if e.scale_free])
+@_FUZZ
+@given(log_scale=st.floats(-300.0, 300.0))
+def test_scale_free_entries_are_finite_at_any_scale(entry, log_scale):
+    """Data scaled by 10^k, |k| <= 300, in float64 (issue 16: intrinsic_dimension gave NaN at 1e±300)."""
+    kwargs = entry.valid(torch.float64)
+    kwargs[entry.points] = kwargs[entry.points] * 10.0 ** log_scale
+    assert _all_finite(_run(entry, kwargs)), f"scale 1e{log_scale:.0f}"
