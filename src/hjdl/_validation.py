@@ -179,7 +179,8 @@ def check_eps(eps: Any, *, like: torch.Tensor, name: str = "eps") -> tuple[torch
     (see :func:`hjdl.core.kernel._lse`). The mode (``EPS_ZERO``, ``EPS_POSITIVE``, ``EPS_MIXED``)
     is decided on the returned values. A 0-d array gives a 0-d tensor, like a number.
     """
-    if isinstance(eps, bool) or not isinstance(eps, (numbers.Real, torch.Tensor, np.ndarray)):
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (numbers.Real, torch.Tensor, np.ndarray)) \
+            or (isinstance(eps, (torch.Tensor, np.ndarray)) and eps.dtype in (torch.bool, np.bool_)):
         raise EpsilonError(
             f"{name}: expected a non-negative real number (or a tensor of them), received "
             f"{_describe(eps)}; eps = 0 is the tropical limit, eps > 0 the viscosity")

@@ -90,8 +90,13 @@ def _shifted(z: torch.Tensor, m: torch.Tensor, eps: torch.Tensor) -> torch.Tenso
         z, m, eps = z * half, m * half, eps * half
     if eps.requires_grad and torch.is_grad_enabled():
         gap = z - m
-        keep = torch.exp(gap.detach() / eps.detach()) > 0
-        return torch.where(keep, torch.where(keep, gap, torch.zeros_like(gap)) / eps,
+        e0 = eps.detach()
+        keep = torch.exp(gap.detach() / e0) > 0
+        # s = (gap/e0)·(e0 c/(eps c)): the backward pass forms 1/(eps c), never s/eps (which
+        # overflows at eps = 1e-306 for a gap of 700 eps: 0 · inf gave a NaN eps-gradient);
+        # c = 2^100 below 1 keeps 1/(eps c) finite for a subnormal eps
+        c = torch.where(e0 < 1, 2.0 ** 100, 1.0).to(e0.dtype)
+        return torch.where(keep, torch.where(keep, gap, torch.zeros_like(gap)) / e0 * ((e0 * c) / (eps * c)),
                            torch.full_like(gap, -torch.inf))
     if eps.ndim == 0 and float(eps) == 1.0:
         return z - m  # logits already divided by eps (the affine engine folds 1/eps into W, b)
@@ -107,7 +112,8 @@ def _at(index: torch.Tensor, like: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def _viscous_lse(z: torch.Tensor, eps: torch.Tensor, dim: int, finite: bool = False) -> torch.Tensor:
-    """``eps log Σ exp(z/eps)`` (eps > 0, not tracked by autograd) in the form of T1:
+    """``eps log Σ exp(z/eps)`` (eps > 0; tracked by autograd only where :func:`_direct`) in the
+    form of T1:
 
         m + eps log1p(Σ_{j ≠ top} exp((z_j − m)/eps)),   m = z_top = max z,
 
@@ -160,6 +166,21 @@ def _broadcast(out: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     return out if shape == out.shape else out.expand(shape).contiguous()
 
 
+def _direct(eps: torch.Tensor, mode: str, dtype: torch.dtype) -> bool:
+    """Autograd may run through ``s = (z − m)/eps`` itself for a tracked eps: every eps is
+    positive and ``eps²`` is a normal number of the working dtype. There its first and second
+    derivatives in eps are those of the formula, at the cost of one evaluation (the entropy
+    term of :func:`_lse` makes forward and backward 3 to 5 times slower). Beyond, the backward
+    pass of the division goes wrong (``d²/deps²`` at eps = 1e200 read 1.7e-200 for 1.0e-200;
+    ``d/deps`` at eps = 1e-306 read NaN where a gap of 700 eps gives ``s/eps = -inf``), and the
+    entropy term is used."""
+    if mode != EPS_POSITIVE:
+        return False
+    info = torch.finfo(dtype)
+    e = eps.detach()
+    return bool(((e >= info.tiny ** 0.5 * 2) & (e <= info.max ** 0.5 / 2)).all())
+
+
 def _lse(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int, finite: bool = False) -> torch.Tensor:
     """``LSE_eps(z)`` along ``dim`` (kept), in ``z``'s dtype. ``mode`` says whether eps is all
     zero, all positive or mixed.
@@ -167,7 +188,9 @@ def _lse(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int, finite: bool =
     ``finite=True`` assumes every row has a finite entry (−inf entries allowed) and no NaN or
     +inf: callers check the result and fall back to ``finite=False`` otherwise.
 
-    When eps requires a gradient, ``∂LSE/∂eps = H(π)`` (T2) enters through a term that is 0:
+    When eps requires a gradient and lies where :func:`_direct` says, autograd runs through the
+    formula itself. Otherwise (eps = 0 somewhere, or ``eps²`` outside the normal range of the
+    working dtype), ``∂LSE/∂eps = H(π)`` (T2) enters through a term that is 0:
     with ``δ = eps − eps.detach()``, ``δ · H(π at eps.detach() + δ/2)``, the midpoint rule for
     ``∫ H`` over ``[eps.detach(), eps]``, whose first and second derivatives in eps (and mixed
     ones with ``z``) are those of LSE. The logits are divided by a detached eps, so no
@@ -175,7 +198,7 @@ def _lse(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int, finite: bool =
     one-sided limit ``log k`` for ``k`` tied maxima (the entropy of the tie rule)."""
     dtype = z.dtype
     z = _working(z, eps)
-    e = eps.detach() if _tracks(eps) else eps
+    e = eps.detach() if _tracks(eps) and not _direct(eps, mode, z.dtype) else eps
     if mode == EPS_ZERO:
         out = _broadcast(_tropical_max(z, dim), e)
     elif mode == EPS_POSITIVE:
