@@ -83,7 +83,8 @@ def _shifted(z: torch.Tensor, m: torch.Tensor, eps: torch.Tensor) -> torch.Tenso
     however small eps is, and keeps ``s`` (hence the backward pass of ``exp``) at the scale of the
     gaps ``z − m``, not of ``z/eps``. When eps requires a gradient, entries whose ``exp(s)`` is 0
     (``-inf`` entries, or gaps beyond the exponent range as at eps = 1e-300) are kept out of the
-    division: ``∂s/∂eps = −s/eps`` is infinite there and ``0 · inf`` NaN. For a huge eps
+    division: ``∂s/∂eps = −s/eps`` is infinite there and ``0 · inf`` NaN; the others are
+    ``(z − m)/eps.detach()`` times a ratio that is 1 at eps. For a huge eps
     (:func:`_halves`) the three are halved first, so that ``z − m`` cannot overflow."""
     half = _halves(eps, z.dtype)
     if half is not None:
@@ -193,9 +194,11 @@ def _lse(z: torch.Tensor, eps: torch.Tensor, mode: str, dim: int, finite: bool =
     working dtype), ``∂LSE/∂eps = H(π)`` (T2) enters through a term that is 0:
     with ``δ = eps − eps.detach()``, ``δ · H(π at eps.detach() + δ/2)``, the midpoint rule for
     ``∫ H`` over ``[eps.detach(), eps]``, whose first and second derivatives in eps (and mixed
-    ones with ``z``) are those of LSE. The logits are divided by a detached eps, so no
-    ``1/eps²`` is formed (finite at eps = 1e-300), and at eps = 0 the derivative is the
-    one-sided limit ``log k`` for ``k`` tied maxima (the entropy of the tie rule)."""
+    ones with ``z``) are those of LSE. The value is computed at a detached eps, and the eps
+    derivative of the logits (:func:`_shifted`) never forms ``s/eps`` (first derivative finite
+    down to eps = 5e-324; the second reads NaN below about 1e-160, where it is large but finite),
+    and at eps = 0 the derivative is the one-sided limit ``log k`` for ``k`` tied maxima (the
+    entropy of the tie rule)."""
     dtype = z.dtype
     z = _working(z, eps)
     e = eps.detach() if _tracks(eps) and not _direct(eps, mode, z.dtype) else eps
