@@ -29,9 +29,10 @@ import numpy as np
 import torch
 
 from .._progress import progress as _progress
+from .._validation import check_int, check_real
 from ..errors import InputError
-from .critical import DEGENERATE, KINDS, MAXIMUM, MINIMUM, SADDLE, _fine_seeds, check_bounds, classify, \
-    critical_points
+from .critical import DEGENERATE, KINDS, MAXIMUM, MINIMUM, SADDLE, _fine_seeds, _largest_axis, check_bounds, \
+    check_grid, check_input_dim, classify, critical_points
 from .landscape import _check_layer, _check_positive_eps, _landscape
 
 __all__ = ["Branch", "Fold", "BoundaryExit", "BifurcationDiagram", "continuation"]
@@ -304,10 +305,16 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
         n_seed: points per axis of that cheap seed grid (default 1500 in 1-D, 120 in 2-D, 12
             above). A critical point closer than about a cell to another one, or to a traced
             branch, is not seeded there (it may still be found at a neighbouring anchor).
-        h_max: largest arclength step in ``(x, log eps)``.
-        max_steps: per branch direction.
-        plateau_tol: branches stop where the second Gibbs weight is below this.
-        progress: show a progress bar over anchors.
+        h_max: largest arclength step in ``(x, log eps)``, a finite number above ``1e-5`` (the
+            smallest step the tracer tries).
+        max_steps: per branch direction, an integer in ``[1, 1000000]``.
+        plateau_tol: in ``[0, 1)``; branches stop where the second Gibbs weight is below this.
+        progress: show a progress bar over anchors (a bool).
+
+    ``n_anchors`` is an integer in ``[1, 10000]``, ``n_full`` an integer ``>= 1``; ``n_grid`` and
+    ``n_seed`` are integers (``n_seed >= 3``) whose grids hold at most
+    :data:`~hjdl.bifurcation.critical.MAX_GRID_POINTS` points. Any other value raises
+    :class:`~hjdl.errors.InputError` naming the argument, before any work is done.
 
     Returns:
         :class:`BifurcationDiagram` with ``branches``, ``folds`` (sorted by eps), ``counts(eps)``.
@@ -324,21 +331,29 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
     """
     Wt, bt = _check_layer(W, b)
     Wt, bt = Wt.double(), bt.double()
-    d = Wt.shape[1]
-    for name, val in (("eps_min", eps_min), ("eps_max", eps_max)):
-        _check_positive_eps(val, Wt, name)
-    if not float(eps_min) < float(eps_max):
+    d = check_input_dim(Wt)
+    eps_min, eps_max = (float(_check_positive_eps(val, Wt, name))
+                        for name, val in (("eps_min", eps_min), ("eps_max", eps_max)))
+    if not eps_min < eps_max:
         raise InputError(f"eps_min, eps_max: expected eps_min < eps_max, received {eps_min!r}, {eps_max!r}")
-    if isinstance(n_anchors, bool) or not isinstance(n_anchors, int) or n_anchors < 1:
-        raise InputError(f"n_anchors: expected a positive integer, received {n_anchors!r}")
+    n_anchors = check_int(n_anchors, "n_anchors", 1, 10_000)
+    n_full = check_int(n_full, "n_full", 1)
+    h_max = check_real(h_max, "h_max", low=1e-5, low_open=True,
+                       hint="the largest arclength step in (x, log eps)")
+    max_steps = check_int(max_steps, "max_steps", 1, 1_000_000)
+    plateau_tol = check_real(plateau_tol, "plateau_tol", low=0.0, high=1.0, high_open=True)
+    if n_grid is not None:
+        n_grid = check_grid(n_grid, "n_grid", d, 0)
+    seed_grid = check_grid(n_seed, "n_seed", d, {1: 1500, 2: 120}.get(d, _largest_axis(10**6, d, cap=12)),
+                           minimum=3)
+    if not isinstance(progress, bool):
+        raise InputError(f"progress: expected True or False, received {progress!r}")
     box = check_bounds(bounds, d, Wt).numpy()
     width = box[:, 1] - box[:, 0]
     lo, hi = box[:, 0] - 0.1 * width, box[:, 1] + 0.1 * width
     s_lo, s_hi = math.log(float(eps_min)), math.log(float(eps_max))
     system = _System(Wt, bt)
-    anchors = np.exp(np.linspace(s_lo, s_hi, n_anchors)) if n_anchors > 1 else np.array([math.sqrt(eps_min * eps_max)])
-    if isinstance(n_full, bool) or not isinstance(n_full, int) or n_full < 1:
-        raise InputError(f"n_full: expected a positive integer, received {n_full!r}")
+    anchors = np.exp(np.linspace(s_lo, s_hi, n_anchors)) if n_anchors > 1 else np.array([math.exp((s_lo + s_hi) / 2)])
     full = set(np.round(np.linspace(0, len(anchors) - 1, min(n_full, len(anchors)))).astype(int).tolist())
     raw: list[tuple[list, list[str]]] = []   # (points [(v, H, kind, det)], ends)
     notes: list[str] = []
@@ -385,15 +400,14 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
             out.append(V[idx, :d] + th[:, None] * (V[idx + 1, :d] - V[idx, :d]))
         return np.concatenate(out)
 
-    seed_grid = {1: 1500, 2: 120}.get(d, 12) if n_seed is None else int(n_seed)
-    cell = float(np.max(width)) / seed_grid
+    cell = float(np.max(width)) / max(seed_grid, 1)
     n_plateau = 0
     for ia, eps_a in enumerate(_progress(anchors, desc="continuation", enabled=progress)):
         e_a = torch.tensor(float(eps_a), dtype=torch.float64)
         if ia in full:
             cp = critical_points(Wt, bt, float(eps_a), box, n_grid=n_grid, plateau_tol=plateau_tol,
                                  max_iter=40)
-        else:
+        elif seed_grid >= 3:
             # cheap seeds: strict local minima of |∇H| on a grid, minus those next to a traced
             # branch; only the rest go to the (costly) damped Newton of critical_points
             seeds = _fine_seeds(torch.from_numpy(box), Wt, bt, e_a, seed_grid).numpy()
@@ -405,6 +419,8 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
                 continue
             cp = critical_points(Wt, bt, float(eps_a), box, starts=seeds, n_grid=0, n_fine=0,
                                  plateau_tol=plateau_tol, max_iter=40)
+        else:
+            continue  # no cheap seed grid in this many dimensions: full anchors only
         n_plateau += cp.n_plateau
         for xk in cp.x.numpy():
             v0 = np.concatenate([xk, [math.log(eps_a)]])

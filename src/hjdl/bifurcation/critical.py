@@ -21,12 +21,19 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validation import as_tensor, check_finite
+from .._validation import as_tensor, check_finite, check_int, check_real
 from ..errors import InputError, ShapeError
 from .landscape import _check_layer, _check_positive_eps, _landscape
 
 __all__ = ["CriticalPoints", "critical_points", "KINDS", "MINIMUM", "SADDLE", "MAXIMUM", "DEGENERATE",
-           "check_bounds", "classify"]
+           "check_bounds", "classify", "check_grid", "check_input_dim"]
+
+#: Most points a grid of starts (``n_grid ** d``) or of seeds (``n_fine ** d``) may have: every
+#: point costs ``O(N d²)`` work and memory, so a larger grid would exhaust memory or run for hours.
+MAX_GRID_POINTS = 4_000_000
+#: Most points a default grid has in more than two dimensions (its per-axis size shrinks with d).
+_DEFAULT_GRID_POINTS = 4096
+_CHUNK_ELEMENTS = 1 << 22
 
 MINIMUM, SADDLE, MAXIMUM, DEGENERATE = 0, 1, 2, -1
 #: Names of the critical-point kinds, indexed by code (``DEGENERATE = -1`` is a fold point).
@@ -44,7 +51,40 @@ def check_bounds(bounds, d: int, like: torch.Tensor) -> torch.Tensor:
     check_finite(bt, "bounds")
     if not bool((bt[:, 0] < bt[:, 1]).all()):
         raise InputError(f"bounds: expected low < high in every row, received {bt.tolist()}")
+    if not bool(torch.isfinite(1.2 * (bt[:, 1] - bt[:, 0])).all()):
+        raise InputError(f"bounds: the box width overflows, received {bt.tolist()}; accepted: rows whose "
+                         "width (high - low) is below about 1e307")
     return bt
+
+
+def check_input_dim(W: torch.Tensor) -> int:
+    """The input dimension ``d >= 1`` of a layer ``W`` (N, d)."""
+    if W.shape[1] == 0:
+        raise ShapeError(f"W: expected at least one input dimension, received shape {tuple(W.shape)}")
+    return W.shape[1]
+
+
+def check_grid(n, name: str, d: int, default: int, minimum: int = 0) -> int:
+    """A per-axis grid size: ``default`` when ``None``, else an integer ``>= minimum`` whose grid
+    of ``n ** d`` points stays within :data:`MAX_GRID_POINTS`."""
+    if n is None:
+        return default
+    n = check_int(n, name, minimum)
+    if n ** d > MAX_GRID_POINTS:
+        raise InputError(f"{name}: {n} points per axis in {d}-D make {n}^{d} = {n ** d:.3g} grid points; "
+                         f"accepted: at most {MAX_GRID_POINTS:,} in all (at most "
+                         f"{_largest_axis(MAX_GRID_POINTS, d)} per axis here)")
+    return n
+
+
+def _largest_axis(total: int, d: int, cap: int | None = None) -> int:
+    """The largest ``n`` (at most ``cap``) with ``n ** d <= total``."""
+    n = int(round(total ** (1.0 / d)))
+    while n ** d > total:
+        n -= 1
+    while (n + 1) ** d <= total and (cap is None or n + 1 <= cap):
+        n += 1
+    return n if cap is None else min(n, cap)
 
 
 def classify(hess: torch.Tensor, rel_tol: float = 1e-9) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,7 +142,10 @@ def _solve(A, r):
         a, b, c, e = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
         det = a * e - b * c
         return torch.stack([e * r[..., 0] - b * r[..., 1], a * r[..., 1] - c * r[..., 0]], -1) / det[..., None]
-    return torch.linalg.solve(A, r[..., None])[..., 0]
+    out, info = torch.linalg.solve_ex(A, r[..., None])
+    # a singular system (e.g. ∇²H = 0 exactly on an underflow plateau) gives a NaN step, which
+    # the caller rejects as it does the closed forms' division by a zero determinant
+    return torch.where((info == 0)[..., None], out[..., 0], torch.nan)
 
 
 def _newton(x, W, b, eps, bounds, max_iter, xtol, max_step):
@@ -151,7 +194,8 @@ def _fine_seeds(bounds, W, b, eps, n_fine):
     point, whatever its type (exact-zero plateaus are never strict minima)."""
     d = bounds.shape[0]
     pts = _grid_starts(bounds, n_fine)
-    gn = torch.cat([_landscape(c, W, b, eps, 1)[1].norm(dim=-1) for c in pts.split(1 << 15)])
+    chunk = max(64, _CHUNK_ELEMENTS // (W.shape[0] * d))
+    gn = torch.cat([_landscape(c, W, b, eps, 1)[1].norm(dim=-1) for c in pts.split(chunk)])
     G = gn.reshape((n_fine,) * d)
     core = tuple(slice(1, -1) for _ in range(d))
     centre = G[core]
@@ -194,16 +238,23 @@ def critical_points(W, b, eps, bounds, *, starts=None, n_grid: int | None = None
         W, b: the layer ``(N, d)``, ``(N,)``.
         eps: a number ``> 0``.
         bounds: ``(d, 2)`` box, one ``(low, high)`` row per dimension.
-        starts: optional ``(S, d)`` Newton starts (added to the grid).
-        n_grid: grid starts per dimension (default ``max(40, 4N)`` in 1-D, ``max(14, 2√N + 8)``
-            per axis in 2-D, 6 per axis above).
-        max_iter, xtol: Levenberg–Marquardt iterations; a start is accepted when the undamped
-            Newton step (relative to the box width) is below ``xtol``.
-        plateau_tol: a converged point whose second-largest Gibbs weight is below this lies on an
-            underflow plateau and is dropped (counted in ``n_plateau``).
-        merge_tol: points closer than ``merge_tol`` × box diagonal are one point.
+        starts: optional ``(S, d)`` (or ``(d,)``) Newton starts (added to the grid), finite.
+        n_grid: grid starts per dimension, an integer ``>= 0`` (default ``max(40, 4N)`` in 1-D,
+            ``max(14, 2√N + 8)`` per axis in 2-D, 6 per axis above, fewer where ``6^d`` would
+            exceed 4096 points; at least 1). ``n_grid ** d`` is at most :data:`MAX_GRID_POINTS`.
+        max_iter: Levenberg–Marquardt iterations, an integer in ``[1, 100000]``.
+        xtol: in ``(0, 1]``; a start is accepted when the undamped Newton step (relative to the
+            box width) is below ``xtol``.
+        plateau_tol: in ``[0, 1)``; a converged point whose second-largest Gibbs weight is below
+            this lies on an underflow plateau and is dropped (counted in ``n_plateau``).
+        merge_tol: in ``(0, 1]``; points closer than ``merge_tol`` × box diagonal are one point.
         n_fine: points per axis of the fine grid whose strict local minima of ``|∇H|`` are
-            added as starts (default 1500 in 1-D, 160 in 2-D, 16 above; 0: none).
+            added as starts, an integer ``>= 0`` (default 1500 in 1-D, 160 in 2-D, 16 in 3-D and
+            4-D, none above; below 3: none). ``n_fine ** d`` is at most :data:`MAX_GRID_POINTS`.
+
+    Raises:
+        InputError (or a subclass): any argument outside the ranges above, a box that is empty
+        or whose width overflows, ``W`` without input dimensions, ``eps <= 0``.
 
     Returns:
         :class:`CriticalPoints` sorted by the first coordinate.
@@ -219,25 +270,40 @@ def critical_points(W, b, eps, bounds, *, starts=None, n_grid: int | None = None
     Wt, bt = _check_layer(W, b)
     if not Wt.is_floating_point() or Wt.dtype != torch.float64:
         Wt, bt = Wt.double(), bt.double()
-    d = Wt.shape[1]
+    d = check_input_dim(Wt)
     e = _check_positive_eps(eps, Wt)
     box = check_bounds(bounds, d, Wt)
-    if n_grid is None:
-        N = Wt.shape[0]
-        n_grid = max(40, 4 * N) if d == 1 else (max(14, int(2 * math.sqrt(N)) + 8) if d == 2 else 6)
-    x0 = _grid_starts(box, int(n_grid))
-    if n_fine is None:
-        n_fine = {1: 1500, 2: 160}.get(d, 16)
-    if int(n_fine) >= 3:
-        x0 = torch.cat([x0, _fine_seeds(box, Wt, bt, e, int(n_fine))])
+    N = Wt.shape[0]
+    n_grid = check_grid(n_grid, "n_grid", d, max(40, 4 * N) if d == 1 else (
+        max(14, int(2 * math.sqrt(N)) + 8) if d == 2 else _largest_axis(_DEFAULT_GRID_POINTS, d, cap=6)))
+    n_fine = check_grid(n_fine, "n_fine", d, {1: 1500, 2: 160, 3: 16, 4: 16}.get(d, 0))
+    max_iter = check_int(max_iter, "max_iter", 1, 100_000)
+    xtol = check_real(xtol, "xtol", low=0.0, low_open=True, high=1.0,
+                      hint="the accepted Newton step relative to the box width")
+    plateau_tol = check_real(plateau_tol, "plateau_tol", low=0.0, high=1.0, high_open=True)
+    merge_tol = check_real(merge_tol, "merge_tol", low=0.0, low_open=True, high=1.0,
+                           hint="a distance relative to the box diagonal")
+    x0 = _grid_starts(box, n_grid)
+    if n_fine >= 3:
+        x0 = torch.cat([x0, _fine_seeds(box, Wt, bt, e, n_fine)])
     if starts is not None:
-        s = as_tensor(starts, "starts").to(Wt.dtype).reshape(-1, d)
+        s = as_tensor(starts, "starts").to(Wt.dtype)
+        if s.ndim == 1 and s.shape[0] == d:
+            s = s[None]
+        if s.ndim != 2 or s.shape[1] != d:
+            raise ShapeError(f"starts: expected shape (S, {d}) (one start per row) or ({d},), "
+                             f"received shape {tuple(s.shape)}")
         check_finite(s, "starts")
         x0 = torch.cat([x0, s])
-    x, ok = _newton(x0.clone(), Wt, bt, e, box, max_iter, xtol, 0.25)
+    # starts in chunks of about _CHUNK_ELEMENTS (start, neuron, dim) entries: bounded memory
+    chunk = max(64, _CHUNK_ELEMENTS // (N * d))
+    parts = [_newton(c.clone(), Wt, bt, e, box, max_iter, xtol, 0.25) for c in x0.split(chunk)]
+    x = torch.cat([p[0] for p in parts]) if parts else x0
+    ok = torch.cat([p[1] for p in parts]) if parts else torch.zeros(0, dtype=torch.bool)
     inside = ((x >= box[:, 0]) & (x <= box[:, 1])).all(-1)
     finite = torch.isfinite(x).all(-1)
-    on_plateau = _landscape(x[finite], Wt, bt, e, 1)[4] < plateau_tol
+    on_plateau = torch.cat([_landscape(c, Wt, bt, e, 1)[4] for c in x[finite].split(chunk)]
+                           or [torch.zeros(0, dtype=x.dtype)]) < plateau_tol
     n_plateau = int(on_plateau.sum())  # starts that ended where π_(2) underflows
     x = x[ok & inside]
     H, g, h, _, second = _landscape(x, Wt, bt, e, 2)
