@@ -171,10 +171,9 @@ def _direct(eps: torch.Tensor, mode: str, dtype: torch.dtype) -> bool:
     """Autograd may run through ``s = (z − m)/eps`` itself for a tracked eps: every eps is
     positive and ``eps²`` is a normal number of the working dtype. There its first and second
     derivatives in eps are those of the formula, at the cost of one evaluation (the entropy
-    term of :func:`_lse` makes forward and backward 3 to 5 times slower). Beyond, the backward
-    pass of the division goes wrong (``d²/deps²`` at eps = 1e200 read 1.7e-200 for 1.0e-200;
-    ``d/deps`` at eps = 1e-306 read NaN where a gap of 700 eps gives ``s/eps = -inf``), and the
-    entropy term is used."""
+    term of :func:`_lse` makes forward and backward 3 to 5 times slower). Above the range the
+    formula's second derivative goes wrong (``d²/deps²`` at eps = 1e200 read 1.7e-200 for
+    1.0e-200); below it the entropy term is kept as well (the path tested down to 5e-324)."""
     if mode != EPS_POSITIVE:
         return False
     info = torch.finfo(dtype)
