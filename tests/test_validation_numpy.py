@@ -19,3 +19,9 @@ def test_long_double_array_is_read_as_float64():
     out = hjdl.lse(z, 1.0)
     assert out.dtype == torch.float64
     assert float(out) == pytest.approx(float(np.log(np.exp(1.0) + np.exp(2.0))), rel=1e-15)
+
+
+def test_none_is_named_not_read_as_nan():
+    # np.asarray(None, dtype=float64) is NaN: the error said "contains NaN entries"
+    with pytest.raises(hjdl.errors.InputError, match="z: .*received None"):
+        hjdl.lse(None, 1.0)

@@ -65,6 +65,9 @@ def as_tensor(value: Any, name: str, *, dtype: torch.dtype | None = None,
         t = torch.from_numpy(np.ascontiguousarray(value)).reshape(value.shape)
     elif isinstance(value, bool):
         raise InputError(f"{name}: expected a number or array, received the boolean {value!r}")
+    elif value is None:  # np.asarray(None, float64) is NaN: say what was received instead
+        raise InputError(
+            f"{name}: expected a tensor, NumPy array, number or nested list of numbers, received None")
     else:
         try:
             arr = np.asarray(value, dtype=np.float64)
