@@ -26,7 +26,8 @@ EXPECTED = {
     "robustness-synthetic": [T, T, "identity", T],
     "robustness-trained": [T, "not confirmed"],       # 30 Adam steps: ratio ~0.37 at eps = 0.2
     "hessian-mnist": [T, "identity"],
-    "certified-accuracy": [T, T, "not confirmed"] * 2,  # second order wins for ~10 % of points
+    # per dataset (digits, and MNIST where ../shared/data is present): second order wins for ~10 %
+    "certified-accuracy": [T, T, "not confirmed"],
 }
 
 
@@ -34,7 +35,11 @@ EXPECTED = {
 def test_experiment_runs_and_pins_verdicts(name):
     res = get(name).run("quick", seed=0, **TINY[name])
     assert res.tables and res.claims
-    assert_claims(res, EXPECTED[name])
+    expected = EXPECTED[name]
+    if name == "certified-accuracy":  # one block of claims per dataset found (1 or 2)
+        assert len(res.claims) in (3, 6)
+        expected = expected * (len(res.claims) // 3)
+    assert_claims(res, expected)
     figs = figures_for(res)
     assert figs
 
