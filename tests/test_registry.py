@@ -324,3 +324,93 @@ def test_derived_seeds():
     for bad in (0, -1, 2.5, True, "3"):
         with pytest.raises(InputError, match=r"x: seeds="):
             registry.derived_seeds("x", 0, bad)
+
+
+# --- units of work -------------------------------------------------------------------------------
+def _units(config, seed):
+    return [{"k": k} for k in range(config["n"])]
+
+
+def _run_unit(config, unit, *, seed, progress):
+    rng = np.random.default_rng([seed, unit["k"]])  # randomness from (seed, unit) only
+    return {"k": unit["k"], "draw": rng.normal(), "arr": np.arange(unit["k"] + 1) * 0.5, "nan": float("nan")}
+
+
+def _assemble(config, payloads, *, seed):
+    rows = [[p["k"], p["draw"], p["nan"]] for p in payloads]
+    return Result(name="", preset="", config={}, tables=[Table("draws", ["k", "draw", "nan"], rows)])
+
+
+@pytest.fixture
+def toy_units():
+    @register("zz-units", title="Units", description="A toy with units.", presets={"quick": {"n": 3}, "paper": {"n": 5}},
+              units=_units, run_unit=_run_unit, assemble=_assemble)
+    def _whole(config, *, seed, progress):  # not called by hjdl
+        raise AssertionError("hjdl ran the decorated function of an experiment with units")
+
+    yield get("zz-units")
+    unregister("zz-units")
+
+
+def test_units_run_serially_and_assemble_in_order(toy_units):
+    assert toy_units.has_units and toy_units.units({"n": 3}, 0) == [{"k": 0}, {"k": 1}, {"k": 2}]
+    result = toy_units.run("quick", seed=4)
+    assert (result.name, result.preset, result.seed, result.config) == ("zz-units", "quick", 4, {"n": 3})
+    rows = result.tables["draws"].rows
+    assert [r[0] for r in rows] == [0, 1, 2]
+    # each draw comes from (seed, unit) only: recomputed independently here
+    assert [r[1] for r in rows] == [float(np.random.default_rng([4, k]).normal()) for k in range(3)]
+    # the payload is what JSON reads back (arrays as lists, NaN kept)
+    payload = toy_units.run_unit({"n": 3}, {"k": 2}, seed=4)
+    assert payload["arr"] == [0.0, 0.5, 1.0] and math.isnan(payload["nan"])
+
+
+def test_experiment_without_units_is_one_unit_whose_payload_is_its_result(toy):
+    exp = get("zz-toy")
+    assert not exp.has_units and exp.units(QUICK, 0) == [{}]
+    payload = exp.run_unit(exp.config("quick"), {}, seed=3)
+    back = exp.assemble(exp.config("quick"), [payload], seed=3, preset="quick")
+    direct = exp.run("quick", seed=3)
+    assert back.to_json_dict() == direct.to_json_dict()
+
+
+def test_units_must_be_declared_together_and_payloads_must_be_json():
+    with pytest.raises(InputError, match="without run_unit, assemble"):
+        register("zz-half", "t", "d", {"quick": {}, "paper": {}}, units=_units)
+    assert "zz-half" not in names()
+
+    @register("zz-bad", "t", "d", {"quick": {"n": 1}, "paper": {"n": 1}}, units=_units,
+              run_unit=lambda c, u, *, seed, progress: {"x": object()}, assemble=_assemble)
+    def _f(config, *, seed, progress):
+        pass
+
+    try:
+        with pytest.raises(InputError, match=r"'zz-bad', unit \{'k': 0\}: the payload is not JSON"):
+            get("zz-bad").run("quick")
+    finally:
+        unregister("zz-bad")
+
+
+def test_unit_keys_must_be_distinct_json_dicts():
+    @register("zz-dup", "t", "d", {"quick": {}, "paper": {}}, units=lambda c, s: [{"a": 1}, {"a": 1}],
+              run_unit=_run_unit, assemble=_assemble)
+    def _f(config, *, seed, progress):
+        pass
+
+    try:
+        with pytest.raises(InputError, match="listed twice"):
+            get("zz-dup").units({}, 0)
+    finally:
+        unregister("zz-dup")
+
+
+def test_result_round_trip_is_lossless_with_finite_false():
+    r = Result("zz", "quick", {"eps": (0.1, 1.0)}, tables=[Table("t", ["a", "b"], [[np.float64("nan"), np.inf]])],
+               series={"s": {"x": np.arange(3.0), "y": torch.tensor([1.0, -math.inf])}},
+               claims=[Claim("s", "c", "m", "identity", "w")], notes=["n"], summary="sum", title="T",
+               description="D", seed=7, error=None)
+    text = json.dumps(r.to_json_dict(finite=False), allow_nan=True)
+    back = Result.from_json_dict(json.loads(text))
+    assert json.dumps(back.to_json_dict(finite=False), allow_nan=True) == text
+    assert math.isnan(back.tables["t"].rows[0][0]) and back.tables["t"].rows[0][1] == math.inf
+    assert back.claims[0].kind == "identity" and back.series["s"]["x"] == [0.0, 1.0, 2.0]

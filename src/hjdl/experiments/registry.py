@@ -70,6 +70,9 @@ __all__ = [
     "combine_verdicts",
     "theorem_verdict",
     "identity_verdict",
+    "encode_payload",
+    "decode_payload",
+    "unit_label",
 ]
 
 #: The verdict of a check that holds by a theorem or by the configuration (not evidence).
@@ -110,17 +113,23 @@ def _unwrap_scalar(x: Any) -> Any:
     return x
 
 
-def jsonable(obj: Any) -> Any:
+def jsonable(obj: Any, *, finite: bool = True) -> Any:
     """Convert ``obj`` to something :func:`json.dumps` accepts with ``allow_nan=False``.
 
     NumPy / torch scalars become Python numbers, arrays and tensors become (nested) lists,
     tuples and sets become lists, dataclasses become dicts, paths become strings, mapping keys
     become strings. ``NaN`` becomes ``None`` (JSON ``null``); ``±inf`` become the strings
     ``"inf"`` / ``"-inf"`` (strict JSON has no infinity). Anything else becomes ``str(obj)``.
+    With ``finite=False`` NaN and ``±inf`` stay floats (for ``json.dumps(..., allow_nan=True)``,
+    which Python's ``json`` reads back exactly: the lossless form of stored unit payloads).
 
     >>> jsonable({"a": (1, float("nan")), 2: float("inf")})
     {'a': [1, None], '2': 'inf'}
+    >>> jsonable([float("nan"), float("-inf")], finite=False)
+    [nan, -inf]
     """
+    if not finite:
+        return _jsonable_lossless(obj)
     obj = _unwrap_scalar(obj)
     if obj is None or isinstance(obj, (bool, str)):
         return obj
@@ -154,6 +163,30 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset)):
         return [jsonable(v) for v in sorted(obj, key=repr)]
     return str(obj)
+
+
+def _jsonable_lossless(obj: Any) -> Any:
+    """:func:`jsonable` that keeps NaN and ``±inf`` as floats."""
+    obj = _unwrap_scalar(obj)
+    if isinstance(obj, float):
+        return obj
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable_lossless(v) for k, v in obj.items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        to_json = getattr(obj, "to_json_dict", None)
+        if callable(to_json):
+            try:
+                return to_json(finite=False)
+            except TypeError:
+                return _jsonable_lossless(to_json())
+        return {f.name: _jsonable_lossless(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if hasattr(obj, "detach") and hasattr(obj, "cpu") and hasattr(obj, "tolist"):
+        return _jsonable_lossless(obj.detach().cpu().tolist())
+    if hasattr(obj, "tolist") and hasattr(obj, "shape"):
+        return _jsonable_lossless(obj.tolist())
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable_lossless(v) for v in obj]
+    return jsonable(obj)
 
 
 def format_number(x: Any, spec: str | Callable[[Any], str] | None = None) -> str:
@@ -387,7 +420,7 @@ class Claim:
     def is_evidence(self) -> bool:
         return self.kind == "evidence"
 
-    def to_json_dict(self) -> dict:
+    def to_json_dict(self, finite: bool = True) -> dict:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
@@ -451,8 +484,9 @@ class Table:
         lines += ["</tbody>", "</table>"]
         return "\n".join(lines)
 
-    def to_json_dict(self) -> dict:
-        return {"title": self.title, "columns": list(self.columns), "rows": jsonable(self.rows)}
+    def to_json_dict(self, finite: bool = True) -> dict:
+        """A JSON-safe dict (``finite=False`` keeps NaN / ``±inf`` cells as floats)."""
+        return {"title": self.title, "columns": list(self.columns), "rows": jsonable(self.rows, finite=finite)}
 
 
 @dataclass
@@ -502,26 +536,38 @@ class Result:
     def failed(self) -> bool:
         return self.error is not None
 
-    def to_json_dict(self) -> dict:
-        """A JSON-safe dict (see :func:`jsonable`: NaN → ``null``)."""
+    def to_json_dict(self, finite: bool = True) -> dict:
+        """A JSON-safe dict (see :func:`jsonable`: NaN → ``null``).
+
+        ``finite=False`` keeps NaN and ``±inf`` as floats (write it with ``allow_nan=True``): the
+        lossless form, from which :meth:`from_json_dict` rebuilds every table cell exactly.
+        """
         return {
             "name": self.name,
             "title": self.title,
             "description": self.description,
             "preset": self.preset,
             "seed": self.seed,
-            "config": jsonable(self.config),
+            "config": jsonable(self.config, finite=finite),
             "summary": self.summary,
             "claims": [c.to_json_dict() for c in self.claims],
-            "tables": {k: t.to_json_dict() for k, t in self.tables.items()},
-            "series": jsonable(self.series),
+            "tables": {k: t.to_json_dict(finite=finite) for k, t in self.tables.items()},
+            "series": jsonable(self.series, finite=finite),
             "notes": list(self.notes),
             "error": self.error,
         }
 
     @classmethod
     def from_json_dict(cls, data: Mapping) -> "Result":
-        """Rebuild a result from :meth:`to_json_dict` output (arrays come back as lists)."""
+        """Rebuild a result from :meth:`to_json_dict` output (arrays come back as lists).
+
+        >>> r = Result("demo", "quick", {"n": 2}, tables=[Table("t", ["x"], [[float("nan")]])],
+        ...            series={"s": {"y": [1.0, float("inf")]}}, claims=[], seed=0)
+        >>> import json
+        >>> dump = lambda res: json.dumps(res.to_json_dict(finite=False), allow_nan=True)
+        >>> dump(Result.from_json_dict(json.loads(dump(r)))) == dump(r)
+        True
+        """
         return cls(
             name=data["name"],
             preset=data.get("preset", ""),
@@ -551,15 +597,85 @@ def _unknown(what: str, value: Any, known: list[str]) -> str:
     return f"unknown {what} {value!r}; known {what}s: {listing}{suggestion}"
 
 
+UnitsFunc = Callable[[dict, int], list]
+RunUnitFunc = Callable[..., dict]
+AssembleFunc = Callable[..., Result]
+
+
+def encode_payload(payload: Any, where: str = "payload") -> str:
+    """A unit payload as JSON text (NaN and ``±inf`` kept: Python's ``json`` reads them back).
+
+    NumPy / torch arrays and scalars become lists and numbers. Raises
+    :class:`~hjdl.errors.InputError` naming ``where`` when ``payload`` is not a dict of such values.
+
+    >>> encode_payload({"b": float("nan"), "a": (1, 2)})
+    '{"b": NaN, "a": [1, 2]}'
+    """
+    import json
+
+    def arrays(obj: Any) -> Any:
+        if hasattr(obj, "detach") and hasattr(obj, "cpu"):
+            obj = obj.detach().cpu()
+        if hasattr(obj, "tolist") and hasattr(obj, "shape"):
+            return obj.tolist()
+        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+    if not isinstance(payload, Mapping):
+        raise InputError(f"{where} is {type(payload).__name__}; expected a dict of JSON values")
+    try:
+        return json.dumps(payload, allow_nan=True, default=arrays)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"{where} is not JSON ({exc}); expected a dict of JSON values (lists, numbers, strings; "
+            "convert arrays with .tolist() or hjdl.experiments.jsonable(x, finite=False))"
+        ) from None
+
+
+def decode_payload(text: str) -> dict:
+    """The inverse of :func:`encode_payload`."""
+    import json
+
+    return json.loads(text)
+
+
+def unit_label(unit: Mapping) -> str:
+    """A short text for a unit key: ``eps=0.1 seed=2`` (``whole`` for the single unit ``{}``).
+
+    >>> unit_label({"eps": 0.1, "seed": 2}), unit_label({})
+    ('eps=0.1 seed=2', 'whole')
+    """
+    return " ".join(f"{k}={v}" for k, v in unit.items()) or "whole"
+
+
 @dataclass
 class Experiment:
-    """A registered experiment: metadata, declarative presets and the function that runs it."""
+    """A registered experiment: metadata, declarative presets and the function that runs it.
+
+    An experiment is either one unit of work (``func(config, *, seed, progress) -> Result``) or
+    declares independent units (config point × seed), see :func:`register`. Either way
+    :meth:`units`, :meth:`run_unit` and :meth:`assemble` give the same three steps, which the
+    executors of ``hjdl run`` / ``hjdl reproduce`` run on local processes or Ray, and
+    :meth:`run` runs serially.
+    """
 
     name: str
     title: str
     description: str
     presets: dict[str, dict]
     func: ExperimentFunc
+    units_func: UnitsFunc | None = None
+    run_unit_func: RunUnitFunc | None = None
+    assemble_func: AssembleFunc | None = None
+
+    @property
+    def has_units(self) -> bool:
+        """Whether the experiment declared its units (else it is the one unit ``{}``)."""
+        return self.units_func is not None
+
+    @property
+    def module(self) -> str:
+        """The module that defines the experiment (a worker process imports it to find it)."""
+        return getattr(self.run_unit_func or self.func, "__module__", "") or ""
 
     def config(self, preset: str = "quick", **overrides: Any) -> dict:
         """The preset's config (a deep copy) updated with ``overrides`` (known keys only)."""
@@ -575,12 +691,73 @@ class Experiment:
         config.update(overrides)
         return config
 
+    def units(self, config: dict, seed: int) -> list[dict]:
+        """The unit keys for ``config`` and ``seed``: JSON-able dicts, distinct, in assembly order.
+
+        An experiment without declared units is the single unit ``{}``.
+        """
+        if self.units_func is None:
+            return [{}]
+        keys = self.units_func(copy.deepcopy(config), int(seed))
+        if not isinstance(keys, (list, tuple)) or not keys:
+            raise InputError(
+                f"experiment {self.name!r}: units() returned {keys!r}; expected a non-empty list of dicts"
+            )
+        seen: set[str] = set()
+        out = []
+        for i, key in enumerate(keys):
+            text = encode_payload(key, f"experiment {self.name!r}: unit key {i}")
+            if text in seen:
+                raise InputError(f"experiment {self.name!r}: unit key {key!r} is listed twice; keys must be distinct")
+            seen.add(text)
+            out.append(decode_payload(text))
+        return out
+
+    def run_unit(self, config: dict, unit: Mapping, *, seed: int, progress: bool = False) -> dict:
+        """Run one unit; returns its payload as it reads back from JSON (so a stored payload and a
+        fresh one are the same). An experiment without units runs whole: its payload is its
+        :class:`Result` as :meth:`Result.to_json_dict` ``(finite=False)``."""
+        where = f"experiment {self.name!r}, unit {dict(unit)!r}"
+        if self.run_unit_func is None:
+            result = self._call(copy.deepcopy(config), int(seed), bool(progress))
+            payload: Any = result.to_json_dict(finite=False)
+        else:
+            payload = self.run_unit_func(copy.deepcopy(config), dict(unit), seed=int(seed), progress=bool(progress))
+        return decode_payload(encode_payload(payload, f"{where}: the payload"))
+
+    def assemble(self, config: dict, payloads: list, *, seed: int, preset: str) -> Result:
+        """The :class:`Result` from the payloads of :meth:`units` (in their order)."""
+        if self.assemble_func is None:
+            if len(payloads) != 1:
+                raise InputError(f"experiment {self.name!r}: expected one payload, received {len(payloads)}")
+            result = Result.from_json_dict(payloads[0])
+        else:
+            result = self.assemble_func(copy.deepcopy(config), list(payloads), seed=int(seed))
+        return self._finish(result, config, preset, int(seed))
+
     def run(self, preset: str = "quick", seed: int = 0, progress: bool = False, **overrides: Any) -> Result:
-        """Run with ``presets[preset]`` updated by ``overrides``; returns the :class:`Result`."""
+        """Run with ``presets[preset]`` updated by ``overrides``; returns the :class:`Result`.
+
+        Serial: an experiment with units runs them one after the other and assembles them.
+        """
         if isinstance(seed, bool) or not isinstance(_unwrap_scalar(seed), int):
             raise InputError(f"seed={seed!r}: expected an integer")
         config = self.config(preset, **overrides)
-        result = self.func(config, seed=int(seed), progress=bool(progress))
+        if not self.has_units:
+            return self._finish(self._call(config, int(seed), bool(progress)), config, preset, int(seed))
+        payloads = [self.run_unit(config, u, seed=int(seed), progress=progress) for u in self.units(config, int(seed))]
+        return self.assemble(config, payloads, seed=int(seed), preset=preset)
+
+    def _call(self, config: dict, seed: int, progress: bool) -> Result:
+        result = self.func(config, seed=seed, progress=progress)
+        if not isinstance(result, Result):
+            raise InputError(
+                f"experiment {self.name!r} returned {type(result).__name__}; "
+                "an experiment function must return hjdl.experiments.Result"
+            )
+        return result
+
+    def _finish(self, result: Any, config: dict, preset: str, seed: int) -> Result:
         if not isinstance(result, Result):
             raise InputError(
                 f"experiment {self.name!r} returned {type(result).__name__}; "
@@ -605,13 +782,36 @@ _REGISTRY: dict[str, Experiment] = {}
 
 
 def register(
-    name: str, title: str, description: str, presets: Mapping[str, Mapping[str, Any]]
+    name: str,
+    title: str,
+    description: str,
+    presets: Mapping[str, Mapping[str, Any]],
+    *,
+    units: UnitsFunc | None = None,
+    run_unit: RunUnitFunc | None = None,
+    assemble: AssembleFunc | None = None,
 ) -> Callable[[ExperimentFunc], ExperimentFunc]:
     """Decorator registering ``func(config, *, seed, progress) -> Result`` under ``name``.
 
     ``name`` is lower case (letters, digits, ``-``, ``_``; it names the output folder);
     ``presets`` must contain ``"quick"`` (seconds) and ``"paper"`` (the paper's sizes).
     The decorated function is returned unchanged.
+
+    An experiment whose work splits into independent units (config point × seed) declares them,
+    all three together:
+
+    * ``units(config, seed) -> list[dict]``: the unit keys (JSON-able dicts, distinct), e.g.
+      ``[{"eps": e, "seed": s} for e in config["eps"] for s in derived_seeds(...)]``;
+    * ``run_unit(config, unit, *, seed, progress) -> dict``: one unit's payload (JSON-able;
+      NaN and inf allowed). Its randomness must derive from ``(seed, unit)`` only: units run in
+      any order, in other processes or on other machines, and a stored payload is reused;
+    * ``assemble(config, payloads, *, seed) -> Result``: the result from the payloads, given in
+      the order of ``units``.
+
+    Then ``hjdl run``/``reproduce`` run the units (``--jobs``, ``--executor ray``, resumed from
+    stored payloads) and :meth:`Experiment.run` runs them serially; the decorated function is
+    kept as :attr:`Experiment.func` (e.g. the serial composition) but hjdl does not call it.
+    Without units the experiment is the one unit ``{}`` whose payload is its result's JSON.
     """
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise InputError(
@@ -629,6 +829,17 @@ def register(
     for key, value in presets.items():
         if not isinstance(value, Mapping):
             raise InputError(f"experiment {name!r}: preset {key!r} is {value!r}; expected a dict")
+    steps = {"units": units, "run_unit": run_unit, "assemble": assemble}
+    given = [k for k, v in steps.items() if v is not None]
+    if given and len(given) != 3:
+        missing = [k for k in steps if k not in given]
+        raise InputError(
+            f"experiment {name!r}: received {', '.join(given)} without {', '.join(missing)}; "
+            "an experiment with units declares units, run_unit and assemble together"
+        )
+    for key in given:
+        if not callable(steps[key]):
+            raise InputError(f"experiment {name!r}: {key}={steps[key]!r} is not callable")
 
     def decorator(func: ExperimentFunc) -> ExperimentFunc:
         if not callable(func):
@@ -639,6 +850,9 @@ def register(
             description=description,
             presets={k: dict(v) for k, v in presets.items()},
             func=func,
+            units_func=units,
+            run_unit_func=run_unit,
+            assemble_func=assemble,
         )
         return func
 
