@@ -322,7 +322,7 @@ def _run_checkpoint(config, seed, progress):
          "not confirmed": "The measured range misses the stated values (the text, the sequence length "
                           "and the model differ from the paper's unstated ones)."}[verdict],
         rival=f"no particle head (min >= {REGIME_BANDS[0]}) / no wave head (max < {REGIME_BANDS[1]})")]
-    delta = None
+    delta, rho = None, float("nan")
     attentions = _attention_modules(model, rec) if causal else None
     if attentions is not None:
         H = entropy.shape[1]
@@ -360,7 +360,8 @@ def _run_checkpoint(config, seed, progress):
                              (["Δ loss when ablated"] if delta is not None else []),
                              _head_rows(entropy, eps, delta))}
     series = {"heads": {"entropy": entropy.tolist(), "eps": eps.tolist(),
-                        "delta": None if delta is None else delta.tolist(), **_depth_series(entropy)},
+                        "delta": None if delta is None else delta.tolist(), "rho": rho,
+                        **_depth_series(entropy)},
               "maps": maps, "range": {"min": lo_obs, "max": hi_obs, "ci_min": list(ci_min),
                                       "ci_max": list(ci_max), "paper": list(PAPER_RANGE)}}
     notes = [f"Checkpoint {name!r} ({type(model).__name__}) read from a local folder; no training, nothing "
