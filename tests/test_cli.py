@@ -124,7 +124,7 @@ def test_run_writes_everything(capsys, dummies, tmp_path):
 
 def test_reproduce_records_failures_and_continues(capsys, dummies, tmp_path):
     code, out, err = _run(
-        capsys, "reproduce", "--only", BROKEN, OK, BADFIG, "--out", str(tmp_path), "--no-progress"
+        capsys, "reproduce", "--only", BROKEN, OK, BADFIG, "--out", str(tmp_path), "--no-progress", "--jobs", "1"
     )
     assert code == 1
     assert "deliberate failure" in (tmp_path / BROKEN / "error.txt").read_text()
@@ -284,7 +284,7 @@ def test_interrupted_run_keeps_the_previous_folder_whole(capsys, dummies, tmp_pa
     assert code == 130 and "interrupted" in err
     after = {p.name: p.read_bytes() for p in (tmp_path / OK).iterdir()}
     assert after == before
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".units") == []
     monkeypatch.undo()
     # a completed run replaces the folder as a whole (no file survives from the earlier run)
     (tmp_path / OK / "stray.txt").write_text("from an older version")
@@ -310,7 +310,7 @@ def test_interrupt_between_the_renames_puts_the_old_folder_back(capsys, dummies,
     assert _run(capsys, "run", OK, "--out", str(tmp_path), "--seed", "2", "--no-progress")[0] == 130
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in (tmp_path / OK).iterdir()} == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".units"] == []
     # the old report linked into the folder being replaced: it is gone rather than stale
     assert not (tmp_path / "report.md").exists()
     assert any(str(d).endswith(f".{OK}.old-{os.getpid()}") for _, d in calls)  # it was aside
@@ -331,7 +331,7 @@ def test_leftovers_of_a_killed_run_are_tidied_and_links_refused(capsys, dummies,
     (old / "meta.json").write_text("{}")
     (tmp_path / f".{OK}.staging-{dead}").mkdir()
     assert _run(capsys, "run", OK, "--out", str(tmp_path), "--no-progress")[0] == 0
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".units"] == []
     assert json.loads((tmp_path / OK / "meta.json").read_text())["status"] == "ok"
     link_dir = tmp_path / "links"
     link_dir.mkdir()

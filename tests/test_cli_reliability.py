@@ -73,7 +73,7 @@ def _tree(folder: Path) -> dict:
 
 
 def _hidden(folder: Path) -> list:
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and p.name != ".units")  # stored units stay
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,7 +170,8 @@ def test_concurrent_run_into_a_busy_folder_is_refused(capsys, dummies, tmp_path)
     GATE["release"].clear()
     codes = []
     first = threading.Thread(target=lambda: codes.append(cli.main(
-        ["reproduce", "--only", SLOW, GOOD, "--out", str(tmp_path), "--seed", "5", "--no-progress"])))
+        ["reproduce", "--only", SLOW, GOOD, "--out", str(tmp_path), "--seed", "5", "--no-progress",
+             "--jobs", "1"])))
     first.start()
     try:
         assert GATE["started"].wait(60)

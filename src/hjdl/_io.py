@@ -21,6 +21,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "save_figure_atomic",
+    "UnitStore",
 ]
 
 _FILE_MODE = 0o644
@@ -123,3 +124,51 @@ def save_animation_atomic(frames: list, path: str | os.PathLike, dpi: int = 100,
     out = io.BytesIO()
     images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
     return atomic_write_bytes(path, out.getvalue())
+
+
+class UnitStore:
+    """The stored results of units in a run folder: ``DIR/.units/<experiment>/<digest>.json``.
+
+    Each file is one record written atomically (``{"key": ..., "status": ..., "payload": ...}``,
+    NaN kept as Python's ``json`` writes it), named by the SHA-256 of its key (experiment,
+    config, unit key, seed, hjdl version; see :mod:`hjdl.experiments.units`). :meth:`load` gives
+    back a finished unit only when the file reads as JSON and holds the same key; anything else
+    is reported as a reason to recompute.
+    """
+
+    FOLDER = ".units"
+
+    def __init__(self, out: str | os.PathLike):
+        self.root = Path(out) / self.FOLDER
+
+    def path(self, experiment: str, digest: str) -> Path:
+        return self.root / experiment / f"{digest}.json"
+
+    def load(self, experiment: str, digest: str, key_text: str) -> tuple[dict | None, str | None]:
+        """``(record, None)`` for a finished unit; ``(None, reason)`` for a file that cannot be
+        used (``reason`` is None when there is none, or the unit failed last time)."""
+        path = self.path(experiment, digest)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None, None
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, f"cannot be read ({exc})"
+        try:
+            record = json.loads(text)
+        except ValueError as exc:
+            return None, f"is not valid JSON ({exc})"
+        if not isinstance(record, dict) or not isinstance(record.get("key"), dict):
+            return None, "holds no unit key"
+        if json.dumps(record["key"], sort_keys=True, allow_nan=True, separators=(",", ":")) != key_text:
+            return None, "holds the key of another unit"
+        if record.get("status") != "ok":
+            return None, None  # it failed last time: run it again
+        if not isinstance(record.get("payload"), dict):
+            return None, "holds no payload"
+        return record, None
+
+    def save(self, experiment: str, digest: str, record: dict) -> Path:
+        """Write ``record`` atomically (the payload is JSON already; NaN written as ``NaN``)."""
+        text = json.dumps(record, allow_nan=True, ensure_ascii=False) + "\n"
+        return atomic_write_text(self.path(experiment, digest), text)

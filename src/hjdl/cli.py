@@ -222,16 +222,68 @@ def _table_csv(table) -> str:
     return buf.getvalue()
 
 
-def _run_one(exp, preset: str, seed: int, out: Path, show_progress: bool, env: dict, command: list[str],
-             data_dir: str | None = None):
-    """Run one experiment and write its folder; never raises for a failing experiment."""
+class _Plan:
+    """One experiment of a run: its config, its units and their records as they come in."""
+
+    def __init__(self, exp, preset: str, seed: int, data_dir: str | None):
+        from hjdl.experiments.units import Task
+
+        self.exp, self.preset, self.seed = exp, preset, seed
+        self.config = exp.config(preset)
+        if data_dir is not None and "data_dir" in self.config:
+            self.config["data_dir"] = data_dir
+        self.error: str | None = None
+        self.tasks: list = []
+        try:
+            self.tasks = [Task(exp, self.config, key, i, seed) for i, key in enumerate(exp.units(self.config, seed))]
+        except Exception:
+            self.error = "Listing the experiment's units failed:\n" + traceback.format_exc()
+        self.records: list[dict | None] = [None] * len(self.tasks)
+        self.reused = 0
+        self.done = False
+
+    @property
+    def complete(self) -> bool:
+        return all(r is not None for r in self.records)
+
+    def result(self):
+        """The assembled :class:`Result`, or a failed one naming every unit that raised."""
+        from hjdl.experiments import Result
+        from hjdl.experiments.registry import unit_label
+
+        def failed(error: str) -> Any:
+            return Result(name=self.exp.name, preset=self.preset, config=self.config, title=self.exp.title,
+                          description=self.exp.description, seed=self.seed, error=error)
+
+        if self.error is not None:
+            return failed(self.error)
+        bad = [(t, r) for t, r in zip(self.tasks, self.records) if r["status"] != "ok"]
+        if bad:
+            parts = [f"{len(bad)} of {len(self.tasks)} unit(s) failed (the others completed):"]
+            for task, record in bad:
+                parts += ["", f"unit {task.index} ({unit_label(task.unit)}):", record.get("error", "").rstrip()]
+            return failed("\n".join(parts) + "\n")
+        try:
+            return self.exp.assemble(self.config, [r["payload"] for r in self.records], seed=self.seed,
+                                     preset=self.preset)
+        except Exception:
+            return failed("Assembling the units' results failed:\n" + traceback.format_exc())
+
+    def unit_meta(self) -> list[dict]:
+        return [{"unit": t.unit, "status": r["status"], "seconds": round(float(r.get("seconds", 0.0)), 4),
+                 "reused": bool(r.get("reused"))} for t, r in zip(self.tasks, self.records)]
+
+
+def _write_experiment(plan: _Plan, out: Path, env: dict, command: list[str]):
+    """Assemble ``plan``'s result and write its folder (staged, then published as a whole)."""
+    exp = plan.exp
     final_dir = out / exp.name
     _tidy_leftovers(out, exp.name)
     exp_dir = out / f".{exp.name}.staging-{os.getpid()}"
     _remove(exp_dir)
     exp_dir.mkdir(parents=True)
     try:
-        result, figures = _run_into(exp, preset, seed, exp_dir, show_progress, env, command, data_dir)
+        result, figures = _write_into(plan, exp_dir, env, command)
         # the old report links into the folders this run replaces: it is rewritten at the end
         for stale in ("report.md", "report.html"):
             (out / stale).unlink(missing_ok=True)
@@ -309,29 +361,16 @@ def _publish(staging: Path, final: Path) -> None:
     raise OSError(f"could not replace {str(final)!r}: another process keeps writing it")
 
 
-def _run_into(exp, preset, seed, exp_dir: Path, show_progress, env, command, data_dir):
-    """Run the experiment and write its files into the (fresh) folder ``exp_dir``."""
+def _write_into(plan: _Plan, exp_dir: Path, env, command):
+    """Assemble the experiment's result and write its files into the (fresh) folder ``exp_dir``."""
     from hjdl._io import atomic_write_json, atomic_write_text
-    from hjdl.experiments import Result, jsonable
+    from hjdl.experiments import jsonable
 
+    exp, preset, seed, config = plan.exp, plan.preset, plan.seed, plan.config
     started = _utc_now()
     t0 = time.perf_counter()
-    config = exp.config(preset)
-    ran = False
-    try:
-        overrides = {"data_dir": data_dir} if data_dir is not None and "data_dir" in config else {}
-        result = exp.run(preset, seed=seed, progress=show_progress, **overrides)
-        ran = True
-    except Exception:
-        result = Result(
-            name=exp.name,
-            preset=preset,
-            config=config,
-            title=exp.title,
-            description=exp.description,
-            seed=seed,
-            error=traceback.format_exc(),
-        )
+    result = plan.result()
+    ran = not result.failed
     figures: dict[str, str] = {}
     if ran:
         try:
@@ -340,7 +379,8 @@ def _run_into(exp, preset, seed, exp_dir: Path, show_progress, env, command, dat
             raise
         except Exception:
             result.error = "The experiment ran, but its figures failed:\n" + traceback.format_exc()
-    wall = time.perf_counter() - t0
+    units = plan.unit_meta()
+    wall = time.perf_counter() - t0 + sum(u["seconds"] for u in units)
 
     atomic_write_json(exp_dir / "config.json", jsonable(result.config or config))
     if ran:
@@ -362,6 +402,7 @@ def _run_into(exp, preset, seed, exp_dir: Path, show_progress, env, command, dat
         "status": "failed" if result.failed else "ok",
         "started_utc": started,
         "wall_seconds": round(wall, 4),
+        "units": units,
         "figures": sorted(figures),
         **env,
         "command": command,
@@ -401,13 +442,34 @@ def _output_folder(path: str, names: Sequence[str]) -> Path:
 
 def _run_experiments(exps: list, args: argparse.Namespace, command: list[str]) -> int:
     _check_data_dir(args.data_dir)
-    out = _output_folder(args.out, [e.name for e in exps])
-    with _OutLock(out, args.out, command):
+    if args.address is not None and args.executor != "ray":
+        raise UsageError(f"--address {args.address!r} needs --executor ray (received --executor {args.executor})")
+    jobs = args.jobs if args.jobs is not None else _default_jobs()
+    session = None
+    if args.executor == "ray":  # connect before anything is written: an unreachable address writes nothing
+        from hjdl.experiments.units import RayUnavailable, connect_ray
+
         try:
-            return _write_runs(exps, args, command, out)
-        except WriteError as exc:
-            _emit(f"hjdl {args.command}: error: {exc}", sys.stderr)
-            return 1
+            session = connect_ray(args.address, jobs)
+        except RayUnavailable as exc:
+            raise UsageError(str(exc)) from None
+    try:
+        out = _output_folder(args.out, [e.name for e in exps])
+        with _OutLock(out, args.out, command):
+            try:
+                return _write_runs(exps, args, command, out, jobs, session)
+            except WriteError as exc:
+                _emit(f"hjdl {args.command}: error: {exc}", sys.stderr)
+                return 1
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _default_jobs() -> int:
+    from hjdl.experiments.units import default_jobs
+
+    return default_jobs()
 
 
 def _check_data_dir(data_dir: str | None) -> None:
@@ -480,11 +542,15 @@ class _OutLock:
             self.fd = None
 
 
-def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: Path) -> int:
-    """Run ``exps`` into ``out`` (locked) and write the reports; an ``OSError`` while writing
-    becomes a :class:`WriteError` naming what was kept."""
-    from hjdl._io import atomic_write_text
-    from hjdl._progress import progress
+def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: Path, jobs: int,
+                session: Any = None) -> int:
+    """Run the units of ``exps`` into ``out`` (locked; stored units reused unless ``--force``),
+    write each experiment's folder as soon as its units are done, then the reports; an
+    ``OSError`` while writing becomes a :class:`WriteError` naming what was kept."""
+    from hjdl._io import UnitStore, atomic_write_text
+    from hjdl._progress import Bar
+    from hjdl.experiments.registry import unit_label
+    from hjdl.experiments.units import key_text, run_units
     from hjdl.reporting import counts_line, html_report, markdown_report
 
     show_progress = not args.no_progress
@@ -494,17 +560,60 @@ def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: P
     if not exps:
         _emit("hjdl: warning: no experiments registered; writing an empty report", sys.stderr)
 
-    results, figures = [], {}
-    for exp in progress(exps, desc=args.command, enabled=show_progress, label=lambda e: e.name):
+    store = UnitStore(out)
+    plans = [_Plan(exp, args.preset, args.seed, args.data_dir) for exp in exps]
+    for plan in plans:
+        for task in plan.tasks if not args.force else ():
+            record, why = store.load(plan.exp.name, task.digest, key_text(task.key))
+            if why is not None:
+                _emit(f"hjdl {args.command}: warning: the stored result of {plan.exp.name} unit {task.index} "
+                      f"({unit_label(task.unit)}) {why}; computing it again "
+                      f"({store.path(plan.exp.name, task.digest)})", sys.stderr)
+            if record is not None:
+                plan.records[task.index] = {**record, "reused": True}
+                plan.reused += 1
+    todo = [t for p in plans for t, r in zip(p.tasks, p.records) if r is None]
+    n_units, n_reused = sum(len(p.tasks) for p in plans), sum(p.reused for p in plans)
+    if n_reused:
+        _emit(f"hjdl {args.command}: reusing {n_reused} of {n_units} unit(s) stored in "
+              f"{str(store.root)!r} (--force recomputes them)", sys.stderr)
+
+    written: dict[str, tuple] = {}
+
+    def finish(plan: _Plan) -> None:
         try:
-            result, paths = _run_one(exp, args.preset, args.seed, out, show_progress, env, command,
-                                     data_dir=args.data_dir)
+            written[plan.exp.name] = _write_experiment(plan, out, env, command)
         except OSError as exc:
-            done = f"; {len(results)} experiment(s) before it were written, no report" if results else ""
-            raise WriteError(f"writing the results of {exp.name!r} failed: {_describe_os_error(exc)}; "
+            done = f"; {len(written)} experiment(s) before it were written, no report" if written else ""
+            raise WriteError(f"writing the results of {plan.exp.name!r} failed: {_describe_os_error(exc)}; "
                              f"its previous folder in {str(out)!r} is kept as it was{done}") from None
-        results.append(result)
-        figures[exp.name] = paths
+        plan.done = True
+
+    for plan in plans:
+        if plan.complete:
+            finish(plan)
+    by_name = {p.exp.name: p for p in plans}
+    serial = args.executor == "local" and (jobs == 1 or len(todo) == 1)
+    bar = Bar(total=len(todo), desc=args.command, enabled=show_progress and bool(todo))
+    units = run_units(todo, jobs=jobs, executor=args.executor, ray=session, progress=show_progress and serial)
+    try:
+        with contextlib.closing(units):
+            for task, record in units:
+                plan = by_name[task.experiment.name]
+                record = {"key": task.key, **record}
+                try:
+                    store.save(plan.exp.name, task.digest, record)
+                except OSError as exc:
+                    raise WriteError(f"storing a unit of {plan.exp.name!r} failed: {_describe_os_error(exc)}; "
+                                     f"the experiment folders in {str(out)!r} are kept as they were") from None
+                plan.records[task.index] = record
+                bar.advance(f"{plan.exp.name} {unit_label(task.unit)}")
+                if plan.complete:
+                    finish(plan)
+    finally:
+        bar.close("done" if all(p.done for p in plans) else "stopped")
+    results = [written[p.exp.name][0] for p in plans]
+    figures = {p.exp.name: written[p.exp.name][1] for p in plans}
 
     report_meta = {
         "preset": args.preset,
@@ -614,6 +723,16 @@ def _cmd_verify(args: argparse.Namespace, command: list[str]) -> int:
 # --------------------------------------------------------------------------------------------
 # parser and entry point
 # --------------------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number of at least 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number of at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="hjdl",
@@ -635,6 +754,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder with the MNIST IDX files (t10k-images-idx3-ubyte.gz, ...) for the "
                             "experiments that read MNIST (default: ../shared/data/mnist when present, "
                             "else scikit-learn's bundled digits with a notice)")
+        p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                       help="units run at once: local processes (one torch thread each when N > 1), or "
+                            "the CPUs of the local Ray instance (default: the number of cores, "
+                            f"{_default_jobs()} here)")
+        p.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="local: processes on this machine; ray: Ray tasks, on the cluster at --address "
+                            "or on a local instance bound to 127.0.0.1 (needs pip install hjdl[ray]) "
+                            "(default: local)")
+        p.add_argument("--address", default=None, metavar="HOST:PORT",
+                       help="with --executor ray: the head node of an existing Ray cluster "
+                            "(default: start a local one)")
+        p.add_argument("--force", action="store_true",
+                       help="recompute every unit (by default the units stored in DIR/.units by an "
+                            "earlier or interrupted run with the same experiment, config, seed and hjdl "
+                            "version are reused)")
 
     p = sub.add_parser("run", help="run one experiment and write its results and a report")
     p.add_argument("name", metavar="NAME", help="experiment name (see 'hjdl ls')")
