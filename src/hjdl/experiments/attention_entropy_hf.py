@@ -52,8 +52,8 @@ MAP_TOKENS = 64
 OUTPUT_TOL = 1e-5
 
 PRESETS = {
-    "quick": {"seeds": 3, "layers": 3, "heads": 4, "width": 32, "length": 32, "steps": 150, "batch": 32,
-              "lr": 3e-3, "max_chars": 60000, "eval_batch": 64, "model": None, "probe_length": 128,
+    "quick": {"seeds": 3, "layers": 3, "heads": 4, "width": 32, "length": 32, "steps": 300, "batch": 32,
+              "lr": 5e-3, "max_chars": 60000, "eval_batch": 64, "model": None, "probe_length": 128,
               "probe_batch": 8, "bootstrap": 500, "block_size": None},
     "paper": {"seeds": 8, "layers": 4, "heads": 4, "width": 64, "length": 64, "steps": 1500, "batch": 64,
               "lr": 2e-3, "max_chars": None, "eval_batch": 256, "model": None, "probe_length": 256,
