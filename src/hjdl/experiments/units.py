@@ -283,6 +283,7 @@ def connect_ray(address: str | None, num_cpus: int, *, timeout: float = 5.0) -> 
                 ) from None
         ray.init(address=address, logging_level="WARNING", log_to_driver=False)
         return RaySession(ray, owned=True, address=address)
+    _loopback_only(ray)
     ray.init(
         address="local",
         num_cpus=int(num_cpus),
@@ -294,10 +295,44 @@ def connect_ray(address: str | None, num_cpus: int, *, timeout: float = 5.0) -> 
     return RaySession(ray, owned=True, address=None)
 
 
+def _loopback_only(ray: Any) -> None:
+    """Make a local instance announce 127.0.0.1: Ray replaces a loopback node address by the
+    machine's network address unless multi-node clusters are off for this node (its own switch,
+    read by this process and, through the environment, by the processes Ray starts)."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    try:
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] not in ("0", "false", "False")
+    except (ImportError, AttributeError):  # another Ray layout: it keeps its own default
+        pass
+
+
+def _ship_by_value(ray: Any, experiments: Iterable[Experiment]) -> None:
+    """Send the code of experiments defined outside hjdl (plugins, tests) with the tasks, so that
+    Ray workers that cannot import their modules still run them."""
+    import sys
+
+    pickler = getattr(ray, "cloudpickle", None)
+    register = getattr(pickler, "register_pickle_by_value", None)
+    if register is None:
+        return
+    for exp in experiments:
+        for func in (exp.func, exp.units_func, exp.run_unit_func, exp.assemble_func):
+            top = (getattr(func, "__module__", None) or "").split(".")[0]
+            module = sys.modules.get(getattr(func, "__module__", None) or "")
+            if module is not None and top not in ("hjdl", "__main__"):
+                try:
+                    register(module)
+                except (ValueError, TypeError):
+                    pass
+
+
 def _run_ray(tasks: list[Task], session: Any) -> Iterator[tuple[Task, dict]]:
     if session is None:
         raise InputError("executor='ray' needs a connected session: call connect_ray first")
     ray = session.ray if isinstance(session, RaySession) else session
+    _ship_by_value(ray, {id(t.experiment): t.experiment for t in tasks}.values())
     remote = ray.remote(num_cpus=1, max_retries=0)(_execute_in_worker)
     refs = {remote.remote(t.experiment, t.config, t.unit, t.seed, True): t for t in tasks}
     try:
