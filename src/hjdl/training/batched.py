@@ -1,0 +1,236 @@
+"""Training many LSE layers of the same shape at once: stacked weights, one tensor program.
+
+A sweep over eps, width, seed (e.g. ``scaling-trained``) trains ``S`` independent layers
+``f_s(x) = LSE_{eps_s}(W_s x + b_s)`` (THEORY §2) with ``W`` of shape ``(S, N, d)`` and ``b`` of
+shape ``(S, N)``. One step evaluates every network with one batched matrix product and the
+kernel's :func:`hjdl.lse` along the last axis (a tensor eps of shape ``(S, 1)``), back-propagates
+the *sum* of the per-network losses (each network's gradient is its own: the networks share no
+parameter) and applies full-batch Adam elementwise, the update of :class:`torch.optim.Adam`
+(``weight_decay=0``, ``amsgrad=False``) written out so that the step count and the per-network
+divergence checks are explicit. The per-network losses equal those of ``S`` separate runs of
+:func:`hjdl.training.train` (``refine=None``, no early stopping) from the same initial weights up
+to the rounding of the summation order (about 1e-12 relative in float64).
+
+Small networks are dominated by per-step overhead (Python, autograd, small kernels), which the
+stacking removes; large ones are compute-bound and gain little. Networks are processed in
+groups of at most ``max_elements`` logits (``S_group · n · N``) to bound memory; the groups are
+independent, so grouping does not change any number.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import torch
+
+from .._progress import progress
+from .._validation import as_tensor, check_finite
+from ..core import lse
+from ..errors import ConvergenceError, InputError, ShapeError
+from ._engine import _check_int, _check_real
+
+__all__ = ["ManyResult", "lse_many", "train_many"]
+
+_MAX_ELEMENTS = 2**20  # logits per group (8 MiB in float64 per (S, n, N) tensor; larger groups measured slower at N = 100, n = 4000: cache)
+
+
+@dataclass
+class ManyResult:
+    """Result of :func:`train_many` (``S`` networks, ``T`` Adam steps).
+
+    Attributes:
+        weight: ``(S, N, d)``, bias: ``(S, N)``: the trained parameters (detached).
+        eps: ``(S,)`` the temperatures.
+        loss: ``(S,)`` the final full-batch loss of each network (after the last step).
+        loss_curve: ``(S, T)`` the loss of each network before each step (as
+            :attr:`hjdl.training.TrainResult.loss_curve` without the final value).
+        n_iter: ``T``.
+    """
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    eps: torch.Tensor
+    loss: torch.Tensor
+    loss_curve: torch.Tensor
+    n_iter: int
+
+
+def lse_many(X: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    r"""``S`` LSE layers at once: ``out[s, i] = LSE_{eps_s}(W_s x_i + b_s)`` (THEORY §2).
+
+    ``X`` is ``(n, d)`` (shared by the networks) or ``(S, n, d)`` (one data set per network);
+    ``weight`` ``(S, N, d)``, ``bias`` ``(S, N)``, ``eps`` ``(S,)``. Returns ``(S, n)``. Internal:
+    arguments are trusted (see :func:`train_many` for the checked entry point).
+
+    Example:
+        >>> import torch, hjdl
+        >>> W, b = torch.randn(3, 5, 2, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
+        >>> X, eps = torch.randn(7, 2, dtype=torch.float64), torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)
+        >>> out = lse_many(X, W, b, eps)
+        >>> bool(torch.allclose(out[1], hjdl.lse_layer(X, W[1], b[1], 0.2)))
+        True
+    """
+    z = torch.matmul(X, weight.transpose(-1, -2)) + bias[:, None, :]  # (S, n, N)
+    return lse(z, eps[:, None])
+
+
+def _stacked(value, name, ndim, like=None):
+    t = as_tensor(value, name, device=None if like is None else like.device)
+    if like is not None and t.dtype != like.dtype:
+        t = t.to(like.dtype)
+    if not t.is_floating_point():
+        t = t.to(torch.float64)
+    if t.ndim not in ndim:
+        raise ShapeError(f"{name}: expected {' or '.join(f'{k}-d' for k in ndim)}, received shape {tuple(t.shape)}")
+    check_finite(t, name)
+    return t
+
+
+def _check(weight, bias, eps, X, y):
+    W = _stacked(weight, "weight", (3,))
+    S, N, d = W.shape
+    b = _stacked(bias, "bias", (2,), W)
+    if tuple(b.shape) != (S, N):
+        raise ShapeError(f"bias: expected shape (S, N) = {(S, N)} matching weight {tuple(W.shape)}, "
+                         f"received {tuple(b.shape)}")
+    if isinstance(eps, numbers.Real) and not isinstance(eps, bool):
+        e = torch.full((S,), float(eps), dtype=W.dtype, device=W.device)
+    else:
+        e = _stacked(eps, "eps", (0, 1), W).reshape(-1)
+        if e.numel() == 1:
+            e = e.expand(S).clone()
+    if tuple(e.shape) != (S,):
+        raise ShapeError(f"eps: expected a number or shape (S,) = ({S},), received shape {tuple(e.shape)}")
+    if bool((e < 0).any()):
+        raise InputError(f"eps: expected temperatures >= 0, received {e.tolist()}")
+    Xt = _stacked(X, "X", (2, 3), W)
+    if Xt.shape[-1] != d or (Xt.ndim == 3 and Xt.shape[0] != S):
+        raise ShapeError(f"X: expected (n, d) or (S, n, d) with S = {S}, d = {d}, received {tuple(Xt.shape)}")
+    n = Xt.shape[-2]
+    yt = _stacked(y, "y", (1, 2), W)
+    if yt.shape[-1] != n or n == 0 or (yt.ndim == 2 and yt.shape[0] != S):
+        raise ShapeError(f"y: expected (n,) or (S, n) with n = {n} >= 1 and S = {S} matching X "
+                         f"{tuple(Xt.shape)}, received {tuple(yt.shape)}")
+    return W, b, e, Xt, yt
+
+
+def _adam(p, g, m, v, k, lr, b1, b2, adam_eps):
+    """One step of :class:`torch.optim.Adam` (single-tensor form, no weight decay), in place."""
+    m.lerp_(g, 1 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1 - b2)
+    denom = (v.sqrt() / math.sqrt(1 - b2**k)).add_(adam_eps)
+    p.addcdiv_(m, denom, value=-lr / (1 - b1**k))
+
+
+def _diverged(index, step, value, last):
+    last_text = "none (the first loss was already non-finite)" if last is None else f"{last:.6g}"
+    return ConvergenceError(
+        f"training diverged: network {index} has a non-finite loss {value} at Adam step {step}; its last "
+        f"finite loss {last_text}. Likely fixes: a smaller lr, a larger eps, or standardised inputs/targets")
+
+
+def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
+    W = W.clone().requires_grad_(True)
+    b = b.clone().requires_grad_(True)
+    state = [(W, torch.zeros_like(W), torch.zeros_like(W)), (b, torch.zeros_like(b), torch.zeros_like(b))]
+    curve = torch.empty((W.shape[0], steps), dtype=W.dtype, device=W.device)
+    for k in range(1, steps + 1):
+        W.grad = b.grad = None
+        losses = ((lse_many(X, W, b, e) - y) ** 2).mean(-1)  # (S,)
+        detached = losses.detach()
+        if not bool(torch.isfinite(detached).all()):
+            s = int(torch.nonzero(~torch.isfinite(detached))[0, 0])
+            raise _diverged(offset + s, k - 1, float(detached[s]), float(curve[s, k - 2]) if k > 1 else None)
+        curve[:, k - 1] = detached
+        losses.sum().backward()
+        with torch.no_grad():
+            for p, m, v in state:
+                _adam(p, p.grad, m, v, k, lr, b1, b2, adam_eps)
+        bar.update(W.shape[0]) if bar is not None else None
+    with torch.no_grad():
+        final = ((lse_many(X, W, b, e) - y) ** 2).mean(-1)
+    if not bool(torch.isfinite(final).all()):
+        s = int(torch.nonzero(~torch.isfinite(final))[0, 0])
+        raise _diverged(offset + s, steps, float(final[s]), float(curve[s, -1]) if steps else None)
+    return W.detach(), b.detach(), final, curve
+
+
+def train_many(weight, bias, eps, X, y, *, max_iter: int = 3000, lr: float = 1e-2,
+               betas: tuple[float, float] = (0.9, 0.999), adam_eps: float = 1e-8,
+               max_elements: int = _MAX_ELEMENTS, verbose: bool = False,
+               desc: str = "train_many") -> ManyResult:
+    r"""Train ``S`` LSE layers ``f_s(x) = LSE_{eps_s}(W_s x + b_s)`` on the mean squared error, together.
+
+    Each network minimises ``L_s = mean_i (f_s(x_i) − y_i)²`` by ``max_iter`` full-batch Adam
+    steps (``torch.optim.Adam(lr, betas, eps=adam_eps)``), from the initial weights given (they
+    are not modified). There is no early stopping: every network takes ``max_iter`` steps.
+
+    Args:
+        weight: ``(S, N, d)`` initial weights; bias: ``(S, N)`` initial biases.
+        eps: a number ``>= 0`` or ``(S,)`` per-network temperatures.
+        X: ``(n, d)`` inputs shared by all networks, or ``(S, n, d)`` one data set per network.
+        y: ``(n,)`` or ``(S, n)`` targets. All finite, converted to the dtype of ``weight``.
+        max_iter: Adam steps; lr, betas, adam_eps: Adam's hyper-parameters.
+        max_elements: networks are trained in groups of at most this many logits
+            ``S_group · n · N`` (at least one network per group); groups change no number.
+        verbose: a progress bar over network-steps.
+
+    Returns:
+        :class:`ManyResult`. A non-finite loss raises :class:`~hjdl.errors.ConvergenceError`
+        naming the network (its index in ``0..S-1``), the step and its last finite loss.
+
+    Example:
+        >>> import torch
+        >>> from hjdl.training import train_many
+        >>> g = torch.Generator().manual_seed(0)
+        >>> X = torch.rand(64, 1, generator=g, dtype=torch.float64) * 4 - 2
+        >>> W0 = torch.rand(3, 4, 1, generator=g, dtype=torch.float64) - 0.5
+        >>> res = train_many(W0, torch.zeros(3, 4, dtype=torch.float64), [0.05, 0.1, 0.2], X, X[:, 0].abs(),
+        ...                  max_iter=200, lr=0.05)
+        >>> res.loss_curve.shape, bool((res.loss < res.loss_curve[:, 0]).all())
+        (torch.Size([3, 200]), True)
+    """
+    W, b, e, Xt, yt = _check(weight, bias, eps, X, y)
+    steps = _check_int(max_iter, "max_iter", 0)
+    lr = _check_real(lr, "lr")
+    adam_eps = _check_real(adam_eps, "adam_eps", positive=False)
+    _check_int(max_elements, "max_elements", 1)
+    if (not isinstance(betas, (tuple, list)) or len(betas) != 2
+            or not all(isinstance(x, numbers.Real) and not isinstance(x, bool) and 0 <= x < 1 for x in betas)):
+        raise InputError(f"betas: expected two numbers in [0, 1), received {betas!r}")
+    b1, b2 = float(betas[0]), float(betas[1])
+    S, N, _ = W.shape
+    n = Xt.shape[-2]
+    group = max(1, max_elements // max(1, n * N))
+    outs = []
+    bar = None
+    if verbose:
+        bar = progress(range(S * steps), desc=desc, enabled=True)
+        it = iter(bar)
+        bar = _Ticker(it)
+    for lo in range(0, S, group):
+        hi = min(S, lo + group)
+        Xg = Xt[lo:hi] if Xt.ndim == 3 else Xt
+        yg = yt[lo:hi] if yt.ndim == 2 else yt
+        outs.append(_train_group(W[lo:hi], b[lo:hi], e[lo:hi], Xg, yg, steps, lr, b1, b2, adam_eps, lo, bar))
+    if bar is not None:
+        bar.close()
+    Wf, bf, final, curve = (torch.cat(parts) for parts in zip(*outs))
+    return ManyResult(Wf, bf, e, final, curve, steps)
+
+
+class _Ticker:
+    """Advances a :func:`hjdl._progress.progress` iterator by ``k`` items."""
+
+    def __init__(self, it):
+        self._it = it
+
+    def update(self, k):
+        for _ in range(k):
+            next(self._it, None)
+
+    def close(self):
+        for _ in self._it:
+            pass
