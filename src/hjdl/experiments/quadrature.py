@@ -111,6 +111,71 @@ def _faster(m, e):
     return "inconclusive" if m[3] < e[3] else "not confirmed"
 
 
+def _units(config: dict, seed: int) -> list[dict]:
+    """One unit per (dimension, construction), in the order of the serial loop."""
+    return [{"d": d, "construction": con} for d, con in itertools.product(config["dims"], _CONSTRUCTIONS)]
+
+
+def _eval_points(config: dict, seed: int, d: int, con: str) -> np.ndarray:
+    """The evaluation points of unit (d, con): the origin and draws of ``default_rng(seed)`` after
+    those of the units before it (so every unit sees the points of the serial loop)."""
+    rng = np.random.default_rng(seed)
+    for d_prev, con_prev in itertools.product(config["dims"], _CONSTRUCTIONS):
+        x = np.vstack([np.zeros((1, d_prev)), rng.uniform(-1, 1, size=(config["n_eval"] - 1, d_prev))])
+        if (d_prev, con_prev) == (d, con):
+            return x
+    raise ValueError(f"unit d={d}, construction={con!r} is not among the units of this config")
+
+
+def _run_unit(config: dict, unit: dict, *, seed: int, progress: bool) -> dict:
+    L, t = float(config["L"]), float(config["t"])
+    d, con = int(unit["d"]), unit["construction"]
+    key = str(d)
+    x = _eval_points(config, seed, d, con)
+    rows, fit_rows, series, notes = [], [], {}, []
+    ref_rate = None
+    if con == "rate":
+        order = config["gauss_order"][key]
+        ref_rate = _reference_rate(x, d, L, 1.0, t, order)
+        check = _reference_rate(x, d, L, 1.0, t, order + max(2, order // 2))
+        notes.append(f"d={d}: Gauss–Legendre reference changes by {np.max(np.abs(check - ref_rate)):.1e} "
+                     f"when its order grows from {order} to {order + max(2, order // 2)} per half-axis.")
+    for rule in _RULES:
+        Ns, errs = [], []
+        for n in config["n_axis"][key]:
+            nodes = grid_nodes(rule, n, d, L)
+            N = nodes.shape[0]
+            logw = np.full(N, d * math.log(2 * L) - math.log(N))  # equal weights |B|/N
+            if con == "rate":
+                eps, g, ref = 1.0, np.linalg.norm(nodes, axis=1), ref_rate
+            elif con == "scaling":
+                eps = N ** (-1.0 / d)
+                g, ref = 0.5 * (nodes**2).sum(1), _reference_gaussian(x, L, eps, t)
+            else:
+                eps, g = 1.0, np.zeros(N)  # the distance to the nearest node vanishes on nodes
+                ref = _reference_worst(x, rule, n, d, L, eps, t, config["worst_sub"][key])
+            err = float(np.max(np.abs(quadrature_value(x, nodes, g, logw, eps, t) - ref)))
+            Ns.append(N)
+            errs.append(err)
+            rows.append([con, rule, d, N, eps, err])
+        fit = fit_power_law(Ns, errs)
+        expected = -1.0 / d if con != "scaling" else -2.0 / d
+        fit_rows.append([con, rule, d, fit.slope, fit.ci[0], fit.ci[1], expected])
+        series[f"{con}/{rule}/d{d}"] = {"N": Ns, "error": errs, "slope": fit.slope, "prefactor": fit.prefactor}
+    return {"rows": rows, "fit_rows": fit_rows, "series": series, "notes": notes}
+
+
+def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
+    rows = [r for p in payloads for r in p["rows"]]
+    fit_rows = [r for p in payloads for r in p["fit_rows"]]
+    series = {k: v for p in payloads for k, v in p["series"].items()}
+    notes = [n for p in payloads for n in p["notes"]]
+    return _result(config, rows, fit_rows, series, notes)
+
+
+_RULES, _CONSTRUCTIONS = ("endpoint", "midpoint"), ("rate", "scaling", "worst")
+
+
 @register(
     "quadrature",
     title="Atoms as quadrature nodes: convergence rates of the discrete Hopf–Cole value",
@@ -127,46 +192,21 @@ def _faster(m, e):
                   "L": 2.0, "t": 1.0, "n_eval": 9, "gauss_order": {"1": 60, "2": 40, "4": 12},
                   "worst_sub": {"1": 16, "2": 8, "4": 4}},
     },
+    units=_units,
+    run_unit=_run_unit,
+    assemble=_assemble,
 )
 def quadrature(config: dict, *, seed: int, progress: bool) -> Result:
-    L, t = float(config["L"]), float(config["t"])
-    rng = np.random.default_rng(seed)
-    rules, cons = ("endpoint", "midpoint"), ("rate", "scaling", "worst")
-    rows, fit_rows, series, claims, notes = [], [], {}, [], []
-    jobs = list(itertools.product(config["dims"], cons))
-    for d, con in _progress(jobs, desc="quadrature", enabled=progress):
-        key = str(d)
-        x = np.vstack([np.zeros((1, d)), rng.uniform(-1, 1, size=(config["n_eval"] - 1, d))])
-        ref_rate = None
-        if con == "rate":
-            order = config["gauss_order"][key]
-            ref_rate = _reference_rate(x, d, L, 1.0, t, order)
-            check = _reference_rate(x, d, L, 1.0, t, order + max(2, order // 2))
-            notes.append(f"d={d}: Gauss–Legendre reference changes by {np.max(np.abs(check - ref_rate)):.1e} "
-                         f"when its order grows from {order} to {order + max(2, order // 2)} per half-axis.")
-        for rule in rules:
-            Ns, errs = [], []
-            for n in config["n_axis"][key]:
-                nodes = grid_nodes(rule, n, d, L)
-                N = nodes.shape[0]
-                logw = np.full(N, d * math.log(2 * L) - math.log(N))  # equal weights |B|/N
-                if con == "rate":
-                    eps, g, ref = 1.0, np.linalg.norm(nodes, axis=1), ref_rate
-                elif con == "scaling":
-                    eps = N ** (-1.0 / d)
-                    g, ref = 0.5 * (nodes**2).sum(1), _reference_gaussian(x, L, eps, t)
-                else:
-                    eps, g = 1.0, np.zeros(N)  # the distance to the nearest node vanishes on nodes
-                    ref = _reference_worst(x, rule, n, d, L, eps, t, config["worst_sub"][key])
-                err = float(np.max(np.abs(quadrature_value(x, nodes, g, logw, eps, t) - ref)))
-                Ns.append(N)
-                errs.append(err)
-                rows.append([con, rule, d, N, eps, err])
-            fit = fit_power_law(Ns, errs)
-            expected = -1.0 / d if con != "scaling" else -2.0 / d
-            fit_rows.append([con, rule, d, fit.slope, fit.ci[0], fit.ci[1], expected])
-            series[f"{con}/{rule}/d{d}"] = {"N": Ns, "error": errs, "slope": fit.slope,
-                                            "prefactor": fit.prefactor}
+    """The serial run: every unit, one after the other (what ``Experiment.run`` does too)."""
+    units = _units(config, seed)
+    payloads = [_run_unit(config, u, seed=seed, progress=False)
+                for u in _progress(units, desc="quadrature", enabled=progress)]
+    return _assemble(config, payloads, seed=seed)
+
+
+def _result(config: dict, rows: list, fit_rows: list, series: dict, notes: list) -> Result:
+    rules = _RULES
+    claims = []
     table = Table("Quadrature errors (max over evaluation points)", ["construction", "rule", "d", "N", "eps",
                                                                      "error"], rows)
     fits = Table("Fitted slopes (robust fit, 95 % CI)", ["construction", "rule", "d", "slope", "CI low",

@@ -20,6 +20,43 @@ from hjdl.robustness import curvature, curvature_bound
 __all__ = ["robustness_trained"]
 
 
+def _units(config: dict, seed: int) -> list[dict]:
+    """One unit per (eps, training seed): each trains one net."""
+    return [{"eps_index": k, "eps": float(eps), "seed_index": s}
+            for k, eps in enumerate(config["eps"]) for s in range(config["seeds"])]
+
+
+def _run_unit(config: dict, unit: dict, *, seed: int, progress: bool) -> dict:
+    from hjdl.training import HJRegressor  # the estimator of the models issue
+
+    k, s, eps = int(unit["eps_index"]), int(unit["seed_index"]), float(unit["eps"])
+    rng = np.random.default_rng(seed)
+    x_tr = rng.uniform(-2.0, 2.0, config["n_train"])
+    x_te = np.linspace(-1.8, 1.8, config["n_test"])
+    X_te = torch.tensor(x_te[:, None])
+    reg = HJRegressor(width=config["width"], eps=eps, max_iter=config["max_iter"],
+                      lr=config["lr"], refine=None, random_state=seed * 1000 + 10 * k + s,
+                      n_iter_no_change=10 ** 9, verbose=progress,
+                      n_threads=config["threads"]).fit(x_tr[:, None], np.abs(x_tr))
+    rmse = float(np.sqrt(np.mean((reg.predict(x_te[:, None]) - np.abs(x_te)) ** 2)))
+    return {"rmse": rmse, "measured": float(curvature(reg, X_te).max()),
+            "row_norm": float(curvature_bound(reg, "row-norm")),
+            "ball": float(curvature_bound(reg, "enclosing-ball"))}
+
+
+def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
+    n_seeds = config["seeds"]
+    rows, measured, rowb, ballb, rmses = [], [], [], [], []
+    for k, eps in enumerate(config["eps"]):
+        nets = payloads[k * n_seeds:(k + 1) * n_seeds]
+        best = min(range(len(nets)), key=lambda i: nets[i]["rmse"])  # the first best, as a loop keeping strict <
+        p = nets[best]
+        rmse, c, rb, bb = p["rmse"], p["measured"], p["row_norm"], p["ball"]
+        measured.append(c), rowb.append(rb), ballb.append(bb), rmses.append(rmse)
+        rows.append([float(eps), rmse, c, rb, bb, c / rb, c / bb, "yes" if c > bb * (1 + 1e-12) else "no"])
+    return _result(config, rows, measured, rowb, ballb, rmses)
+
+
 @register(
     "robustness-trained",
     title="Curvature bound on LSE nets trained on |x|",
@@ -31,31 +68,17 @@ __all__ = ["robustness_trained"]
         "paper": {"eps": [0.08, 0.12, 0.2, 0.35, 0.6, 1.0], "width": 30, "n_train": 500, "n_test": 200,
                   "max_iter": 4000, "lr": 0.01, "seeds": 3, "threads": 1},
     },
+    units=_units,
+    run_unit=_run_unit,
+    assemble=_assemble,
 )
 def robustness_trained(config: dict, *, seed: int, progress: bool) -> Result:
-    from hjdl.training import HJRegressor  # the estimator of the models issue
+    """The serial run: every unit, one after the other (what ``Experiment.run`` does too)."""
+    return _assemble(config, [_run_unit(config, u, seed=seed, progress=progress) for u in _units(config, seed)],
+                     seed=seed)
 
-    rng = np.random.default_rng(seed)
-    x_tr = rng.uniform(-2.0, 2.0, config["n_train"])
-    x_te = np.linspace(-1.8, 1.8, config["n_test"])
-    X_te = torch.tensor(x_te[:, None])
-    rows, measured, rowb, ballb, rmses = [], [], [], [], []
-    for k, eps in enumerate(config["eps"]):
-        best = None
-        for s in range(config["seeds"]):
-            reg = HJRegressor(width=config["width"], eps=float(eps), max_iter=config["max_iter"],
-                              lr=config["lr"], refine=None, random_state=seed * 1000 + 10 * k + s,
-                              n_iter_no_change=10 ** 9, verbose=progress,
-                              n_threads=config["threads"]).fit(x_tr[:, None], np.abs(x_tr))
-            rmse = float(np.sqrt(np.mean((reg.predict(x_te[:, None]) - np.abs(x_te)) ** 2)))
-            if best is None or rmse < best[0]:
-                best = (rmse, reg)
-        rmse, reg = best
-        c = float(curvature(reg, X_te).max())
-        rb = float(curvature_bound(reg, "row-norm"))
-        bb = float(curvature_bound(reg, "enclosing-ball"))
-        measured.append(c), rowb.append(rb), ballb.append(bb), rmses.append(rmse)
-        rows.append([float(eps), rmse, c, rb, bb, c / rb, c / bb, "yes" if c > bb * (1 + 1e-12) else "no"])
+
+def _result(config: dict, rows: list, measured: list, rowb: list, ballb: list, rmses: list) -> Result:
     measured, rowb, ballb = map(np.asarray, (measured, rowb, ballb))
     violations = int(np.sum(measured > ballb * (1 + 1e-12)) + np.sum(measured > rowb * (1 + 1e-12)))
     i0 = int(np.argmin(config["eps"]))
