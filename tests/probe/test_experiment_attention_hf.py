@@ -171,3 +171,15 @@ def test_checkpoint_mode_refuses_a_missing_folder(tmp_path):
         registry.get("attention-entropy-hf").run("quick", model=str(tmp_path / "none"))
     with pytest.raises(InputError, match="config.json"):
         registry.get("attention-entropy-hf").run("quick", model=str(tmp_path))
+
+
+@pytest.mark.parametrize("rhos, verdict", [((-0.6, -0.5, -0.55), "confirmed"),
+                                           ((0.6, 0.5, 0.55), "not confirmed"),
+                                           ((-0.6, 0.5, 0.1), "inconclusive")])
+def test_claim_verdict_follows_the_sign_of_rho(monkeypatch, rhos, verdict):
+    """The paper expects rho < 0: per-seed values below 0 confirm, above 0 refute, mixed are open."""
+    values = iter(rhos)
+    monkeypatch.setattr(E, "spearman", lambda x, y: next(values))
+    res = registry.get("attention-entropy-hf").run("quick", seed=0, **{**SMALL, "seeds": 3, "steps": 2})
+    assert res.claims[0].verdict == verdict
+    assert res.series["per_seed"]["rho"] == list(rhos)
