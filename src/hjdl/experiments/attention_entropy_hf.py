@@ -204,15 +204,14 @@ def _run_trained(config, seed, progress):
          "inconclusive": "The interval over seeds covers 0 (with one seed it is unbounded).",
          "not confirmed": "The interval over seeds lies above 0: high-entropy heads cost more to remove."}[v_rho],
         rival="no relation between entropy and ablation damage (ρ = 0)")]
-    errs = [r["output_error"] for r in runs]
-    v_out = identity_verdict(max(errs), OUTPUT_TOL)
+    err = max(r["output_error"] for r in runs)
     claims.append(Claim(
         "Reading the heads does not change the model: the probed forward pass gives the same logits.",
         f"max |logits(probed) − logits(unprobed)| over the held-out batch and seeds, against {OUTPUT_TOL:g} "
         "(float32 rounding of logits of order 10 when only the summation order differs)",
-        f"{max(errs):.2e}", v_out,
+        f"{err:.2e}", identity_verdict(err, OUTPUT_TOL),
         "The probe wraps the attention backend; the output must be the unprobed one up to rounding."
-        if v_out == "identity" else "The probed output differs from the unprobed one beyond rounding.",
+        if err < OUTPUT_TOL else "The probed output differs from the unprobed one beyond rounding.",
         kind="identity"))
     maps = _maps(first["model"], first["x"], first["entropy"], config["block_size"])
     tables = {
