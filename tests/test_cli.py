@@ -94,7 +94,8 @@ def test_python_dash_m_hjdl():
 def test_ls(capsys, dummies):
     code, out, _ = _run(capsys, "ls")
     assert code == 0
-    assert OK in out and "OK experiment" in out and "quick, paper" in out
+    line = next(ln for ln in out.splitlines() if ln.startswith(OK))
+    assert "OK experiment" in line and line.count("1 unit") == 2  # quick and paper: one unit each
 
 
 def test_run_writes_everything(capsys, dummies, tmp_path):

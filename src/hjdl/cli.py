@@ -153,9 +153,111 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     if not exps:
         _emit("no experiments registered")
         return 0
-    rows = [(e.name, e.title, ", ".join(e.presets)) for e in exps]
-    _emit(_text_table(("name", "title", "presets"), rows))
+    costs = _costs()
+    shown = ("quick", "paper")
+    rows = []
+    for e in exps:
+        cells = [_preset_cell(e, p, costs) if p in e.presets else "" for p in shown]
+        rows.append([e.name, e.title, *cells, ", ".join(p for p in e.presets if p not in shown)])
+    columns = ["name", "title", *(f"{p}: units, cost" for p in shown), "other presets"]
+    if not any(r[-1] for r in rows):
+        columns, rows = columns[:-1], [r[:-1] for r in rows]
+    _emit(_text_table(columns, rows))
+    machine = costs.get("machine", {})
+    if machine:
+        _emit(f"\ncosts: wall seconds of one process on the measuring machine ({_machine_text(costs)}); "
+              "'~' marks an estimate from a sample of units, '>=' a lower bound; 'hjdl reproduce --preset paper' "
+              "prints the estimate for --jobs")
     return 0
+
+
+def _costs() -> dict:
+    """The measured costs shipped with hjdl (``hjdl/experiments/costs.json``; ``{}`` if absent)."""
+    import hjdl.experiments
+
+    path = Path(hjdl.experiments.__file__).with_name("costs.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _machine_text(costs: dict) -> str:
+    m = costs.get("machine", {})
+    load = m.get("load_average_during") or []
+    dates = sorted(v.get("measured_utc", "")[:10] for e in costs.get("experiments", {}).values()
+                   for v in e.values() if isinstance(v, dict) and v.get("measured_utc"))
+    when = f", {dates[0]}" + (f" to {dates[-1]}" if dates and dates[-1] != dates[0] else "") if dates else ""
+    busy = f", load average {min(load):.1f}-{max(load):.1f}" if load else ""
+    return f"{m.get('cores', '?')} cores, {m.get('cpu', 'unknown CPU')}{busy}{when}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    if seconds < 3600:
+        minutes, sec = divmod(int(round(seconds)), 60)
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(int(round(seconds / 60)), 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _unit_costs(exp, preset: str, costs: dict, n_units: int) -> tuple[float | None, str]:
+    """Seconds per unit of ``exp`` at ``preset`` from the measurements, and their kind."""
+    entry = costs.get("experiments", {}).get(exp.name, {}).get(preset)
+    if not isinstance(entry, dict) or not entry.get("units"):
+        return None, ""
+    return float(entry["seconds"]) / int(entry["units"]), str(entry.get("kind", "measured"))
+
+
+def _preset_cell(exp, preset: str, costs: dict) -> str:
+    try:
+        n = len(exp.units(exp.config(preset), 0))
+    except Exception:
+        return "? units"
+    per_unit, kind = _unit_costs(exp, preset, costs, n)
+    text = f"{n} unit{'s' if n != 1 else ''}"
+    if per_unit is None:
+        return text
+    mark = {"estimate": "~", "at least": ">="}.get(kind, "")
+    return f"{text}, {mark}{_duration(per_unit * n)}"
+
+
+def _print_estimate(exps: list, preset: str, jobs: int, executor: str, command: str) -> None:
+    """The cost of this run from the shipped measurements, on stderr, before it starts."""
+    from hjdl.experiments.units import estimate_wall
+
+    costs = _costs()
+    lines, unit_seconds, unknown, partial = [], [], [], False
+    for exp in exps:
+        try:
+            n = len(exp.units(exp.config(preset), 0))
+        except Exception:
+            n = 1
+        per_unit, kind = _unit_costs(exp, preset, costs, n)
+        if per_unit is None:
+            unknown.append(exp.name)
+            continue
+        partial = partial or kind == "at least"
+        unit_seconds += [per_unit] * n
+        mark = {"estimate": "~", "at least": ">="}.get(kind, "")
+        lines.append(f"  {exp.name:<22} {n:>4} unit{'s' if n != 1 else ' '}  {mark}{_duration(per_unit * n)}"
+                     + (f" ({kind})" if kind != "measured" else ""))
+    if not unit_seconds:
+        return
+    total = sum(unit_seconds)
+    wall = estimate_wall(unit_seconds, jobs)
+    at_least = "at least " if partial else ""
+    _emit(f"hjdl {command}: estimated cost of preset {preset!r}: {at_least}{_duration(total)} of compute, "
+          f"{at_least}{_duration(wall)} of wall time with {jobs} {'Ray CPU' if executor == 'ray' else 'job'}"
+          f"{'s' if jobs != 1 else ''} (measured on {_machine_text(costs)}; stored units are not counted):",
+          sys.stderr)
+    for line in lines:
+        _emit(line, sys.stderr)
+    if unknown:
+        _emit(f"  not measured: {', '.join(unknown)}", sys.stderr)
 
 
 # --------------------------------------------------------------------------------------------
@@ -445,6 +547,8 @@ def _run_experiments(exps: list, args: argparse.Namespace, command: list[str]) -
     if args.address is not None and args.executor != "ray":
         raise UsageError(f"--address {args.address!r} needs --executor ray (received --executor {args.executor})")
     jobs = args.jobs if args.jobs is not None else _default_jobs()
+    if args.preset == "paper":
+        _print_estimate(exps, args.preset, jobs, args.executor, args.command)
     session = None
     if args.executor == "ray":  # connect before anything is written: an unreachable address writes nothing
         from hjdl.experiments.units import RayUnavailable, connect_ray
@@ -573,6 +677,10 @@ def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: P
                 plan.records[task.index] = {**record, "reused": True}
                 plan.reused += 1
     todo = [t for p in plans for t, r in zip(p.tasks, p.records) if r is None]
+    if args.executor == "ray" or jobs > 1:  # longest units first, so that the short ones fill in at the end
+        costs = _costs()
+        cost = {p.exp.name: _unit_costs(p.exp, args.preset, costs, len(p.tasks))[0] or 0.0 for p in plans}
+        todo.sort(key=lambda t: -cost[t.experiment.name])
     n_units, n_reused = sum(len(p.tasks) for p in plans), sum(p.reused for p in plans)
     if n_reused:
         _emit(f"hjdl {args.command}: reusing {n_reused} of {n_units} unit(s) stored in "

@@ -50,6 +50,7 @@ __all__ = [
     "RayUnavailable",
     "connect_ray",
     "EXECUTORS",
+    "estimate_wall",
 ]
 
 #: The executors of ``hjdl run`` / ``hjdl reproduce`` (``--executor``).
@@ -350,3 +351,18 @@ def _run_ray(tasks: list[Task], session: Any) -> Iterator[tuple[Task, dict]]:
                 ray.cancel(ref, force=True)
             except Exception:
                 pass
+
+
+def estimate_wall(unit_seconds: Iterable[float], jobs: int) -> float:
+    """Wall seconds of running units of the given costs on ``jobs`` workers, longest first, each
+    to the worker free first (the order ``hjdl run`` submits them in).
+
+    >>> estimate_wall([4, 1, 1, 1, 1], 2), estimate_wall([4, 1, 1, 1, 1], 1), estimate_wall([], 3)
+    (4.0, 8.0, 0.0)
+    """
+    import heapq
+
+    free = [0.0] * max(1, int(jobs))
+    for cost in sorted((float(c) for c in unit_seconds), reverse=True):
+        heapq.heappush(free, heapq.heappop(free) + cost)
+    return max(free)
