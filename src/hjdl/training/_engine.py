@@ -31,6 +31,8 @@ class TrainResult:
     n_iter: int = 0
     refine_iter: int = 0
     stopped_early: bool = False
+    validation_curve: list[float] = field(default_factory=list)
+    best_iter: int | None = None
 
 
 def _check_int(value, name, minimum):
@@ -98,6 +100,14 @@ def _forward(module, X, step):
                          f"{X.dtype} ({exc})") from None
 
 
+def _improved(value: float, best: float, tol: float) -> bool:
+    """``value`` beats ``best`` by more than ``tol · max(1, |best|)``; the first value always does
+    (``best = inf``: ``inf − tol·inf`` is NaN, and every comparison with NaN is false, so before
+    this rule the first ``n_iter_no_change`` steps always counted as "no improvement" and Adam
+    stopped after exactly ``n_iter_no_change`` steps)."""
+    return math.isinf(best) or value < best - tol * max(1.0, abs(best))
+
+
 def _diverged(stage: str, step: int, value: float, last: float | None) -> ConvergenceError:
     last_text = "none (the first loss was already non-finite)" if last is None else f"{last:.6g}"
     return ConvergenceError(
@@ -110,7 +120,8 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
           tol: float = 1e-7, n_iter_no_change: int = 100, refine: str | None = "lbfgs",
           refine_iter: int = 100, batch_size: int | None = None,
           generator: torch.Generator | None = None, verbose: bool = False,
-          desc: str = "fit") -> TrainResult:
+          desc: str = "fit", validation: tuple | None = None,
+          penalty: Callable[[], torch.Tensor] | None = None) -> TrainResult:
     """Minimise ``loss_fn(module(X_batch), y_batch)`` in place.
 
     Adam (``max_iter`` steps, full batch unless ``batch_size``), stopping early once the best
@@ -118,6 +129,16 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
     ``n_iter_no_change`` steps (full batch only); then ``refine="lbfgs"`` runs
     :class:`torch.optim.LBFGS` (strong-Wolfe line search) for up to ``refine_iter`` iterations on
     the full batch, kept only if it lowers the loss.
+
+    ``validation=(X_val, y_val)`` switches the stopping rule to the validation loss (as
+    scikit-learn's ``early_stopping``): after every Adam step the validation loss
+    ``loss_fn(module(X_val), y_val)`` is recorded; training stops once it has not improved by
+    more than ``tol · max(1, |best|)`` for ``n_iter_no_change`` steps, and the parameters of the
+    best validation loss are restored (``best_iter``: the number of Adam steps they had taken).
+    The L-BFGS refinement is then kept only if it lowers both the training and the validation
+    loss. ``penalty()`` (e.g. weight decay) is added to the training objective; the recorded
+    ``loss`` and ``loss_curve`` are the objective (loss + penalty), the validation curve is the
+    plain loss.
 
     ``X`` is converted to the dtype of the module's parameters and must be finite; ``y`` keeps its
     dtype (integer class labels or finite real targets); both have ``n >= 1`` rows. Bad arguments
@@ -135,8 +156,25 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
         raise InputError(f"refine: expected 'lbfgs' or None, received {refine!r}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise InputError(f"generator: expected a torch.Generator or None, received {type(generator).__name__}")
+    if penalty is not None and not callable(penalty):
+        raise InputError(f"penalty: expected a callable () -> scalar tensor or None, received {penalty!r}")
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise InputError(f"validation: expected a pair (X_val, y_val) or None, received {type(validation).__name__}")
+        _, Xv, yv = _check_data(module, loss_fn, *validation)
     n = X.shape[0]
     full = batch_size is None or batch_size >= n
+
+    def objective(pred, target):
+        loss = _scalar_loss(loss_fn(pred, target))
+        return loss if penalty is None else loss + _scalar_loss(penalty())
+
+    def val_loss():
+        with torch.no_grad():
+            return float(_scalar_loss(loss_fn(module(Xv), yv)))
+
+    val_curve: list[float] = []
+    best_state, best_iter = None, None
     opt = torch.optim.Adam(params, lr=lr)
     curve: list[float] = []
     last: float | None = None
@@ -153,7 +191,7 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
             pos += batch_size
             xb, yb = X[idx], y[idx]
         opt.zero_grad(set_to_none=True)
-        loss = _scalar_loss(loss_fn(_forward(module, xb, step), yb))
+        loss = objective(_forward(module, xb, step), yb)
         value = float(loss.detach())
         if not math.isfinite(value):
             raise _diverged("Adam", step, value, last)
@@ -161,8 +199,21 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
         opt.step()
         curve.append(value)
         last = value
-        if full:
-            if value < best - tol * max(1.0, abs(best)):
+        if validation is not None:
+            watched = val_loss()
+            val_curve.append(watched)
+            if not math.isfinite(watched):
+                raise _diverged("Adam (validation loss)", step, watched, last)
+            if _improved(watched, best, tol):
+                best, since_best = watched, 0
+                best_state, best_iter = copy.deepcopy(module.state_dict()), step + 1
+            else:
+                since_best += 1
+                if since_best >= n_iter_no_change:
+                    stopped = True
+                    break
+        elif full:
+            if _improved(value, best, tol):
                 best, since_best = value, 0
             else:
                 since_best += 1
@@ -170,8 +221,10 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
                     stopped = True
                     break
     n_iter = step + 1 if max_iter > 0 else 0
+    if best_state is not None:
+        module.load_state_dict(best_state)  # the parameters of the best validation loss
     with torch.no_grad():
-        final = float(_scalar_loss(loss_fn(module(X), y)))
+        final = float(objective(module(X), y))
     if not math.isfinite(final):
         raise _diverged("Adam (final evaluation)", n_iter, final, last)
     n_refine = 0
@@ -184,7 +237,7 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
 
         def closure():
             lbfgs.zero_grad(set_to_none=True)
-            value = loss_fn(module(X), y)
+            value = objective(module(X), y)
             counter[0] += 1
             if value.requires_grad:
                 value.backward()
@@ -193,12 +246,13 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
         try:
             lbfgs.step(closure)
             with torch.no_grad():
-                refined = float(loss_fn(module(X), y))
+                refined = float(objective(module(X), y))
         except ConvergenceError:
             raise
         except (RuntimeError, ValueError):  # a non-finite line search: keep the Adam solution
             refined = math.inf
-        if math.isfinite(refined) and refined <= final:
+        better_val = validation is None or (math.isfinite(refined) and val_loss() <= best)
+        if math.isfinite(refined) and refined <= final and better_val:
             final, n_refine = refined, counter[0]
             curve.append(refined)
         else:
@@ -206,4 +260,4 @@ def train(module: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], tor
     for p in params:
         if not bool(torch.isfinite(p).all()):
             raise ConvergenceError(f"training produced non-finite parameters; last finite loss {last}")
-    return TrainResult(final, curve, n_iter, n_refine, stopped)
+    return TrainResult(final, curve, n_iter, n_refine, stopped, val_curve, best_iter)

@@ -42,6 +42,12 @@ from ..scaling import epsilon_star, intrinsic_dimension
 from ._engine import _check_int, _check_real, train
 
 
+#: ``n_threads="auto"`` uses one torch thread when ``n_samples · (width · n_outputs + Σ hidden)``
+#: (the logits and hidden units per full-batch step) is below this, else torch's own setting.
+#: Measured on a 2-core machine (torch 2.13, float64): see :class:`HJRegressor`.
+THREAD_THRESHOLD = 2_000_000
+
+
 class EstimatorNotFittedError(_HJNotFitted, _SklearnNotFitted):
     """Raised by ``predict`` / ``score`` before ``fit``: both hjdl's and scikit-learn's NotFittedError."""
 
@@ -71,8 +77,9 @@ class _HJEstimator(BaseEstimator):
 
     def __init__(self, width=32, hidden=(), eps="auto", t=1.0, intrinsic_dim=None, max_iter=3000,
                  lr=1e-2, refine="lbfgs", n_restarts=1, batch_size=None, random_state=None,
-                 verbose=False, tol=1e-7, n_iter_no_change=100, refine_iter=100, learn_eps=False,
-                 n_threads=None):
+                 verbose=False, tol=1e-4, n_iter_no_change=50, refine_iter=100, learn_eps=False,
+                 n_threads="auto", alpha=1e-4, early_stopping=True, validation_fraction=0.1,
+                 standardize=True, device="cpu"):
         self.width = width
         self.hidden = hidden
         self.eps = eps
@@ -90,6 +97,11 @@ class _HJEstimator(BaseEstimator):
         self.refine_iter = refine_iter
         self.learn_eps = learn_eps
         self.n_threads = n_threads
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.standardize = standardize
+        self.device = device
 
     # -- hyper-parameters ------------------------------------------------------------------
     def _check_params(self, X):
@@ -138,10 +150,23 @@ class _HJEstimator(BaseEstimator):
         return X, y
 
     # -- fitting ---------------------------------------------------------------------------
-    def _fit(self, X, target, out_features):
+    def _threads(self, X, out_features):
+        """The torch thread count of ``fit`` (None: leave torch's setting), see :data:`THREAD_THRESHOLD`."""
         if self.n_threads is None:
+            return None
+        if isinstance(self.n_threads, str):
+            if self.n_threads != "auto":
+                raise InputError(f"n_threads: expected 'auto', None or an integer >= 1, received {self.n_threads!r}")
+            width = self.width if isinstance(self.width, numbers.Integral) else 1
+            size = X.shape[0] * int(width) * out_features + X.shape[0] * sum(
+                int(h) for h in (self.hidden if isinstance(self.hidden, (tuple, list)) else ()))
+            return 1 if size < THREAD_THRESHOLD else None
+        return _check_int(self.n_threads, "n_threads", 1)
+
+    def _fit(self, X, target, out_features):
+        n_threads = self._threads(X, out_features)
+        if n_threads is None:
             return self._fit_inner(X, target, out_features)
-        n_threads = _check_int(self.n_threads, "n_threads", 1)
         previous = torch.get_num_threads()
         torch.set_num_threads(n_threads)  # restored below: small problems run faster on one thread
         try:
@@ -149,30 +174,90 @@ class _HJEstimator(BaseEstimator):
         finally:
             torch.set_num_threads(previous)
 
+    def _device(self):
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError, ValueError):
+            raise InputError(f"device: expected 'cpu', 'cuda' or 'cuda:<index>' (a torch device), received "
+                             f"{self.device!r}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise InputError(f"device: {self.device!r} requested but torch.cuda.is_available() is False; "
+                             "use device='cpu'")
+        if device.type not in ("cpu", "cuda"):
+            raise InputError(f"device: expected 'cpu' or 'cuda', received {self.device!r}")
+        return device
+
+    def _split(self, n, rs, target):
+        """Indices (train, validation) for early stopping (validation None when off or too few samples)."""
+        if not self.early_stopping:
+            return np.arange(n), None
+        n_val = int(math.ceil(self.validation_fraction * n))
+        if n_val < 1 or n - n_val < 2:
+            return np.arange(n), None
+        order = rs.permutation(n)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
     def _fit_inner(self, X, target, out_features):
+        alpha = _check_real(self.alpha, "alpha", positive=False)
+        if not isinstance(self.early_stopping, (bool, np.bool_)):
+            raise InputError(f"early_stopping: expected True or False, received {self.early_stopping!r}")
+        if not isinstance(self.standardize, (bool, np.bool_)):
+            raise InputError(f"standardize: expected True or False, received {self.standardize!r}")
+        vf = self.validation_fraction
+        if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0 < vf < 1:
+            raise InputError(f"validation_fraction: expected a number in (0, 1), received {vf!r}")
+        device = self._device()
+        # standardisation (folded exactly into the fitted network afterwards)
+        x_mean, x_scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        y_mean, y_scale = 0.0, 1.0
+        if self.standardize:
+            x_mean = X.mean(0)
+            x_scale = _scale(X - x_mean)
+            X = (X - x_mean) / x_scale
+            if self._loss_name == "mse":
+                t = target.numpy()
+                y_mean = float(t.mean())
+                y_scale = float(_scale((t - y_mean)[:, None])[0])
+                target = (target - y_mean) / y_scale
         width, eps, dim = self._check_params(X)
-        Xt = torch.tensor(X, dtype=torch.float64)
         rs = check_random_state(self.random_state)
         seeds = rs.randint(0, 2**31 - 1, size=self.n_restarts)
+        fit_idx, val_idx = self._split(X.shape[0], rs, target)
+        Xt = torch.tensor(X[fit_idx], dtype=torch.float64, device=device)
+        yt = target[torch.as_tensor(fit_idx)].to(device)
+        validation = None if val_idx is None else (
+            torch.tensor(X[val_idx], dtype=torch.float64, device=device), target[torch.as_tensor(val_idx)].to(device))
+        n_fit = Xt.shape[0]
         best = None
         for r, seed in enumerate(seeds):
             gen = torch.Generator().manual_seed(int(seed))
             net = LSENetwork(X.shape[1], hidden=self.hidden, width=width, eps=eps, out_features=out_features,
                              t=self.t, learn_eps=self.learn_eps, dtype=torch.float64, generator=gen)
-            self._center(net, Xt, target)
-            res = train(net, self._loss, Xt, target, max_iter=self.max_iter, lr=self.lr, tol=self.tol,
+            net = net.to(device)
+            self._center(net, Xt, yt)
+            weights = [m.weight for m in [*net.layers, *net.heads]]
+
+            def penalty(weights=weights):  # alpha · Σ ||W||² / (2 n), biases and eps unpenalised
+                return alpha * sum((w * w).sum() for w in weights) / (2 * n_fit)
+
+            res = train(net, self._loss, Xt, yt, max_iter=self.max_iter, lr=self.lr, tol=self.tol,
                         n_iter_no_change=self.n_iter_no_change, refine=self.refine,
                         refine_iter=self.refine_iter, batch_size=self.batch_size, generator=gen,
-                        verbose=self.verbose, desc=f"{type(self).__name__} restart {r + 1}/{self.n_restarts}")
-            if best is None or res.loss < best[1].loss:
-                best = (net, res)
-        net, res = best
+                        verbose=self.verbose, desc=f"{type(self).__name__} restart {r + 1}/{self.n_restarts}",
+                        validation=validation, penalty=penalty if alpha > 0 else None)
+            score = min(res.validation_curve) if res.validation_curve else res.loss
+            if best is None or score < best[2]:
+                best = (net, res, score)
+        net, res, _ = best
         net.requires_grad_(False)
+        _fold(net, x_mean, x_scale, y_mean, y_scale)
         self.network_ = net
         self.eps_ = float(net.eps.detach())
         self.intrinsic_dim_ = dim
         self.loss_ = res.loss
         self.loss_curve_ = list(res.loss_curve)
+        self.validation_loss_curve_ = list(res.validation_curve)
+        self.best_iter_ = res.best_iter
         self.n_iter_ = max(1, res.n_iter)
         single = len(net.hidden) == 0
         self.layer_ = net.heads[0] if single and out_features == 1 else None
@@ -197,13 +282,42 @@ class _HJEstimator(BaseEstimator):
         except _SklearnNotFitted as exc:
             raise EstimatorNotFittedError(str(exc)) from None
         X = _checked(_validate_data, self, X, dtype=np.float64, reset=False)
+        device = self.network_.heads[0].weight.device
         with torch.no_grad():
-            return self.network_(torch.tensor(X, dtype=torch.float64))
+            return self.network_(torch.tensor(X, dtype=torch.float64, device=device)).cpu()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _scale(Z):
+    """Per-column standard deviation of the centred ``Z`` (1 where it is 0 or not finite); computed
+    on ``Z / max|Z|`` so that targets of 1e200 do not overflow when squared."""
+    top = np.max(np.abs(Z), axis=0)
+    top = np.where((top > 0) & np.isfinite(top), top, 1.0)
+    sd = np.sqrt(np.mean((Z / top) ** 2, axis=0)) * top
+    return np.where((sd > 0) & np.isfinite(sd), sd, 1.0)
+
+
+def _fold(net, x_mean, x_scale, y_mean, y_scale):
+    """Fold the standardisation into ``net``, exactly: the first affine map sees ``(x − μ)/σ``,
+    ``W' = W/σ``, ``b' = b − W' μ``; the heads' outputs ``s·f + m`` are LSE heads again,
+    ``s·LSE_eps(z) + m = LSE_{s·eps}(s·z + m)`` (THEORY §1: LSE is 1-homogeneous in (z, eps) and
+    commutes with adding a constant)."""
+    first = [net.layers[0]] if len(net.layers) else list(net.heads)
+    with torch.no_grad():
+        mu = torch.as_tensor(x_mean, dtype=torch.float64, device=first[0].weight.device)
+        sig = torch.as_tensor(x_scale, dtype=torch.float64, device=first[0].weight.device)
+        for m in first:
+            m.weight.div_(sig)
+            m.bias.sub_(m.weight @ mu)
+        if y_scale != 1.0 or y_mean != 0.0:
+            for head in net.heads:
+                head.weight.mul_(y_scale)
+                head.bias.mul_(y_scale).add_(y_mean)
+                head.eps = float(head.eps.detach()) * y_scale
 
 
 class HJRegressor(RegressorMixin, _HJEstimator):
