@@ -30,7 +30,29 @@ from hjdl.robustness import attack, certify
 __all__ = ["certified_accuracy"]
 
 
-def _run_dataset(name, config, seed, progress):
+def _units(config: dict, seed: int) -> list[dict]:
+    """One unit per (dataset, eps): each trains and attacks one classifier."""
+    return [{"dataset": name, "eps_index": k} for name in config["datasets"] for k in range(len(config["eps"]))]
+
+
+def _run_unit(config: dict, unit: dict, *, seed: int, progress: bool) -> dict:
+    res = _run_dataset(unit["dataset"], config, seed, progress, only=int(unit["eps_index"]))
+    (key, cur), = res["eps"].items()
+    return {"source": res["source"], "notice": res["notice"], "radii": res["radii"], "eps_key": key, "cur": cur}
+
+
+def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
+    n_eps = len(config["eps"])
+    per_dataset = []
+    for i in range(len(config["datasets"])):
+        part = payloads[i * n_eps:(i + 1) * n_eps]
+        per_dataset.append({"source": part[0]["source"], "notice": part[0]["notice"], "radii": part[0]["radii"],
+                            "eps": {p["eps_key"]: p["cur"] for p in part}})
+    return _result(config, per_dataset)
+
+
+def _run_dataset(name, config, seed, progress, only=None):
+    """Train and test one classifier per eps on dataset ``name`` (only the ``only``-th eps if given)."""
     from hjdl.training import HJClassifier
 
     X, y, source, notice = load_images(name, config["data_dir"],
@@ -43,6 +65,8 @@ def _run_dataset(name, config, seed, progress):
     radii = np.linspace(0.0, config["r_max"], config["n_radii"])
     out = {"source": source, "notice": notice, "radii": radii.tolist(), "eps": {}}
     for k, eps in enumerate(config["eps"]):
+        if only is not None and k != only:
+            continue
         clf = HJClassifier(width=config["width"], eps=float(eps), max_iter=config["max_iter"],
                            lr=config["lr"], refine=None, random_state=seed * 100 + k,
                            n_iter_no_change=10 ** 9, verbose=progress,
@@ -89,11 +113,18 @@ def _run_dataset(name, config, seed, progress):
                   "eps": [0.03, 0.1, 0.3, 1.0, 3.0], "n_train": 8000, "n_test": 1000, "max_iter": 2000,
                   "lr": 0.01, "r_max": 1.5, "n_radii": 16, "pgd_steps": 100, "threads": 1},
     },
+    units=_units,
+    run_unit=_run_unit,
+    assemble=_assemble,
 )
 def certified_accuracy(config: dict, *, seed: int, progress: bool) -> Result:
+    """The serial run: every dataset, every eps (what ``Experiment.run`` gives too)."""
+    return _result(config, [_run_dataset(name, config, seed, progress) for name in config["datasets"]])
+
+
+def _result(config: dict, per_dataset: list) -> Result:
     tables, series, claims, notes = {}, {}, [], []
-    for name in config["datasets"]:
-        res = _run_dataset(name, config, seed, progress)
+    for res in per_dataset:
         src = res["source"]
         if res["notice"]:
             notes.append(res["notice"])
