@@ -338,6 +338,22 @@ def test_half_precision_models_accumulate_in_float32(dtype):
     q = nn.functional.linear(x, W[:E], b[:E]).reshape(B, L, H, D).transpose(1, 2)
     k = nn.functional.linear(x, W[E:2 * E], b[E:2 * E]).reshape(B, L, H, D).transpose(1, 2)
     _same(ent, _reference(q.double(), k.double(), (~_causal_bool).expand(B, H, L, L))[0], 2e-5)
+    # kept weights (the module's own, in its dtype): their entropy is summed in float32, not in
+    # the model's dtype (a float16 / bfloat16 sum is off by ~1e-3 here)
+    kept = probe_attention(m, {"query": x, "key": x, "value": x, "attn_mask": mask}, keep_weights=True).layers[0]
+    assert kept.entropy.dtype == torch.float32 and kept.weights.dtype == dtype
+    w = kept.weights.double()
+    n = torch.arange(1, L + 1, dtype=torch.float64)
+    own = -(torch.where(w > 0, w * torch.log(w), torch.zeros_like(w))).sum(-1) / torch.log(n)
+    _same(kept.entropy, own.masked_fill(n == 1, math.nan), 1e-6)
+
+
+def test_grad_flows_through_the_streamed_entropy():
+    m, x = _mha(), _x(2, L, E)
+    rec = probe_attention(m, (x, x, x, None, True, _causal_bool), keep_weights=False, grad=True, block_size=3)
+    total = torch.nansum(rec.layers[0].entropy)
+    total.backward()
+    assert m.in_proj_weight.grad is not None and float(m.in_proj_weight.grad.abs().sum()) > 0
 
 
 # -- dispatch and errors ------------------------------------------------------------------------------
