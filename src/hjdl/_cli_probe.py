@@ -152,8 +152,13 @@ def _load(name: str, progress: bool):
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ProbeUsageError(f"MODEL: no tokenizer could be loaded from {name!r} "
                               f"({_one_line(exc)}); expected tokenizer files beside the model") from None
-    try:
-        model = transformers.AutoModel.from_pretrained(name, **kwargs)
+    try:  # the class the checkpoint was saved from (no missing / unexpected weights), else AutoModel
+        config = transformers.AutoConfig.from_pretrained(name, **kwargs)
+        arch = (getattr(config, "architectures", None) or [None])[0]
+        cls = getattr(transformers, arch, None) if isinstance(arch, str) else None
+        if not (isinstance(cls, type) and hasattr(cls, "from_pretrained")):
+            cls = transformers.AutoModel
+        model = cls.from_pretrained(name, **kwargs)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         where = "folder" if local else "hub name (is the network reachable?)"
         raise ProbeUsageError(f"MODEL: no model could be loaded from the {where} {name!r} "
@@ -284,7 +289,7 @@ def _write(out: Path, summary: dict, entropy, maps) -> None:
     from hjdl.plotting import probe_plots
     from hjdl.plotting.style import DPI
 
-    name = summary["model"]
+    name = Path(summary["model"]).name or summary["model"]  # a folder's own name in the titles
     figures = {"head_entropy": probe_plots.entropy_heatmap(entropy, title=f"{name}: normalised head entropy"),
                "entropy_depth": probe_plots.entropy_by_depth(entropy, title=f"{name}: entropy against depth "
                                                                             "(depth as HJ time)")}

@@ -56,15 +56,13 @@ def run(argv):
     return cmd_probe(args, ["hjdl", *argv])
 
 
-def oracle_entropy(model, ids, length):
-    """Mean normalised entropy per (layer, head) from eager attention's own weights."""
-    from transformers import GPT2LMHeadModel
-
-    eager = GPT2LMHeadModel(model.config)
+def oracle_entropy(model, ids, length, layers=LAYERS, heads=HEADS):
+    """Mean normalised entropy per (layer, head) of a causal model from eager attention's own weights."""
+    eager = type(model)(model.config)
     eager.load_state_dict(model.state_dict())
     eager.set_attn_implementation("eager")
     eager.eval()
-    sums, counts = torch.zeros(LAYERS, HEADS, dtype=torch.float64), 0
+    sums, counts = torch.zeros(layers, heads, dtype=torch.float64), 0
     windows = [ids[i:i + length] for i in range(0, len(ids), length)]
     for w in windows:
         if len(w) < 2:
@@ -116,6 +114,32 @@ def test_writes_csv_json_and_figures(checkpoint, tmp_path):
     assert [[h[c] for c in CSV_COLUMNS] for h in summary["heads"]] == [
         [int(r[0]), int(r[1]), float(r[2]), float(r[3]), r[4]] for r in body]
     assert sorted(summary["figures"]) == ["attention_maps.png", "entropy_depth.png", "head_entropy.png"]
+
+
+def test_llama_checkpoint(tmp_path):
+    """Rotary embeddings and grouped keys (Llama): entropies against eager attention's weights."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = char_tokenizer(stdlib_corpus(4000))
+    torch.manual_seed(5)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32)
+    model = LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():
+        for layer in model.model.layers:  # (out = heads x 4, in): rows of head h scaled by 15 (h + 1)
+            layer.self_attn.k_proj.weight.mul_(15.0)
+            for h in range(4):
+                layer.self_attn.q_proj.weight[4 * h:4 * (h + 1)].mul_(15.0 * (h + 1))
+    model.save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    out = tmp_path / "out"
+    assert run(["probe", str(tmp_path / "m"), "--prompt", TEXT[:70], "--out", str(out), "--no-progress"]) == 0
+    heads = json.loads((out / "heads.json").read_text())["heads"]
+    assert all(h["eps"] == pytest.approx(2.0) for h in heads)  # sqrt(head_dim = 4)
+    expected = oracle_entropy(model, tok(TEXT[:70], add_special_tokens=False)["input_ids"], 32)
+    got = torch.tensor([h["mean_normalised_entropy"] for h in heads], dtype=torch.float64).reshape(2, 4)
+    assert torch.allclose(got, expected, atol=1e-5, rtol=0), (got, expected)
+    assert float(expected.max() - expected.min()) > 0.05  # heads that differ
 
 
 def test_prompt_and_default_length(checkpoint, tmp_path, capsys):
