@@ -103,8 +103,8 @@ def test_duck_typed_layer_and_lselayer_if_present():
 def test_bad_inputs_raise_clear_errors():
     W, b = _layer()
     x = torch.zeros(2, 3, dtype=torch.float64)
-    with pytest.raises(InputError, match="layer_or_params"):
-        attribute(object(), x)
+    with pytest.raises(InputError, match="model: received object; accepted: an hjdl.nn.LSELayer"):
+        attribute(object(), x)  # the argument is named model since issue 17 (one calling convention)
     with pytest.raises(InputError, match="triple"):
         attribute((W, b), x)
     with pytest.raises(ShapeError, match=r"b: expected shape \(6,\)"):

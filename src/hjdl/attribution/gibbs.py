@@ -19,12 +19,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from .._validation import EPS_ZERO
+from .._validation import EPS_MIXED, EPS_POSITIVE, EPS_ZERO
 from ..core.kernel import _entropy, _gibbs, _lse
+from .._models import Record, batch_columns
 from ..errors import InputError
-from ._params import logits, prepare_points, resolve_params
+from ._params import eps_column, logits, prepare_points, resolve_params
 
 __all__ = ["Attribution", "attribute", "deletion_influence", "REGIMES", "PARTICLE_BELOW", "WAVE_ABOVE"]
 
@@ -64,7 +66,12 @@ def _log_one_minus_pi(z: torch.Tensor, eps: torch.Tensor, mode: str) -> torch.Te
 
 
 def _deletion(z: torch.Tensor, eps: torch.Tensor, mode: str) -> torch.Tensor:
-    """``f_{−k} − f`` for every neuron k (see :func:`deletion_influence`)."""
+    """``f_{−k} − f`` for every neuron k (see :func:`deletion_influence`); ``eps`` broadcasts
+    against ``z`` with the neuron axis kept (0-d, or ``(C, 1)`` per head)."""
+    if mode == EPS_MIXED:  # per-class heads, some tropical: each branch where it applies
+        zero = eps == 0
+        pos = _deletion(z, torch.where(zero, torch.ones_like(eps), eps), EPS_POSITIVE)
+        return torch.where(zero, _deletion(z, torch.zeros_like(eps), EPS_ZERO), pos)
     if mode != EPS_ZERO:
         return eps * _log_one_minus_pi(z, eps, mode)
     # tropical limit: deleting a non-top neuron changes nothing; deleting the top one drops
@@ -79,25 +86,35 @@ def _deletion(z: torch.Tensor, eps: torch.Tensor, mode: str) -> torch.Tensor:
 # public API
 
 
-@dataclass
-class Attribution:
+@dataclass(repr=False)
+class Attribution(Record):
     """Closed-form attribution of an LSE layer at a batch of points (see :func:`attribute`).
 
-    Shapes: ``(...)`` is the batch shape of ``x`` (followed by ``C`` for a per-class head),
+    Shapes: ``(...)`` is the batch shape of ``x`` (followed by ``C`` for per-class heads),
     ``N`` the number of neurons.
+
+    Two entropies, named for what they are: ``entropy`` is the Gibbs entropy ``H(π)`` itself
+    (nats, in ``[0, log N]``); ``normalised_entropy`` (alias ``normalized_entropy``) is
+    ``H / log N`` in ``[0, 1]``, the number the regimes are defined on and the one that
+    :class:`hjdl.probe.LayerProbe` reports per head.
 
     Attributes:
         logits: ``z = Wx + b``, ``(..., N)``.
         weights: Gibbs weights ``π = softmax(z/eps)``, ``(..., N)``; rows sum to one.
         value: ``f = LSE_eps(z)``, ``(...)``.
-        entropy: ``H(π) ∈ [0, log N]``, ``(...)``.
-        normalized_entropy: ``H / log N ∈ [0, 1]`` (0 when N = 1), ``(...)``.
+        entropy: ``H(π) ∈ [0, log N]`` (not normalised), ``(...)``.
+        normalized_entropy: ``H / log N ∈ [0, 1]`` (0 when N = 1), ``(...)``; also readable as
+            :attr:`normalised_entropy`.
         regime: int64 codes into :data:`REGIMES` (particle below :data:`PARTICLE_BELOW`, wave at
             or above :data:`WAVE_ABOVE`, mixed between), ``(...)``.
         top_indices, top_weights: the ``k`` largest weights and their neurons, ``(..., k)``.
         input_gradient: ``∇_x f = Σ_j π_j W_j``, ``(..., d)``.
         self_check: ``|f − (⟨π, z⟩ + eps H(π))|`` (T2; rounding only), ``(...)``.
-        eps: the temperature (0-d tensor).
+        eps: the temperature (0-d tensor; ``(C,)`` for per-class heads of different temperatures).
+        per_class: whether the last batch axis is the class axis ``C`` (per-class heads).
+
+    ``repr`` shows shapes and the key numbers, :meth:`summary` one line, :meth:`to_frame` one row
+    per point (and class): value, entropy, normalised entropy, regime, top neurons, self-check.
     """
 
     logits: torch.Tensor
@@ -111,6 +128,12 @@ class Attribution:
     input_gradient: torch.Tensor
     self_check: torch.Tensor
     eps: torch.Tensor
+    per_class: bool = False
+
+    @property
+    def normalised_entropy(self) -> torch.Tensor:
+        """``H / log N ∈ [0, 1]`` (the same tensor as :attr:`normalized_entropy`)."""
+        return self.normalized_entropy
 
     @property
     def n_neurons(self) -> int:
@@ -125,8 +148,33 @@ class Attribution:
 
         return name(codes)
 
+    def _key_numbers(self) -> dict:
+        counts = torch.bincount(self.regime.reshape(-1), minlength=3).tolist()
+        return {"points": int(self.value.numel()), "neurons": self.n_neurons,
+                "mean_normalised_entropy": float(self.normalized_entropy.double().mean()),
+                "regimes": dict(zip(REGIMES, counts)),
+                "max_self_check": float(self.self_check.double().max()) if self.self_check.numel() else 0.0}
 
-def attribute(layer_or_params, x, *, top_k: int = 3) -> Attribution:
+    def summary(self) -> str:
+        k = self._key_numbers()
+        regimes = ", ".join(f"{v} {n}" for n, v in k["regimes"].items())
+        eps = self.eps.tolist()
+        return (f"Attribution of {k['points']} point(s) over {k['neurons']} neurons at eps "
+                f"{eps if isinstance(eps, list) else format(eps, '.4g')}: mean H/log N "
+                f"{k['mean_normalised_entropy']:.3f} ({regimes}); self-check <= {k['max_self_check']:.2g}")
+
+    def _frame_columns(self) -> dict:
+        shape = tuple(self.value.shape)
+        cols = batch_columns(shape, {"value": self.value, "entropy": self.entropy,
+                                     "normalised_entropy": self.normalized_entropy,
+                                     "top_index": self.top_indices, "top_weight": self.top_weights,
+                                     "self_check": self.self_check},
+                             ("point", "class") if self.per_class else ("point",))
+        cols["regime"] = np.asarray([REGIMES[c] for c in self.regime.reshape(-1).tolist()])
+        return cols
+
+
+def attribute(model, x, *, top_k: int = 3) -> Attribution:
     r"""Closed-form Gibbs attribution of ``f(x) = LSE_eps(Wx + b)`` (THEORY §4, T2).
 
     ``π_j(x) = softmax((Wx + b)/eps)_j = ∂f/∂b_j`` is the share of ``f(x)`` carried by neuron
@@ -137,9 +185,14 @@ def attribute(layer_or_params, x, *, top_k: int = 3) -> Attribution:
     data-anchored model (:class:`GibbsAverager`).
 
     Args:
-        layer_or_params: an object with ``.weight`` ``(N, d)``, ``.bias`` ``(N,)``, ``.eps``
-            (e.g. ``hjdl.nn.LSELayer``), a tuple ``(W, b, eps)``, or a per-class head
-            ``(W (C, N, d), b (C, N), eps)``.
+        model: one LSE layer per output, in any of the forms of :mod:`hjdl._models`: an
+            ``hjdl.nn.LSELayer`` (or any object with ``.weight`` ``(N, d)``, ``.bias`` ``(N,)``,
+            ``.eps``), a tuple ``(W, b, eps)``, per-class heads (``(W (C, N, d), b (C, N), eps)``
+            with eps one number or ``(C,)``, or a list of LSE layers), an ``LSENetwork`` without
+            hidden layers, a fitted ``HJRegressor`` / ``HJClassifier`` with ``hidden=()`` (head
+            ``c`` is the class ``classes_[c]``). A network with hidden layers raises
+            :class:`~hjdl.errors.InputError`: attribution is the Gibbs weights of one layer; pass
+            ``(net.heads, net.features(x))`` to attribute its output heads in feature space.
         x: points ``(..., d)``.
         top_k: how many top neurons to list (capped at N).
 
@@ -151,15 +204,16 @@ def attribute(layer_or_params, x, *, top_k: int = 3) -> Attribution:
         >>> a.top_indices.tolist(), a.regime_names(), bool(a.self_check.max() < 1e-12)
         ([[0]], ['particle'], True)
     """
-    W, b, eps, mode = resolve_params(layer_or_params)
+    W, b, eps, mode = resolve_params(model)
     xt, W = prepare_points(x, W)
     b = b.to(W.dtype)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise InputError(f"top_k: expected a positive integer, received {top_k!r}")
     z = logits(xt, W, b)
     n = z.shape[-1]
-    pi = _gibbs(z, eps, mode, -1)
-    f = _lse(z, eps, mode, -1).squeeze(-1)
+    e = eps_column(eps)
+    pi = _gibbs(z, e, mode, -1)
+    f = _lse(z, e, mode, -1).squeeze(-1)
     H = _entropy(pi, -1)
     h = H / math.log(n) if n > 1 else torch.zeros_like(H)
     regime = (h >= PARTICLE_BELOW).long() + (h >= WAVE_ABOVE).long()
@@ -168,10 +222,11 @@ def attribute(layer_or_params, x, *, top_k: int = 3) -> Attribution:
     check = (f - ((pi * z).sum(-1) + eps * H)).abs()
     return Attribution(logits=z, weights=pi, value=f, entropy=H, normalized_entropy=h,
                        regime=regime, top_indices=top_i, top_weights=top_w,
-                       input_gradient=grad, self_check=check, eps=eps)
+                       input_gradient=grad, self_check=check, eps=eps,
+                       per_class=W.ndim == 3)
 
 
-def deletion_influence(layer_or_params, x) -> torch.Tensor:
+def deletion_influence(model, x) -> torch.Tensor:
     r"""Exact change of the output when each neuron is deleted (THEORY T5), shape ``(..., N)``.
 
     ``f_{−k}(x) − f(x) = eps log(1 − π_k(x))`` (always ``<= 0``), for all ``k`` in O(N).
@@ -184,7 +239,7 @@ def deletion_influence(layer_or_params, x) -> torch.Tensor:
     (the LSE of no neurons is ``−inf``).
 
     Args:
-        layer_or_params: as in :func:`attribute`.
+        model: as in :func:`attribute`.
         x: points ``(..., d)``.
 
     Example:
@@ -194,6 +249,6 @@ def deletion_influence(layer_or_params, x) -> torch.Tensor:
         >>> deletion_influence((W, b, 0.0), torch.tensor([[2.0]]))
         tensor([[-4.,  0.]])
     """
-    W, b, eps, mode = resolve_params(layer_or_params)
+    W, b, eps, mode = resolve_params(model)
     xt, W = prepare_points(x, W)
-    return _deletion(logits(xt, W, b.to(W.dtype)), eps, mode)
+    return _deletion(logits(xt, W, b.to(W.dtype)), eps_column(eps), mode)

@@ -19,14 +19,15 @@ import torch
 from .._validation import EPS_ZERO, check_time
 from ..core.kernel import _lse
 from ..errors import InputError
-from ._params import logits, prepare_points, resolve_params
+from .._models import Record, batch_columns
+from ._params import eps_column, logits, prepare_points, resolve_params
 from .averager import GibbsAverager
 
 __all__ = ["HallucinationReport", "hallucination_report"]
 
 
-@dataclass
-class HallucinationReport:
+@dataclass(repr=False)
+class HallucinationReport(Record):
     """Diagnostics at a batch of points (see :func:`hallucination_report`); shapes ``(...)``.
 
     Attributes:
@@ -37,8 +38,10 @@ class HallucinationReport:
         ratio: ``Δ / (eps log N)`` (``inf`` at eps = 0 or N = 1 with Δ > 0).
         extrapolated: ``ratio > extrapolation_ratio``.
         nearest_atom_distance: ``min_j |x − y_j|``.
-        diffusion_radius: ``√(2 eps t)``.
+        diffusion_radius: ``√(2 eps t)`` (a float; ``(C,)`` tensor for per-class heads of
+            different temperatures).
         outside_radius: ``nearest_atom_distance > diffusion_radius``.
+        per_class: whether the last batch axis is the class axis (per-class heads).
     """
 
     gap: torch.Tensor
@@ -50,14 +53,36 @@ class HallucinationReport:
     nearest_atom_distance: torch.Tensor
     diffusion_radius: float
     outside_radius: torch.Tensor
+    per_class: bool = False
+
+    def _key_numbers(self) -> dict:
+        n = int(self.gap.numel())
+        return {"points": n, "extrapolated": int(self.extrapolated.sum()),
+                "outside_radius": int(self.outside_radius.sum()),
+                "bound_holds": f"{int(self.bound_holds.sum())}/{n}"}
+
+    def summary(self) -> str:
+        k = self._key_numbers()
+        r = self.diffusion_radius
+        r = f"{r:.4g}" if isinstance(r, float) else str([round(v, 4) for v in torch.as_tensor(r).tolist()])
+        return (f"HallucinationReport of {k['points']} point(s): {k['extrapolated']} extrapolated "
+                f"(one neuron's affine piece), {k['outside_radius']} outside the diffusion radius {r}; "
+                f"tropical bound holds at {k['bound_holds']}")
+
+    def _frame_columns(self) -> dict:
+        shape = tuple(self.gap.shape)
+        return batch_columns(shape, {k: getattr(self, k) for k in (
+            "gap", "bound", "excess", "bound_holds", "ratio", "extrapolated", "nearest_atom_distance",
+            "outside_radius")}, ("point", "class") if self.per_class else ("point",))
 
 
 def hallucination_report(model, x, *, t=1.0, extrapolation_ratio: float = 2.0) -> HallucinationReport:
     r"""Top-two gap, the sharpened tropical bound beside the measured excess, and the radius test.
 
     Args:
-        model: an LSE layer / ``(W, b, eps)`` / per-class head (as in
-            :func:`~hjdl.attribution.attribute`), or a :class:`GibbsAverager`.
+        model: any model form of :func:`~hjdl.attribution.attribute` (an ``LSELayer``,
+            ``(W, b, eps)``, per-class heads, an ``LSENetwork`` / fitted estimator without hidden
+            layers), or a :class:`GibbsAverager`.
         x: points ``(..., d)``.
         t: HJ time used to place the atoms of a layer, ``y_j = 2t W_j`` (THEORY §2, A = I);
             ignored for a :class:`GibbsAverager`, whose atoms and ``t`` are its own.
@@ -90,23 +115,24 @@ def hallucination_report(model, x, *, t=1.0, extrapolation_ratio: float = 2.0) -
     top2 = torch.topk(z, min(2, n), dim=-1).values
     zmax = top2[..., 0]
     gap = top2[..., 0] - top2[..., 1] if n > 1 else torch.full_like(zmax, torch.inf)
-    excess = _lse(z - zmax[..., None], eps, mode, -1).squeeze(-1)
-    e = float(eps)
-    if e == 0:
-        bound = torch.zeros_like(gap)
-        ratio = torch.where(gap > 0, torch.full_like(gap, torch.inf), torch.zeros_like(gap))
-    else:
-        bound = eps * torch.log1p((n - 1) * torch.exp(-gap / eps))
-        ratio = gap / (eps * math.log(n)) if n > 1 else torch.full_like(gap, torch.inf)
+    excess = _lse(z - zmax[..., None], eps_column(eps), mode, -1).squeeze(-1)
+    e = eps_column(eps)[..., 0] if eps.ndim else eps  # (C,) against (..., C), or 0-d
+    positive = e > 0
+    e_safe = torch.where(positive, e, torch.ones_like(e))
+    bound = torch.where(positive, e_safe * torch.log1p((n - 1) * torch.exp(-gap / e_safe)),
+                        torch.zeros_like(gap))
+    tropical_ratio = torch.where(gap > 0, torch.full_like(gap, torch.inf), torch.zeros_like(gap))
+    ratio = torch.where(positive, gap / (e_safe * math.log(n)), tropical_ratio) if n > 1 \
+        else torch.where(positive, torch.full_like(gap, torch.inf), tropical_ratio)
     slack = 16 * torch.finfo(z.dtype).eps * (1 + zmax.abs())
     if W.ndim == 2:
         dist = torch.cdist(xt.reshape(-1, xt.shape[-1]), atoms).amin(-1).reshape(xt.shape[:-1])
     else:
         diff = xt[..., None, None, :] - atoms  # (..., C, N, d)
         dist = diff.norm(dim=-1).amin(-1)
-    radius = math.sqrt(2 * e * tt)
+    radius = math.sqrt(2 * float(eps) * tt) if eps.ndim == 0 else torch.sqrt(2 * eps * tt)
     return HallucinationReport(gap=gap, bound=bound, excess=excess,
                                bound_holds=excess <= bound + slack, ratio=ratio,
                                extrapolated=ratio > extrapolation_ratio,
                                nearest_atom_distance=dist, diffusion_radius=radius,
-                               outside_radius=dist > radius)
+                               outside_radius=dist > radius, per_class=W.ndim == 3)

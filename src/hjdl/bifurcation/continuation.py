@@ -33,6 +33,7 @@ from .._validation import check_int, check_real
 from ..errors import InputError
 from .critical import DEGENERATE, KINDS, MAXIMUM, MINIMUM, SADDLE, _fine_seeds, _largest_axis, check_bounds, \
     check_grid, check_input_dim, classify, critical_points
+from ._forms import bind, is_bare_array, one_layer, require
 from .landscape import _check_layer, _check_positive_eps, _landscape
 
 __all__ = ["Branch", "Fold", "BoundaryExit", "BifurcationDiagram", "continuation"]
@@ -282,11 +283,26 @@ def _refine_fold(system, va, vb, da, db):
     return v, True
 
 
-def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid: int | None = None,
+_CONT_FORM = ("continuation(model, eps_min, eps_max, bounds, *, head=None, ...) with model an LSELayer, "
+              "(W, b, eps), per-class heads, an LSENetwork or fitted estimator without hidden layers; or "
+              "the earlier continuation(W, b, eps_min, eps_max, bounds, ...)")
+
+
+def continuation(model, *args, b=None, eps_min=None, eps_max=None, bounds=None, head=None,
+                 n_anchors: int = 16, n_grid: int | None = None,
                  h_max: float = 0.08, max_steps: int = 500, plateau_tol: float = 1e-250,
                  n_full: int = 2, n_seed: int | None = None,
                  progress: bool = False) -> BifurcationDiagram:
     r"""Critical points of ``H(x; eps)`` followed across ``[eps_min, eps_max]``, folds located.
+
+    Call forms:
+
+    * ``continuation(model, eps_min, eps_max, bounds, *, head=None, ...)`` — ``model`` any form of
+      :mod:`hjdl._models` with one LSE layer per output (an ``LSELayer``, ``(W, b, eps)``,
+      per-class heads with ``head=k``, an ``LSENetwork`` / fitted estimator without hidden
+      layers); its own eps is not used (the range is scanned). A network with hidden layers
+      raises :class:`~hjdl.errors.InputError`: the landscape is that of one layer.
+    * ``continuation(W, b, eps_min, eps_max, bounds, ...)`` — the earlier form (still accepted).
 
     Args:
         W, b: the layer ``(N, d)``, ``(N,)`` (float64 is used internally).
@@ -329,7 +345,21 @@ def continuation(W, b, eps_min, eps_max, bounds, *, n_anchors: int = 16, n_grid:
         >>> dg.counts([0.1, 1.0])["maximum"].tolist()
         [2, 1]
     """
-    Wt, bt = _check_layer(W, b)
+    given = {"b": b, "eps_min": eps_min, "eps_max": eps_max, "bounds": bounds}
+    if is_bare_array(model) or len(args) == 4:
+        v = bind("continuation", args, given, ("b", "eps_min", "eps_max", "bounds"), _CONT_FORM)
+        require(v, ("b", "eps_min", "eps_max", "bounds"), "continuation", _CONT_FORM)
+        if head is not None:
+            raise InputError(f"head: only for models with per-class heads, received head={head!r} with "
+                             "bare arrays (W, b); omit head or pass the model")
+        Wt, bt = _check_layer(model, v["b"])
+    else:
+        v = bind("continuation", args, given, ("eps_min", "eps_max", "bounds"), _CONT_FORM)
+        if v["b"] is not None:
+            raise InputError(f"b: given beside a model, which carries its own weights; accepted: {_CONT_FORM}")
+        require(v, ("eps_min", "eps_max", "bounds"), "continuation", _CONT_FORM)
+        Wt, bt, _ = one_layer(model, head, "continuation")
+    eps_min, eps_max, bounds = v["eps_min"], v["eps_max"], v["bounds"]
     Wt, bt = Wt.double(), bt.double()
     d = check_input_dim(Wt)
     eps_min, eps_max = (float(_check_positive_eps(val, Wt, name))

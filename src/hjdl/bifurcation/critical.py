@@ -23,6 +23,7 @@ import torch
 
 from .._validation import as_tensor, check_finite, check_int, check_real
 from ..errors import InputError, ShapeError
+from ._forms import bind, is_bare_array, one_layer, require
 from .landscape import _check_layer, _check_positive_eps, _landscape
 
 __all__ = ["CriticalPoints", "critical_points", "KINDS", "MINIMUM", "SADDLE", "MAXIMUM", "DEGENERATE",
@@ -229,13 +230,23 @@ def _dedupe(x: torch.Tensor, tol: float) -> torch.Tensor:
     return torch.tensor(keep, dtype=torch.long)
 
 
-def critical_points(W, b, eps, bounds, *, starts=None, n_grid: int | None = None,
-                    max_iter: int = 100, xtol: float = 1e-9, plateau_tol: float = 1e-250,
-                    merge_tol: float = 1e-7, n_fine: int | None = None) -> CriticalPoints:
+_CP_FORM = ("critical_points(model, bounds, *, eps=None, head=None) with model an LSELayer, (W, b, eps), "
+            "per-class heads, an LSENetwork or fitted estimator without hidden layers; or the earlier "
+            "critical_points(W, b, eps, bounds)")
+
+
+def critical_points(model, *args, b=None, eps=None, bounds=None, head=None, starts=None,
+                    n_grid: int | None = None, max_iter: int = 100, xtol: float = 1e-9,
+                    plateau_tol: float = 1e-250, merge_tol: float = 1e-7,
+                    n_fine: int | None = None) -> CriticalPoints:
     r"""All critical points of ``H(x; eps)`` inside ``bounds``, classified (THEORY §5).
 
+    Call forms: ``critical_points(model, bounds, *, eps=None, head=None)`` with ``model`` any form
+    of :mod:`hjdl._models` with one LSE layer per output (per-class heads need ``head=k``; ``eps``
+    overrides the model's), or the earlier ``critical_points(W, b, eps, bounds)``.
+
     Args:
-        W, b: the layer ``(N, d)``, ``(N,)``.
+        W, b: the layer ``(N, d)``, ``(N,)`` (the earlier form; else ``model``).
         eps: a number ``> 0``.
         bounds: ``(d, 2)`` box, one ``(low, high)`` row per dimension.
         starts: optional ``(S, d)`` (or ``(d,)``) Newton starts (added to the grid), finite.
@@ -267,7 +278,23 @@ def critical_points(W, b, eps, bounds, *, starts=None, n_grid: int | None = None
         >>> cp.counts()       # two maxima between three neurons, a minimum in the middle cell
         {'minimum': 1, 'saddle': 0, 'maximum': 2}
     """
-    Wt, bt = _check_layer(W, b)
+    given = {"b": b, "eps": eps, "bounds": bounds}
+    if is_bare_array(model) or len(args) >= 2:
+        v = bind("critical_points", args, given, ("b", "eps", "bounds"), _CP_FORM)
+        require(v, ("b", "eps", "bounds"), "critical_points", _CP_FORM)
+        if head is not None:
+            raise InputError(f"head: only for models with per-class heads, received head={head!r} with "
+                             "bare arrays (W, b); omit head or pass the model")
+        W, b, eps, bounds = model, v["b"], v["eps"], v["bounds"]
+        Wt, bt = _check_layer(W, b)
+    else:
+        v = bind("critical_points", args, given, ("bounds",), _CP_FORM)
+        if v["b"] is not None:
+            raise InputError(f"b: given beside a model, which carries its own weights; accepted: {_CP_FORM}")
+        require(v, ("bounds",), "critical_points", _CP_FORM)
+        Wt, bt, e_model = one_layer(model, head, "critical_points")
+        eps = e_model if v["eps"] is None else v["eps"]
+        bounds = v["bounds"]
     if not Wt.is_floating_point() or Wt.dtype != torch.float64:
         Wt, bt = Wt.double(), bt.double()
     d = check_input_dim(Wt)

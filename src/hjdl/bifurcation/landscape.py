@@ -24,22 +24,43 @@ import torch
 from .._validation import EPS_POSITIVE, as_tensor, check_eps, check_finite, check_layer, \
     check_points, common
 from ..core.kernel import _entropy, _gibbs
-from ..errors import EpsilonError, ShapeError
+from .._models import Record, batch_columns
+from ..errors import EpsilonError, InputError, ShapeError
+from ._forms import bind, is_bare_array, one_layer, require
 
 __all__ = ["Landscape", "entropy_landscape"]
 
 
-@dataclass
-class Landscape:
+@dataclass(repr=False)
+class Landscape(Record):
     """``H`` ``(...)``, ``grad`` ``(..., d)``, ``hess`` ``(..., d, d)`` of the entropy landscape;
     ``d_grad_dlog_eps`` ``(..., d)`` when requested (else ``None``); ``second_weight`` ``(...)``:
-    the second-largest Gibbs weight (how far from an underflow plateau the point is)."""
+    the second-largest Gibbs weight (how far from an underflow plateau the point is).
+
+    ``repr`` shows shapes and key numbers; :meth:`summary` one line; :meth:`to_frame` one row per
+    point (``H``, ``|∇H|``, the gradient's coordinates when ``d <= 8``, ``second_weight``)."""
 
     H: torch.Tensor
     grad: torch.Tensor
     hess: torch.Tensor
     d_grad_dlog_eps: torch.Tensor | None
     second_weight: torch.Tensor
+
+    def _key_numbers(self) -> dict:
+        n = int(self.H.numel())
+        return {"points": n, "H_min": float(self.H.min()) if n else float("nan"),
+                "H_max": float(self.H.max()) if n else float("nan"),
+                "max_grad_norm": float(self.grad.norm(dim=-1).max()) if n else float("nan")}
+
+    def summary(self) -> str:
+        k = self._key_numbers()
+        return (f"Landscape at {k['points']} point(s) in {self.grad.shape[-1]}-D: H in "
+                f"[{k['H_min']:.4g}, {k['H_max']:.4g}], max |grad H| {k['max_grad_norm']:.3g}")
+
+    def _frame_columns(self) -> dict:
+        return batch_columns(tuple(self.H.shape), {"H": self.H, "grad_norm": self.grad.norm(dim=-1),
+                                                   "grad": self.grad, "second_weight": self.second_weight},
+                             ("point",))
 
 
 def _check_layer(W, b, like=None):
@@ -79,14 +100,32 @@ def _landscape(x, W, b, eps, order: int = 2, with_eps: bool = False):
     return H, grad, hess, dgrad, second
 
 
-def entropy_landscape(x, W, b, eps, *, with_eps_derivative: bool = False) -> Landscape:
+_LANDSCAPE_FORM = ("entropy_landscape(model, x, *, eps=None, head=None) with model an LSELayer, (W, b, eps), "
+                   "per-class heads, an LSENetwork or fitted estimator without hidden layers; or the "
+                   "earlier entropy_landscape(x, W, b, eps)")
+
+
+def entropy_landscape(model, *args, x=None, W=None, b=None, eps=None, head=None,
+                      with_eps_derivative: bool = False) -> Landscape:
     r"""``H(x; eps)``, ``∇_x H`` and ``∇²_x H`` in closed form, batched (THEORY §5).
+
+    Call forms:
+
+    * ``entropy_landscape(model, x, *, eps=None, head=None)`` — ``model`` any form of
+      :mod:`hjdl._models` with one LSE layer per output (an ``LSELayer``, ``(W, b, eps)``,
+      per-class heads, an ``LSENetwork`` / fitted ``HJRegressor`` / ``HJClassifier`` without hidden
+      layers; a network with hidden layers raises :class:`~hjdl.errors.InputError`: the landscape
+      is that of one layer). ``eps`` overrides the model's temperature. Per-class heads: ``head=k``
+      picks head ``k``; without it every head is evaluated and a class axis ``C`` follows the
+      batch axes (``H`` ``(..., C)``, ``grad`` ``(..., C, d)``, ...).
+    * ``entropy_landscape(x, W, b, eps)`` — the earlier form with bare arrays (still accepted).
 
     Args:
         x: points ``(..., d)``.
         W: ``(N, d)``; b: ``(N,)`` (an LSE layer; for atoms ``y_j``, values ``g_j`` at time ``t``
             use ``W, b = hjdl.from_initial_data(hjdl.InitialData(y, g), t)``).
-        eps: a single number ``> 0``.
+        eps: a single number ``> 0`` (or, with per-class heads of different temperatures, the
+            model's own ``(C,)``).
         with_eps_derivative: also return ``∂(∇_x H)/∂ log eps`` (used by continuation in eps).
 
     Returns:
@@ -96,11 +135,47 @@ def entropy_landscape(x, W, b, eps, *, with_eps_derivative: bool = False) -> Lan
         >>> import torch
         >>> from hjdl.bifurcation import entropy_landscape
         >>> W, b = torch.tensor([[1.0], [-1.0]]), torch.zeros(2)
-        >>> L = entropy_landscape(torch.tensor([[0.0]]), W, b, eps=0.5)   # symmetric point
+        >>> L = entropy_landscape((W, b, 0.5), torch.tensor([[0.0]]))   # symmetric point
         >>> round(float(L.H[0]), 6), abs(float(L.grad[0, 0])), bool(L.hess[0, 0, 0] < 0)  # max = log 2
         (0.693147, 0.0, True)
+        >>> float(entropy_landscape(torch.tensor([[0.0]]), W, b, 0.5).H[0]) == float(L.H[0])
+        True
     """
-    Wt, bt = _check_layer(W, b)
+    given = {"x": x, "W": W, "b": b, "eps": eps}
+    if is_bare_array(model) or len(args) >= 2:
+        v = bind("entropy_landscape", args, given, ("W", "b", "eps"), _LANDSCAPE_FORM)
+        if v["x"] is not None:
+            raise InputError(f"x: given by keyword to the form entropy_landscape(x, W, b, eps), "
+                             f"where x is the first argument; accepted: {_LANDSCAPE_FORM}")
+        require(v, ("W", "b", "eps"), "entropy_landscape", _LANDSCAPE_FORM)
+        if head is not None:
+            raise InputError(f"head: only for models with per-class heads, received head={head!r} "
+                             "with a bare (x, W, b, eps) call")
+        return _landscape_of(model, *_check_layer(v["W"], v["b"]), v["eps"], with_eps_derivative)
+    v = bind("entropy_landscape", args, given, ("x",), _LANDSCAPE_FORM)
+    for name in ("W", "b"):
+        if v[name] is not None:
+            raise InputError(f"{name}: given beside a model, which carries its own weights; accepted: "
+                             f"{_LANDSCAPE_FORM}")
+    require(v, ("x",), "entropy_landscape", _LANDSCAPE_FORM)
+    Wm, bm, em = one_layer(model, head, "entropy_landscape", need_one=False)
+    e_use = em if v["eps"] is None else v["eps"]
+    if Wm.ndim == 2:
+        return _landscape_of(v["x"], Wm, bm, e_use, with_eps_derivative)
+    e_all = torch.as_tensor(e_use)
+    per = [_landscape_of(v["x"], Wm[c], bm[c], e_all[c] if e_all.ndim else e_use, with_eps_derivative)
+           for c in range(Wm.shape[0])]  # a loop over heads (classes), not points
+    axis = per[0].H.ndim
+
+    def stack(name):
+        parts = [getattr(L, name) for L in per]
+        return None if parts[0] is None else torch.stack(parts, dim=axis)
+
+    return Landscape(H=stack("H"), grad=stack("grad"), hess=stack("hess"),
+                     d_grad_dlog_eps=stack("d_grad_dlog_eps"), second_weight=stack("second_weight"))
+
+
+def _landscape_of(x, Wt, bt, eps, with_eps_derivative) -> Landscape:
     xt = as_tensor(x, "x")
     xt, Wt, bt = common(xt, Wt, bt, names=("x", "W", "b"))
     check_points(xt, Wt.shape[1], "x", "W")
