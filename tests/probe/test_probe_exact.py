@@ -405,3 +405,12 @@ def test_import_hjdl_does_not_import_transformers():
     code = "import sys, hjdl, hjdl.probe; print('transformers' in sys.modules, 'transformer_lens' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_learned_temperature_receives_a_gradient_through_the_probe():
+    torch.manual_seed(0)
+    att = GibbsAttention(E, H, learn_eps=True, dtype=torch.float64)
+    x = _x(2, L, E)
+    rec = probe_attention(att, x, keep_weights=False, grad=True, block_size=2)
+    torch.nansum(rec.layers[0].entropy).backward()
+    assert att.log_eps.grad is not None and bool((att.log_eps.grad != 0).all())

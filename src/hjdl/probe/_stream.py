@@ -117,15 +117,15 @@ def _scale(scale, H: int, dtype, device) -> torch.Tensor:
         if scale.ndim > 1 or (scale.ndim == 1 and scale.shape[0] not in (1, H)):
             raise ShapeError(f"scale: expected a number or ({H},) per-head values, received shape "
                              f"{tuple(scale.shape)}")
-        s = scale.detach().to(device=device, dtype=dtype).reshape(-1).expand(H)
+        s = scale.to(device=device, dtype=dtype).reshape(-1).expand(H)   # a learned scale keeps its graph
     elif isinstance(scale, numbers.Real) and not isinstance(scale, bool):
         s = torch.full((H,), float(scale), dtype=dtype, device=device)
     else:
         raise InputError(f"scale: expected a number or a ({H},) tensor of per-head values, received "
                          f"{type(scale).__name__}")
-    if not bool((torch.isfinite(s) & (s > 0)).all()):
+    if not bool((torch.isfinite(s.detach()) & (s.detach() > 0)).all()):
         raise InputError(f"scale: expected finite values > 0 (the temperature is 1/scale), received "
-                         f"{s.tolist()}")
+                         f"{s.detach().tolist()}")
     return s
 
 
@@ -259,4 +259,4 @@ def gibbs_entropy(q: torch.Tensor, k: torch.Tensor, *, scale, allowed=None, bias
             weights[:, :, q0:q1] = p.detach().to(q.dtype)
     if parts:
         entropy = torch.cat(parts, dim=2)
-    return StreamedHeads(entropy=entropy, visible=visible, weights=weights, eps=1.0 / s)
+    return StreamedHeads(entropy=entropy, visible=visible, weights=weights, eps=(1.0 / s).detach())

@@ -355,8 +355,8 @@ class _Session:
         B, Q, K = q_in.shape[0], q_in.shape[1], k_in.shape[1]
         masks = self._masks(B, m.num_heads, Q, K, a["attn_mask"], a["key_padding_mask"], a["is_causal"],
                             unbatched)
-        eps = m.eps.detach()
-        if weights is None and not bool((eps > 0).all()):   # hard (eps = 0) heads: read the weights
+        eps = m.eps                                         # learned: the graph is kept under grad=True
+        if weights is None and not bool((eps.detach() > 0).all()):   # hard (eps = 0) heads: read the weights
             weights = m.gibbs_weights(a["query"], a["key"], a["attn_mask"],
                                       m._padding(a["key_padding_mask"], unbatched), a["is_causal"])
         if weights is not None:
