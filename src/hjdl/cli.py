@@ -5,19 +5,42 @@
     hjdl --version
     hjdl ls
     hjdl run NAME [--preset quick|paper] [--out DIR] [--seed N] [--no-progress]
+                  [--jobs N] [--executor local|ray] [--address HOST:PORT] [--force]
     hjdl reproduce [--preset quick|paper] [--out DIR] [--only NAME ...] [--seed N] [--no-progress]
+                   [--jobs N] [--executor local|ray] [--address HOST:PORT] [--force]
     hjdl verify [--json] [--full]
+
+``ls`` lists the experiments with, for each preset, the number of units and the cost measured
+on a 2-core machine (``hjdl/experiments/costs.json``, written by ``tools/measure_costs.py``).
 
 ``run`` and ``reproduce`` write, under ``DIR`` (default ``runs/latest``)::
 
     DIR/report.md, DIR/report.html                 claims ledger first, then one section each
     DIR/<experiment>/result.json, config.json, meta.json, <figure>.png, <table>.csv
     DIR/<experiment>/error.txt                     only when the experiment failed
+    DIR/.units/<experiment>/<sha256>.json          one stored result per unit of work
+
+Units of work: each experiment is one or more independent units (config point × seed, see
+:func:`hjdl.experiments.register`). The units of all selected experiments go into one pool:
+``--jobs N`` local processes (default: the number of cores; with N > 1 each process runs one
+torch thread), or ``--executor ray``: Ray tasks on the cluster at ``--address``, or on a local
+instance bound to 127.0.0.1 with N CPUs (``pip install hjdl[ray]``). The results are those of
+the serial run for the same seed. Progress is drawn per unit with an ETA on stderr;
+``--preset paper`` first prints the estimated cost from the measurements.
+
+Resume: each unit's result is stored atomically under ``DIR/.units``, named by the SHA-256 of
+its key (experiment, config, unit key, seed, hjdl version; the key is stored inside and
+checked). A rerun into the same ``DIR`` reuses the finished units and says how many;
+``--force`` recomputes them. A stored unit that cannot be read or holds another key is
+recomputed with a warning on stderr. A unit that raises is stored with its traceback; the other
+units complete, and its experiment fails with the tracebacks of its failed units in
+``error.txt`` and the report (a rerun computes the failed units again).
 
 Every file is written atomically, and each experiment's folder is replaced as a whole: its
 files are written to a hidden staging folder beside it, which then takes its place, so an
 interrupted run leaves each experiment's folder from one run, complete (leftovers of a killed
-run are tidied by the next). The reports are removed when the first folder is replaced and
+run are tidied by the next). An experiment's folder is written as soon as its units are done.
+The reports are removed when the first folder is replaced and
 written at the end, from the results of this run only, so they never link into folders of another
 run. While ``run`` or ``reproduce`` writes into ``DIR`` it holds a lock on ``DIR/.hjdl.lock``
 (released by the system even if the process is killed; the file is removed at the end): a second
@@ -25,8 +48,9 @@ run. While ``run`` or ``reproduce`` writes into ``DIR`` it holds a lock on ``DIR
 that the first one's report will describe (the lock needs ``fcntl``, i.e. a POSIX system).
 A failed write (disk full, file-size limit, ...) stops the command with one line on stderr; the
 experiment being written keeps its previous folder. Exit codes: 0 success, 1 an experiment or a
-check failed, or writing failed, 2 bad arguments or an unusable or busy ``--out`` (one line on
-stderr naming the value and the known choices).
+check failed, or writing failed, 2 bad arguments, an unusable or busy ``--out``, Ray missing or
+an unreachable ``--address`` (one line on stderr naming the value and the known choices; nothing
+is started or written).
 This module is the only place (with :mod:`hjdl.plotting`) that touches files or figures.
 """
 
