@@ -414,3 +414,27 @@ def test_learned_temperature_receives_a_gradient_through_the_probe():
     rec = probe_attention(att, x, keep_weights=False, grad=True, block_size=2)
     torch.nansum(rec.layers[0].entropy).backward()
     assert att.log_eps.grad is not None and bool((att.log_eps.grad != 0).all())
+
+
+def test_streaming_probe_allocates_no_full_weights_tensor():
+    """Largest tensor any op produces (the tracker of test_probe_stream): the fused encoder path never
+    shows a (B, H, L, L) tensor, and the streaming probe adds none; keep_weights=True does (detected)."""
+    from test_probe_stream import _Largest
+    torch.manual_seed(0)
+    b, h, n, e = 2, 4, 64, 16
+    layer = nn.TransformerEncoderLayer(e, h, 32, batch_first=True)
+    enc = nn.TransformerEncoder(layer, 2).eval()
+    x = torch.randn(b, n, e)
+    pad = torch.zeros(b, n, dtype=torch.bool)
+    pad[1, 40:] = True
+    full = b * h * n * n
+    for model, inp in ((layer.eval(), x), (enc, {"src": x, "src_key_padding_mask": pad})):
+        with torch.no_grad(), _Largest() as m:
+            model(**inp) if isinstance(inp, dict) else model(inp)
+        base = m.largest
+        with _Largest() as m:
+            probe_attention(model, inp, keep_weights=False, block_size=4)
+        assert m.largest <= max(base, b * h * 4 * n) < full
+        with _Largest() as m:
+            probe_attention(model, inp, keep_weights=True, block_size=4)
+        assert m.largest == full
