@@ -59,7 +59,7 @@ def test_entropy_equals_hook_pattern(case, padded):
     toks = torch.randint(0, VOCAB, (2, S), generator=torch.Generator().manual_seed(2))
     pad = torch.ones(2, S, dtype=torch.long)
     if padded:
-        pad[1, S - 3:] = 0
+        pad[1, :3] = 0  # left padding: real queries must not see the padded keys
     model.eval()
     logits, cache = model.run_with_cache(toks, attention_mask=pad)
     model.train()
@@ -92,3 +92,41 @@ def test_rejects_other_models():
         probe_lens(torch.nn.Linear(2, 2), torch.zeros(1, 2))
     with pytest.raises(InputError, match="block_size"):
         probe_lens(_bridge(), torch.zeros(1, S, dtype=torch.long), block_size=-1)
+
+
+def _hf_bridge(arch: str):
+    """A bridge around a tiny Hugging Face model (TransformerLens reimplements its attention and
+    passes the pre-softmax scores through hook_attn_scores)."""
+    transformers = pytest.importorskip("transformers")
+    from transformer_lens.model_bridge.sources._bridge_builder import build_bridge_from_module
+
+    torch.manual_seed(0)
+    if arch == "GPT2LMHeadModel":
+        cfg = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=VOCAB, n_positions=32,
+                                      initializer_range=0.4, bos_token_id=0, eos_token_id=0)
+        hf = transformers.GPT2LMHeadModel(cfg)
+    else:
+        cfg = transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                       num_attention_heads=4, num_key_value_heads=2, initializer_range=0.4,
+                                       bos_token_id=0, eos_token_id=0, pad_token_id=0)
+        hf = transformers.LlamaForCausalLM(cfg)
+    return build_bridge_from_module(hf.eval(), arch, hf_config=hf.config)
+
+
+@pytest.mark.parametrize("arch", ["GPT2LMHeadModel", "LlamaForCausalLM"])
+def test_bridge_around_hf_model(arch):
+    model = _hf_bridge(arch)
+    toks = torch.randint(0, VOCAB, (2, S), generator=torch.Generator().manual_seed(2))
+    pad = torch.ones(2, S, dtype=torch.long)
+    pad[1, :3] = 0
+    model.eval()
+    logits, cache = model.run_with_cache(toks, attention_mask=pad)
+    rec = probe_lens(model, {"input": toks, "attention_mask": pad})
+    assert torch.equal(rec.output, logits) and len(rec.layers) == 2
+    for i, layer in enumerate(rec.layers):
+        p = cache[f"blocks.{i}.attn.hook_pattern"]
+        _close(layer.entropy, _oracle(p, pad), 1e-5)
+        assert layer.eps.tolist() == pytest.approx([math.sqrt(8)] * 4)
+    streamed = probe_lens(model, {"input": toks, "attention_mask": pad}, keep_weights=False, block_size=3)
+    for a, b in zip(rec.layers, streamed.layers):
+        _close(a.entropy, b.entropy, 1e-6)

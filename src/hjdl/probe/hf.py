@@ -197,7 +197,8 @@ class _Session:
         self.layers.append(_layer_probe(
             name=self.names.get(id(module), type(module).__name__), kind=type(module).__name__,
             weights=streamed.weights, entropy=entropy, eps=streamed.eps, head_entropy=head,
-            regime=[regime(float(v), self.bands) for v in head], layer=len(self.layers)))
+            regime=[regime(float(v), self.bands) for v in head], layer=len(self.layers),
+            visible=streamed.visible))
 
 
 def _layer_probe(**values) -> LayerProbe:
@@ -313,7 +314,9 @@ def probe_transformers(model: nn.Module, inputs, *, keep_weights: bool = True,
         float64 model); ``NaN`` for a query that sees fewer than two keys and for the *padded*
         query positions (``inputs["attention_mask"] == 0``), which are left out of
         ``head_entropy`` (the ``nanmean`` over batch and queries). ``eps`` is ``(H,)``.
-        ``output`` is the model's output, ``was_training`` the model's mode before the call.
+        ``visible`` is ``(B, H, Q)``, the keys each query
+        sees. ``output`` is the model's output, ``was_training`` whether any module was in
+        training mode before the call.
 
     Raises:
         InputError: not a Hugging Face model, a model whose attention does not go through the
@@ -339,7 +342,7 @@ def probe_transformers(model: nn.Module, inputs, *, keep_weights: bool = True,
     if not isinstance(keep_weights, bool):
         raise InputError(f"keep_weights: expected True or False, received {keep_weights!r}")
     _register()
-    was_training = bool(model.training)
+    was_training = any(m.training for m in model.modules())
     names = {id(m): n for n, m in model.named_modules()}
     session = _Session(names, keep_weights, block_size, threshold, _query_mask(inputs), tuple(bands))
     token = _SESSION.set(session)
@@ -355,6 +358,4 @@ def probe_transformers(model: nn.Module, inputs, *, keep_weights: bool = True,
         _SESSION.reset(token)
     if not session.layers:
         raise _unsupported(model, "made no call to its attention function during the forward")
-    record = AttentionProbe(layers=session.layers, output=output)
-    record.was_training = was_training
-    return record
+    return AttentionProbe(layers=session.layers, output=output, was_training=was_training)

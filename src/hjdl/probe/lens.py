@@ -16,11 +16,19 @@ offline with random weights). :func:`probe_lens` reads both:
   4-D float: entries ``< -1`` masked and the others ignored, as the module does). Grouped
   query heads follow the module's ``repeat_interleave`` order. Nothing is recomputed through
   the bridge's hook points, so ``hook_q`` / ``hook_pattern`` fire once, as without the probe.
-* **a bridge around a Hugging Face model**: its attention modules call the attention interface,
-  and the bridge is probed as :func:`hjdl.probe.hf.probe_transformers` probes the model.
+* **a bridge around a Hugging Face model** (``boot_transformers`` or ``build_bridge_from_module``;
+  tested: GPT-2, Llama): TransformerLens recomputes attention itself (rotated ``q``, ``k``, the
+  HF module's scaling, soft cap, its causal / padding mask) and passes the pre-softmax logits
+  through ``hook_attn_scores``. A forward hook on that hook point reads the logits the softmax
+  receives (after any user hook); entries ``<= mask_threshold`` (``finfo.min``, ``-inf``) are
+  masked and the rest are the logits, streamed through :func:`~hjdl.probe._stream.gibbs_entropy`
+  as a bias. ``eps`` is ``1 / scaling`` of the wrapped HF module (``sqrt(d_head)`` if it has
+  none); the entropies do not depend on it.
+* other bridges whose attention delegates to the Hugging Face module are handed to
+  :func:`hjdl.probe.hf.probe_transformers` (the attention interface).
 
 The model runs in eval mode (bridges are built in training mode) and every module's ``training``
-flag is restored afterwards; ``was_training`` records the model's mode before the call.
+flag is restored afterwards; ``was_training`` records whether any module was in training mode.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ._stream import _threshold, gibbs_entropy
+from ._stream import _threshold, additive_to_allowed, gibbs_entropy
 from .attention import REGIME_BANDS, AttentionProbe, _check_bands, _check_inputs, regime
 from .hf import _check_block_size, _layer_probe, _query_mask, probe_transformers
 
@@ -41,11 +49,21 @@ __all__ = ["probe_lens"]
 def _lens():
     try:
         from transformer_lens.model_bridge import TransformerBridge
+        from transformer_lens.model_bridge.generalized_components.attention import AttentionBridge
         from transformer_lens.model_bridge.sources.native.model import NativeAttention
     except ImportError as exc:  # pragma: no cover - the extra is part of the dev install
         raise InputError("model: probing a TransformerLens model needs the optional extra hjdl[lens] "
                          "(TransformerLens >= 4, pip install 'hjdl[lens]')") from exc
-    return TransformerBridge, NativeAttention
+    return TransformerBridge, NativeAttention, AttentionBridge
+
+
+def _scores_bridges(model, AttentionBridge) -> list:
+    """Bridge attention components that compute the scores themselves and pass the pre-softmax
+    logits (scaled, soft-capped, masked) through ``hook_attn_scores`` (the generic
+    ``AttentionBridge`` fires that hook after the fact with the pattern, so it is not one)."""
+    return [(n, m) for n, m in model.named_modules()
+            if isinstance(m, AttentionBridge) and type(m).forward is not AttentionBridge.forward
+            and isinstance(getattr(m, "hook_attn_scores", None), nn.Module)]
 
 
 def _name(qualified: str) -> str:
@@ -94,23 +112,52 @@ def probe_lens(model: nn.Module, inputs, *, keep_weights: bool = True,
         >>> tuple(rec.layers[0].entropy.shape), [round(e, 4) for e in rec.layers[0].eps.tolist()]
         ((1, 2, 4), [2.8284, 2.8284])
     """
-    Bridge, NativeAttention = _lens()
+    Bridge, NativeAttention, AttentionBridge = _lens()
     if not isinstance(model, Bridge):
         raise InputError(f"model: expected a TransformerLens TransformerBridge (TransformerLens >= 4 has no "
                          f"HookedTransformer), received {type(model).__name__}")
     natives = [(n, m) for n, m in model.named_modules() if isinstance(m, NativeAttention)]
-    if not natives:
+    scored = _scores_bridges(model, AttentionBridge)
+    if not natives and not scored:
         return probe_transformers(model, inputs, keep_weights=keep_weights, bands=bands, grad=grad,
                                   block_size=block_size, mask_threshold=mask_threshold)
     _check_bands(bands)
     _check_inputs(inputs)
     _check_block_size(block_size)
-    _threshold(mask_threshold)
+    threshold = _threshold(mask_threshold)
     if not isinstance(keep_weights, bool):
         raise InputError(f"keep_weights: expected True or False, received {keep_weights!r}")
     query_mask = _query_mask(inputs)
     layers: list = []
     captured: dict[int, dict] = {}
+
+    def record(module, streamed, eps):
+        entropy = streamed.entropy
+        B, H, Q = entropy.shape
+        if query_mask is not None and query_mask.shape == (B, Q):
+            entropy = entropy.masked_fill(~query_mask.to(entropy.device)[:, None, :], math.nan)
+        head = torch.nanmean(entropy.detach().transpose(0, 1).reshape(H, -1).float(), dim=1)
+        layers.append(_layer_probe(
+            name=names[id(module)], kind=type(module).__name__, weights=streamed.weights, entropy=entropy,
+            eps=eps, head_entropy=head, regime=[regime(float(v), tuple(bands)) for v in head],
+            layer=len(layers), visible=streamed.visible))
+
+    def scores_hook(bridge):
+        def hook(_module, _args, scores):
+            # the logits the softmax receives: z = 0·0 + bias reproduces them exactly
+            allowed, bias = additive_to_allowed(scores, threshold)
+            B, H, Q, K = scores.shape
+            streamed = gibbs_entropy(scores.new_zeros(B, H, Q, 1), scores.new_zeros(B, 1, K, 1), scale=1.0,
+                                     allowed=allowed, bias=bias, block_size=block_size,
+                                     keep_weights=keep_weights)
+            scaling = getattr(bridge.original_component, "scaling", None)
+            d_head = getattr(model.cfg, "d_head", None)
+            if scaling is None and d_head:
+                scaling = d_head ** -0.5
+            eps = (torch.full((H,), 1.0 / float(scaling), dtype=streamed.entropy.dtype)
+                   if scaling else torch.full((H,), math.nan, dtype=streamed.entropy.dtype))
+            record(bridge, streamed, eps)
+        return hook
 
     def capture(slot):
         def hook(_module, _args, out):
@@ -138,18 +185,10 @@ def probe_lens(model: nn.Module, inputs, *, keep_weights: bool = True,
         cap = module.attn_scores_soft_cap
         streamed = gibbs_entropy(q, k, scale=1.0 / module.scale, allowed=~hidden, block_size=block_size,
                                  keep_weights=keep_weights, softcap=cap if cap > 0 else None)
-        entropy = streamed.entropy
-        if query_mask is not None and query_mask.shape == (B, S):
-            entropy = entropy.masked_fill(~query_mask.to(entropy.device)[:, None, :], math.nan)
-        H = entropy.shape[1]
-        head = torch.nanmean(entropy.detach().transpose(0, 1).reshape(H, -1).float(), dim=1)
-        layers.append(_layer_probe(
-            name=names[id(module)], kind=type(module).__name__, weights=streamed.weights, entropy=entropy,
-            eps=streamed.eps, head_entropy=head, regime=[regime(float(v), tuple(bands)) for v in head],
-            layer=len(layers)))
+        record(module, streamed, streamed.eps)
 
-    names = {id(m): _name(n) for n, m in natives}
-    was_training = bool(model.training)
+    names = {id(m): _name(n) for n, m in natives + scored}
+    was_training = any(m.training for m in model.modules())
     modes = [(m, m.training) for m in model.modules()]
     handles = []
     try:
@@ -159,6 +198,8 @@ def probe_lens(model: nn.Module, inputs, *, keep_weights: bool = True,
             handles.append(m.register_forward_hook(post_hook, with_kwargs=True))
             handles.append(m.q.register_forward_hook(capture((id(m), "q"))))
             handles.append(m.k.register_forward_hook(capture((id(m), "k"))))
+        for _, m in scored:
+            handles.append(m.hook_attn_scores.register_forward_hook(scores_hook(m)))
         with torch.set_grad_enabled(grad):
             output = _call(model, inputs)
     finally:
@@ -166,6 +207,4 @@ def probe_lens(model: nn.Module, inputs, *, keep_weights: bool = True,
             h.remove()
         for m, flag in modes:
             m.training = flag
-    record = AttentionProbe(layers=layers, output=output)
-    record.was_training = was_training
-    return record
+    return AttentionProbe(layers=layers, output=output, was_training=was_training)
