@@ -57,16 +57,18 @@ def _sync(device):
 
 
 def calls(model, x, block_size):
-    """The three variants, each a zero-argument callable returning something to keep alive."""
+    """The three variants, each a zero-argument callable returning what it keeps alive (no key/value
+    cache in any of them, so only the attention read-out differs)."""
     def sdpa():
         model.set_attn_implementation("sdpa")
         with torch.no_grad():
-            out = model(input_ids=x).last_hidden_state
+            out = model(input_ids=x, use_cache=False).last_hidden_state
         _sync(x.device)
         return out
 
     def probe():
-        rec = probe_attention(model, {"input_ids": x}, keep_weights=False, block_size=block_size)
+        rec = probe_attention(model, {"input_ids": x, "use_cache": False}, keep_weights=False,
+                              block_size=block_size)
         _sync(x.device)
         return rec
 
@@ -74,7 +76,7 @@ def calls(model, x, block_size):
         model.set_attn_implementation("eager")
         try:
             with torch.no_grad():
-                out = model(input_ids=x, output_attentions=True)
+                out = model(input_ids=x, use_cache=False, output_attentions=True)
         finally:
             model.set_attn_implementation("sdpa")
         _sync(x.device)
