@@ -13,8 +13,9 @@ the model's number of positions, at most 1024) and probed with
 queries). Written into ``DIR`` (default ``runs/probe``), each file atomically:
 
 * ``heads.csv``: ``layer, head, eps, mean_normalised_entropy, regime`` (one row per head);
-* ``heads.json``: the same rows, plus the model, the tokens and windows probed, the bands and the
-  regime fractions;
+* ``heads.json``: the same rows (and each head's module name), plus the model, the tokens and
+  windows probed (a last window of one token is left out: its query sees one key), the bands and
+  the regime fractions;
 * ``head_entropy.png`` (layer x head map), ``entropy_depth.png`` (entropy against depth, "depth
   as HJ time"), ``attention_maps.png`` (the most particle-like and most wave-like heads, on the
   first window, at most 64 tokens).
@@ -259,7 +260,8 @@ def _probe(args, command) -> int:
         "model": args.model,
         "model_class": type(model).__name__,
         "source": source,
-        "tokens": int(len(ids)),
+        "tokens": int(full.numel() + (rest.numel() if rest is not None else 0)),  # probed
+        "tokens_in_text": int(len(ids)),
         "windows": int(len(full) + (rest is not None)),
         "max_length": int(length),
         "layers": int(entropy.shape[0]),

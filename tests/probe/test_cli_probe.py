@@ -149,6 +149,11 @@ def test_prompt_and_default_length(checkpoint, tmp_path, capsys):
     summary = json.loads((out / "heads.json").read_text())
     assert summary["max_length"] == POSITIONS and summary["windows"] == 1
     assert "probed 8 heads" in capsys.readouterr().out
+    # a last window of one token is left out (its query sees one key) and not counted as probed
+    assert run(["probe", str(folder), "--prompt", TEXT[:41], "--max-length", "40", "--out", str(out),
+                "--no-progress"]) == 0
+    summary = json.loads((out / "heads.json").read_text())
+    assert (summary["windows"], summary["tokens"], summary["tokens_in_text"]) == (1, 40, 41)
 
 
 def _bad_inputs(folder, tmp_path):
