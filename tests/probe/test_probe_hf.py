@@ -343,3 +343,12 @@ def test_probe_attention_dispatches_here():
                                                                        "model.layers.1.self_attn"]
     for x, y in zip(a.layers, b.layers):
         _assert_close_nan(x.entropy, y.entropy, 0)
+
+
+def test_grad_flows_to_the_query_projection():
+    """grad=True: the entropy is a differentiable function of the weights (through the post-RoPE q)."""
+    model = _model("llama", "sdpa")
+    rec = probe_transformers(model, _inputs(False), grad=True, keep_weights=False)
+    rec.layers[1].entropy.nansum().backward()
+    assert model.model.layers[1].self_attn.q_proj.weight.grad.abs().sum() > 0
+    assert model.model.layers[1].self_attn.v_proj.weight.grad is None  # v never enters the entropy
