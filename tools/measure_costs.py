@@ -7,8 +7,8 @@ starts. Usage (from the repository root)::
     python tools/measure_costs.py --only quadrature --presets paper --unit-timeout 600
 
 For a preset marked ``measured`` every unit ran, one after the other in one process (wall
-seconds, including assembly). Otherwise (``--sample``, the default for ``paper``) the first
-``--sample`` units ran and the cost is their mean times the number of units: ``estimate``. A
+seconds; with ``--full`` including assembly, else each unit in a child process). Otherwise (the default for ``paper``) the first ``--sample`` units and the last
+one ran and the cost is their mean times the number of units: ``estimate``. A
 unit that did not finish within ``--unit-timeout`` seconds (run in a child process, killed then)
 gives a lower bound: ``at least``. The machine (cores, CPU model, load average during the
 measurement) and the date are recorded with the numbers: a loaded machine inflates them.
@@ -80,15 +80,18 @@ def _measure_sample(exp, preset: str, sample: int, timeout: float) -> dict:
     config = exp.config(preset)
     n = len(exp.units(config, 0))
     times, finished = [], True
-    for index in range(min(sample, n)):
+    # the first units and the last one (units often grow along their list: d = 1, 2, 4; N up)
+    indices = sorted(set(list(range(min(sample, n))) + ([n - 1] if n > 1 else [])))
+    for index in indices:
         seconds, ok = _time_unit(exp.name, preset, index, timeout)
         times.append(seconds)
         if not ok:
             finished = False
             break
     per_unit = sum(times) / len(times)
-    return {"units": n, "seconds": round(per_unit * n, 1), "kind": "estimate" if finished else "at least",
-            "sampled_units": len(times), "seconds_per_sampled_unit": [round(t, 2) for t in times]}
+    kind = ("measured" if len(times) == n else "estimate") if finished else "at least"
+    return {"units": n, "seconds": round(per_unit * n, 1), "kind": kind,
+            "sampled_units": indices[:len(times)], "seconds_per_sampled_unit": [round(t, 2) for t in times]}
 
 
 def main(argv=None) -> int:
