@@ -12,6 +12,11 @@ declarative presets (plain dicts, at least ``"quick"`` and ``"paper"``)::
 
     get("identity").run("quick", seed=0)
 
+An experiment whose work splits into independent units (config point × seed) declares them
+with ``register(..., units=..., run_unit=..., assemble=...)``: ``hjdl run`` / ``hjdl reproduce``
+then run the units on local processes or Ray and resume from stored unit results (see
+:func:`register` and :mod:`hjdl.experiments.units`); :meth:`Experiment.run` runs them serially.
+
 The library does no I/O: a :class:`Result` is a record; ``hjdl run`` / ``hjdl reproduce``
 write it (``result.json``), its config, its metadata and its figures.
 
