@@ -130,3 +130,21 @@ def test_bridge_around_hf_model(arch):
     streamed = probe_lens(model, {"input": toks, "attention_mask": pad}, keep_weights=False, block_size=3)
     for a, b in zip(rec.layers, streamed.layers):
         _close(a.entropy, b.entropy, 1e-6)
+
+
+def test_probe_attention_dispatches_bridges_to_the_lens_probe(monkeypatch):
+    """``hjdl.probe.probe_attention`` recognises a TransformerLens 4 ``TransformerBridge`` and
+    hands it to :func:`probe_lens` (with a broken dispatch it says 'nothing to probe')."""
+    from hjdl.probe import probe_attention
+    import hjdl.probe.lens as lens
+
+    model = _bridge()
+    toks = torch.randint(0, VOCAB, (1, S), generator=torch.Generator().manual_seed(3))
+    seen = []
+    real = lens.probe_lens
+    monkeypatch.setattr(lens, "probe_lens", lambda *a, **k: seen.append(k) or real(*a, **k))
+    rec = probe_attention(model, toks, keep_weights=False, block_size=3)
+    assert len(seen) == 1 and seen[0]["block_size"] == 3 and seen[0]["keep_weights"] is False
+    direct = probe_lens(model, toks)
+    for x, y in zip(rec.layers, direct.layers):
+        _close(x.entropy, y.entropy, 1e-6)

@@ -11,7 +11,7 @@ by ``log`` of the number of keys the query really sees, and a regime by the auth
 * ``mixed``: ``0.33 <= H/log n < 0.66``,
 * ``wave``: ``>= 0.66`` (attention spread over many keys).
 
-Hugging Face ``transformers`` models and TransformerLens ``HookedTransformer`` models are
+Hugging Face ``transformers`` models and TransformerLens models (``TransformerBridge`` in TransformerLens 4, ``HookedTransformer`` before) are
 handed to their adapters (:mod:`hjdl.probe.hf`, :mod:`hjdl.probe.lens`).
 
 How the modules are read. The probe wraps each module's ``forward`` for the duration of the call
@@ -69,7 +69,7 @@ SUPPORTED: tuple[str, ...] = (
     "torch.nn.MultiheadAttention", "hjdl.nn.GibbsAttention",
     "torch.nn.TransformerEncoder / TransformerEncoderLayer (incl. the nested-tensor fast path)",
     "Hugging Face transformers models (GPT-2, BERT, Llama, Qwen2, Mistral, ... with eager or SDPA attention)",
-    "TransformerLens HookedTransformer")
+    "TransformerLens TransformerBridge (TransformerLens 4)")
 
 
 def regime(normalised_entropy: float, bands: tuple[float, float] = REGIME_BANDS) -> str:
@@ -402,7 +402,7 @@ def _framework(model) -> str | None:
         mod = getattr(cls, "__module__", "") or ""
         if cls.__name__ == "PreTrainedModel" and mod.split(".")[0] == "transformers":
             return "hf"
-        if cls.__name__ == "HookedTransformer" and mod.split(".")[0] == "transformer_lens":
+        if cls.__name__ in ("TransformerBridge", "HookedTransformer") and mod.split(".")[0] == "transformer_lens":
             return "lens"
     return None
 
@@ -490,7 +490,7 @@ def probe_attention(model: nn.Module, inputs, *, keep_weights: bool = True,
         model: an ``nn.Module`` containing ``torch.nn.MultiheadAttention``,
             :class:`~hjdl.nn.attention.GibbsAttention` or ``torch.nn.TransformerEncoderLayer``
             modules (used unchanged), a Hugging Face ``transformers`` model (handed to
-            :func:`hjdl.probe.hf.probe_transformers`) or a TransformerLens ``HookedTransformer``
+            :func:`hjdl.probe.hf.probe_transformers`) or a TransformerLens ``TransformerBridge``
             (handed to :func:`hjdl.probe.lens.probe_lens`), with the same arguments.
         inputs: a tensor (``model(inputs)``), a tuple/list (``model(*inputs)``) or a dict
             (``model(**inputs)``); its floating tensors have no NaN or ``+inf`` (``-inf`` masks).
