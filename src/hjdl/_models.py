@@ -449,33 +449,32 @@ def require_pandas():
     return pandas
 
 
-def _short(value: Any) -> str:
-    """A value in a few characters: arrays by shape and dtype (their values when tiny)."""
-    if isinstance(value, torch.Tensor):
-        if value.numel() <= 3:
-            return repr(value.detach().cpu().tolist()) if value.ndim else f"{float(value):.4g}"
-        return f"tensor{tuple(value.shape)}"
-    if isinstance(value, np.ndarray):
-        if value.size <= 3:
-            return repr(value.tolist())
-        return f"array{value.shape}"
-    if isinstance(value, float):
-        return f"{value:.4g}"
+def _fmt(value: Any) -> str:
+    """Numbers to 4 significant digits, recursively through lists, tuples and dicts."""
+    if isinstance(value, (bool, np.bool_, str)) or value is None:
+        return repr(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return f"{float(value):.4g}"
     if isinstance(value, (list, tuple)):
-        if len(value) <= 3 and all(isinstance(v, (numbers.Number, str)) for v in value):
-            return repr(value)
-        return f"[{len(value)} {type(value[0]).__name__ if value else 'items'}]"
-    if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:37] + "...")
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+        inner = ", ".join(_fmt(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items()) + "}"
+    return repr(value)
 
 
-def _mean(t) -> float:
-    t = torch.as_tensor(t)
-    if t.numel() == 0:
-        return float("nan")
-    return float(t.double().mean()) if t.dtype != torch.bool else float(t.double().mean())
+def _short(value: Any) -> str:
+    """A value in a few characters: arrays by shape (their values when tiny), numbers to 4 digits."""
+    if isinstance(value, torch.Tensor):
+        return _fmt(value.detach().cpu().tolist()) if value.numel() <= 3 else f"tensor{tuple(value.shape)}"
+    if isinstance(value, np.ndarray):
+        return _fmt(value.tolist()) if value.size <= 3 else f"array{value.shape}"
+    if isinstance(value, (list, tuple)) and len(value) > 3:
+        return f"[{len(value)} {type(value[0]).__name__}]"
+    text = _fmt(value) if not isinstance(value, str) else repr(value if len(value) <= 40 else value[:37] + "...")
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class Record:
@@ -497,8 +496,7 @@ class Record:
         parts = [f"{f.name}={_short(getattr(self, f.name))}" for f in fields(self)
                  if not f.name.startswith("_")]
         keys = self._key_numbers()
-        head = ", ".join(f"{k}={_short(v) if not isinstance(v, float) else format(v, '.4g')}"
-                         for k, v in keys.items())
+        head = ", ".join(f"{k}={_short(v)}" for k, v in keys.items())
         text = f"{type(self).__name__}({head + '; ' if head else ''}{', '.join(parts)})"
         if len(text) > self._MAX_REPR:
             text = text[: self._MAX_REPR - 4] + "...)"
@@ -507,14 +505,17 @@ class Record:
     def summary(self) -> str:
         """The key numbers in one line."""
         keys = self._key_numbers()
-        return f"{type(self).__name__}: " + ", ".join(
-            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in keys.items())
+        return f"{type(self).__name__}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in keys.items())
 
     def to_frame(self):
         """A pandas DataFrame, one row per point (see the class for its columns); needs pandas."""
         pd = require_pandas()
         cols = self._frame_columns()
         return pd.DataFrame({k: np.asarray(v) for k, v in cols.items()})
+
+
+#: Plural names of the critical-point kinds (for summaries).
+PLURAL = {"minimum": "minima", "maximum": "maxima", "saddle": "saddles", "degenerate": "degenerate"}
 
 
 def batch_columns(batch_shape: tuple, values: dict[str, Any], index_names: tuple[str, ...]) -> dict:

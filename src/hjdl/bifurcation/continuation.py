@@ -30,6 +30,7 @@ import torch
 
 from .._progress import progress as _progress
 from .._validation import check_int, check_real
+from .._models import PLURAL, Record, batch_columns, require_pandas
 from ..errors import InputError
 from .critical import DEGENERATE, KINDS, MAXIMUM, MINIMUM, SADDLE, _fine_seeds, _largest_axis, check_bounds, \
     check_grid, check_input_dim, classify, critical_points
@@ -39,8 +40,8 @@ from .landscape import _check_layer, _check_positive_eps, _landscape
 __all__ = ["Branch", "Fold", "BoundaryExit", "BifurcationDiagram", "continuation"]
 
 
-@dataclass
-class Branch:
+@dataclass(repr=False)
+class Branch(Record):
     """One traced curve of critical points: ``x`` ``(K, d)``, ``eps`` ``(K,)``, ``H`` ``(K,)``,
     ``kind`` ``(K,)`` (codes of :data:`~hjdl.bifurcation.KINDS`; ``-1`` at refined folds),
     ``det`` ``(K,)`` of ``∇²H``, and why each end stopped (``ends``)."""
@@ -52,9 +53,25 @@ class Branch:
     det: np.ndarray
     ends: tuple[str, str]
 
+    def _key_numbers(self) -> dict:
+        return {"points": int(self.eps.size), "eps_range": (float(self.eps.min()), float(self.eps.max()))
+                if self.eps.size else (), "ends": self.ends}
 
-@dataclass
-class Fold:
+    def summary(self) -> str:
+        k = self._key_numbers()
+        lo, hi = k["eps_range"] if k["eps_range"] else (math.nan, math.nan)
+        return (f"Branch of {k['points']} critical points over eps [{lo:.4g}, {hi:.4g}] in "
+                f"{self.x.shape[-1]}-D; ends: {self.ends[0]}, {self.ends[1]}")
+
+    def _frame_columns(self) -> dict:
+        cols = batch_columns((int(self.eps.size),), {"eps": self.eps, "x": self.x, "H": self.H,
+                                                     "det": self.det}, ("step",))
+        cols["kind"] = np.asarray([KINDS[int(k)] for k in self.kind], dtype=object)
+        return cols
+
+
+@dataclass(repr=False)
+class Fold(Record):
     """A fold (saddle-node) point: ``eps``, ``x`` ``(d,)``, ``H``, the two ``kinds`` that meet
     (names), the residuals ``grad_norm = |∇H|`` and ``det = det ∇²H`` there, whether the branch
     turns back in eps (``turning``), whether Newton on the extended system converged
@@ -71,9 +88,21 @@ class Fold:
     branch: int
     turning_to: str = "lower"
 
+    def _key_numbers(self) -> dict:
+        return {"eps": self.eps, "kinds": self.kinds, "H": self.H, "refined": self.refined}
 
-@dataclass
-class BoundaryExit:
+    def summary(self) -> str:
+        where = ", ".join(f"{v:.4g}" for v in np.atleast_1d(self.x))
+        return (f"Fold at eps {self.eps:.6g}, x = ({where}): a {self.kinds[0]} meets a {self.kinds[1]} "
+                f"(branch {self.branch}, {'refined' if self.refined else 'not refined'}, |grad H| "
+                f"{self.grad_norm:.2g})")
+
+    def _frame_columns(self) -> dict:
+        return _event_rows([self])
+
+
+@dataclass(repr=False)
+class BoundaryExit(Record):
     """A branch crossing the edge of the box: the count of its ``kind`` changes by one at ``eps``
     without any fold (``change`` = +1 when the point enters the box as eps grows, −1 when it
     leaves). ``x`` ``(d,)`` is the crossing point (linear interpolation between traced points)."""
@@ -84,9 +113,15 @@ class BoundaryExit:
     change: int
     branch: int
 
+    def _key_numbers(self) -> dict:
+        return {"eps": self.eps, "kind": self.kind, "change": self.change}
 
-@dataclass
-class BifurcationDiagram:
+    def _frame_columns(self) -> dict:
+        return _event_rows([self])
+
+
+@dataclass(repr=False)
+class BifurcationDiagram(Record):
     """Result of :func:`continuation`: branches, folds, and counts of critical points vs eps."""
 
     branches: list[Branch]
@@ -97,6 +132,42 @@ class BifurcationDiagram:
     anchors: np.ndarray
     notes: list[str] = field(default_factory=list)
     exits: list[BoundaryExit] = field(default_factory=list)
+
+    def _key_numbers(self) -> dict:
+        return {"eps": (self.eps_min, self.eps_max), "dim": int(self.bounds.shape[0]),
+                "branches": len(self.branches), "points": int(sum(br.eps.size for br in self.branches)),
+                "folds": len(self.folds), "exits": len(self.exits)}
+
+    def __repr__(self) -> str:
+        k = self._key_numbers()
+        folds = ", ".join(f"{f.eps:.4g}" for f in self.folds[:6]) + (", ..." if len(self.folds) > 6 else "")
+        text = (f"BifurcationDiagram(eps=[{self.eps_min:.4g}, {self.eps_max:.4g}], d={k['dim']}, "
+                f"branches={k['branches']} ({k['points']} points), folds={k['folds']} at eps [{folds}], "
+                f"boundary exits={k['exits']}, anchors={self.anchors.size}, notes={len(self.notes)})")
+        return text if len(text) <= self._MAX_REPR else text[: self._MAX_REPR - 4] + "...)"
+
+    def summary(self) -> str:
+        """The branches, the folds with their eps and kinds, and the counts at both ends."""
+        k = self._key_numbers()
+        ends = self.counts([self.eps_min, self.eps_max])
+        at = lambda i: ", ".join(f"{v[i]} {n if v[i] == 1 else PLURAL[n]}" for n, v in ends.items())  # noqa: E731
+        folds = "; ".join(f"eps {f.eps:.4g}: {f.kinds[0]} + {f.kinds[1]}" for f in self.folds[:5])
+        more = f" (+{len(self.folds) - 5} more)" if len(self.folds) > 5 else ""
+        return (f"{k['branches']} branches of critical points over eps [{self.eps_min:.4g}, "
+                f"{self.eps_max:.4g}] in {k['dim']}-D; {k['folds']} fold(s){': ' + folds + more if folds else ''}; "
+                f"{k['exits']} boundary exit(s); at eps_min {at(0)}, at eps_max {at(1)}")
+
+    def to_frame(self, what: str = "points"):
+        """pandas DataFrame: ``what="points"`` (default) one row per traced point (branch, eps,
+        x_0.., H, det, kind); ``"events"`` one row per fold and boundary exit (sorted by eps)."""
+        pd = require_pandas()
+        if what == "events":
+            return pd.DataFrame(_event_rows([*self.folds, *self.exits]))
+        if what != "points":
+            raise InputError(f"what: expected 'points' or 'events', received {what!r}")
+        frames = [pd.DataFrame({"branch": i, **br._frame_columns()}) for i, br in enumerate(self.branches)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            {"branch": [], "step": [], "eps": [], "H": [], "det": [], "kind": []})
 
     def events(self, eps_lo: float = 0.0, eps_hi: float = math.inf) -> list[tuple[float, str, dict]]:
         """Every reason for the counts to change in ``(eps_lo, eps_hi)``, sorted by eps:
@@ -151,6 +222,21 @@ class BifurcationDiagram:
         """
         import importlib
         return importlib.import_module("hjdl.plotting.bifurcation_plots").plot_diagram(self, ax=ax)
+
+
+def _event_rows(events: list) -> dict:
+    """Columns of folds and boundary exits, sorted by eps."""
+    events = sorted(events, key=lambda e: e.eps)
+    d = max([np.atleast_1d(e.x).size for e in events], default=0)
+    cols = {"event": [("fold" if isinstance(e, Fold) else "boundary") for e in events],
+            "eps": [e.eps for e in events], "branch": [e.branch for e in events],
+            "kinds": [("/".join(e.kinds) if isinstance(e, Fold) else e.kind) for e in events],
+            "change": [(-1 if e.turning_to == "lower" else 1) if isinstance(e, Fold) else e.change
+                       for e in events],
+            "H": [e.H if isinstance(e, Fold) else math.nan for e in events]}
+    for j in range(min(d, 8)):
+        cols[f"x_{j}"] = [float(np.atleast_1d(e.x)[j]) for e in events]
+    return cols
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,9 +19,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .._validation import as_tensor, check_finite, check_int, check_real
+from .._models import PLURAL, Record, batch_columns
 from ..errors import InputError, ShapeError
 from ._forms import bind, is_bare_array, one_layer, require
 from .landscape import _check_layer, _check_positive_eps, _landscape
@@ -99,8 +101,8 @@ def classify(hess: torch.Tensor, rel_tol: float = 1e-9) -> tuple[torch.Tensor, t
     return torch.where(degenerate, DEGENERATE, kind), lam
 
 
-@dataclass
-class CriticalPoints:
+@dataclass(repr=False)
+class CriticalPoints(Record):
     """Critical points of ``H`` at one eps (see :func:`critical_points`).
 
     Attributes:
@@ -125,6 +127,21 @@ class CriticalPoints:
         if n_deg:
             out["degenerate"] = n_deg
         return out
+
+    def _key_numbers(self) -> dict:
+        return {"eps": self.eps, "points": int(self.x.shape[0]), **self.counts(), "n_plateau": self.n_plateau}
+
+    def summary(self) -> str:
+        c = ", ".join(f"{v} {k if v == 1 else PLURAL[k]}" for k, v in self.counts().items())
+        return (f"CriticalPoints at eps {self.eps:.4g}: {self.x.shape[0]} in {self.x.shape[1]}-D ({c}); "
+                f"{self.n_plateau} start(s) ended on an underflow plateau")
+
+    def _frame_columns(self) -> dict:
+        cols = batch_columns((int(self.x.shape[0]),), {"x": self.x, "H": self.H, "grad_norm": self.grad_norm,
+                                                       "eigenvalue": self.eigenvalues}, ("point",))
+        cols["kind"] = np.asarray([KINDS[k] for k in self.kind.tolist()], dtype=object)
+        cols["eps"] = np.full(self.x.shape[0], self.eps)
+        return cols
 
 
 def _grid_starts(bounds: torch.Tensor, n: int) -> torch.Tensor:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .._validation import as_tensor, check_finite
+from .._models import Record, batch_columns
 from ..errors import InputError
 from ._model import GenericModel, LSEHeads, check_positive_int, model_and_labels, prepare_points
 from .certify import _check_threshold, _labels
@@ -27,8 +28,8 @@ __all__ = ["AttackResult", "attack"]
 MAX_ITERATIONS = 10**6
 
 
-@dataclass
-class AttackResult:
+@dataclass(repr=False)
+class AttackResult(Record):
     """``x_adv`` (B, d), ``success`` (B,) bool (margin <= 0 reached), ``margin`` (B,) the smallest
     margin found, ``distance`` (B,) = ``|x_adv − x|`` (<= radius)."""
 
@@ -36,6 +37,19 @@ class AttackResult:
     success: torch.Tensor
     margin: torch.Tensor
     distance: torch.Tensor
+
+    def _key_numbers(self) -> dict:
+        return {"points": int(self.success.numel()), "successes": int(self.success.sum()),
+                "max_distance": float(self.distance.max()) if self.distance.numel() else 0.0}
+
+    def summary(self) -> str:
+        k = self._key_numbers()
+        return (f"AttackResult: {k['successes']}/{k['points']} point(s) pushed across the decision "
+                f"(largest step {k['max_distance']:.4g})")
+
+    def _frame_columns(self) -> dict:
+        return batch_columns(tuple(self.success.shape), {"success": self.success, "margin": self.margin,
+                                                         "distance": self.distance}, ("point",))
 
 
 def _margin_fn(m, single: bool, y: torch.Tensor, thr: float):

@@ -27,13 +27,14 @@ import torch
 from scipy.optimize import minimize
 
 from .._validation import as_tensor, check_finite
+from .._models import Record
 from ..errors import ConvergenceError, ShapeError
 
 __all__ = ["Ball", "enclosing_ball"]
 
 
-@dataclass(frozen=True)
-class Ball:
+@dataclass(frozen=True, repr=False)
+class Ball(Record):
     """Minimum enclosing ball: ``center`` (d,), ``radius``, the support indices and KKT residuals.
 
     ``max_outside``: ``max_j |p_j − c| − R`` (<= round-off); ``min_weight``: the smallest
@@ -46,6 +47,17 @@ class Ball:
     weights: tuple[float, ...]
     max_outside: float
     min_weight: float
+
+    def _key_numbers(self) -> dict:
+        return {"radius": self.radius, "dim": int(self.center.numel()), "support": len(self.support),
+                "max_outside": self.max_outside}
+
+    def summary(self) -> str:
+        return (f"Ball of radius {self.radius:.6g} in {self.center.numel()}-D on {len(self.support)} support "
+                f"point(s); KKT residuals: max outside {self.max_outside:.2g}, min weight {self.min_weight:.2g}")
+
+    def _frame_columns(self) -> dict:
+        return {"support": np.asarray(self.support, dtype=int), "weight": np.asarray(self.weights, dtype=float)}
 
 
 def _circumcenter(P: np.ndarray, S: list[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from .._validation import _describe, as_tensor, check_choice, check_finite, common
+from .._models import Record, batch_columns
 from ..errors import DomainError, InputError, NonFiniteError, ShapeError
 from ._model import GenericModel, LSEHeads, model_and_labels, prepare_points
 from ._spectral import sqrt0 as _sqrt0
@@ -52,8 +53,8 @@ __all__ = ["Certificate", "certify", "radii_from_constants", "CURVATURE_SIDES"]
 CURVATURE_SIDES = ("one-sided", "two-sided")
 
 
-@dataclass
-class Certificate:
+@dataclass(repr=False)
+class Certificate(Record):
     """Certified ℓ2 radii and the quantities they are solved from (one entry per point).
 
     Attributes:
@@ -111,6 +112,35 @@ class Certificate:
         radius the margin never drops and the slack is ``m``)."""
         r = self.radius if r is None else r
         return self.margin - _drop(r, self.grad_norm, self.beta, self.lipschitz)
+
+    def _key_numbers(self) -> dict:
+        r = self.radius.reshape(-1).double()
+        out = {"points": int(r.numel()), "task": self.task, "available": self.available}
+        if self.available and r.numel():
+            out.update(median_radius=float(r.median()), min_radius=float(r.min()),
+                       max_radius=float(r.max()))
+        if self.correct is not None:
+            out["correct"] = int(self.correct.sum())
+        return out
+
+    def summary(self) -> str:
+        k = self._key_numbers()
+        if not self.available:
+            return f"Certificate of {k['points']} point(s) ({self.task}): no radius ({self.reason})"
+        ok = f"; {k['correct']}/{k['points']} correctly predicted" if "correct" in k else ""
+        return (f"Certificate of {k['points']} point(s) ({self.task}, {self.curvature} curvature, "
+                f"{self.bound} bound): certified l2 radius median {k['median_radius']:.4g} "
+                f"[min {k['min_radius']:.4g}, max {k['max_radius']:.4g}]{ok}")
+
+    def _frame_columns(self) -> dict:
+        shape = tuple(self.radius.shape)
+        cols = batch_columns(shape, {k: getattr(self, k) for k in (
+            "radius", "radius_second_order", "radius_first_order", "margin", "grad_norm", "beta",
+            "lipschitz", "prediction", "rival", "correct")}, ("point",))
+        if self.classes is not None and self.task == "classification":
+            cls = np.asarray(self.classes)
+            cols["predicted_label"] = cls[self.prediction.reshape(-1).cpu().numpy()]
+        return cols
 
 
 def _drop(r, G, beta, L):
