@@ -114,3 +114,24 @@ def test_quadrature_slope_verdicts_name_the_rival():
     assert Q._faster(row(-2.0, -2.1, -1.9), row(-1.0, -1.1, -0.9)) == "confirmed"
     assert Q._faster(row(-1.2, -1.6, -0.8), row(-1.0, -1.1, -0.9)) == "inconclusive"
     assert Q._faster(row(-0.9, -1.0, -0.8), row(-1.0, -1.1, -0.9)) == "not confirmed"
+
+
+def test_scaling_trained_units_are_independent_and_selection_uses_validation():
+    # a unit run alone (in any order) gives the same payload: its randomness comes from (seed, unit)
+    from hjdl.experiments import scaling_trained as mod
+
+    cfg = get("scaling-trained").config("quick", dims=[1, 2], widths=[4, 8, 16], steps=5, n_train=40, n_val=20,
+                                        n_test=20, seeds=2)
+    units = mod._units(cfg, 3)
+    assert units == [{"d": d, "N": N} for d in (1, 2) for N in (4, 8, 16)]
+    forward = [mod._run_unit(cfg, u, seed=3, progress=False) for u in units]
+    alone = mod._run_unit(cfg, units[4], seed=3, progress=False)
+    assert alone == forward[4]
+    assert mod._run_unit(cfg, units[4], seed=4, progress=False) != alone
+    res = mod._assemble(cfg, forward, seed=3)
+    for row in res.tables["rmse"].rows:  # the reported model is the seed with the lowest validation RMSE
+        d, N, eps, sched, val, test = row
+        entry = next(p for p in forward if p["d"] == d and p["N"] == N)["schedules"][sched]
+        k = int(np.argmin(entry["val"]))
+        assert (val, test) == (entry["val"][k], entry["test"][k]) and len(entry["val"]) == 2
+    assert get("scaling-trained").has_units

@@ -34,7 +34,7 @@ def test_weight_decay_matches_closed_form_ridge():
     X = rng.normal(size=(n, d)) * [1.0, 5.0, 0.2] + [3.0, -1.0, 0.0]
     y = X @ [2.0, -0.5, 4.0] + 10 + rng.normal(scale=0.5, size=n)
     alpha = 30.0
-    reg = HJRegressor(width=1, eps=1.0, alpha=alpha, early_stopping=False, max_iter=2000, lr=0.05, tol=0.0,
+    reg = HJRegressor(width=1, eps=1.0, alpha=alpha, early_stopping=False, standardize=True, max_iter=2000, lr=0.05, tol=0.0,
                       n_iter_no_change=10**6, refine="lbfgs", refine_iter=200, random_state=0).fit(X, y)
     mx, sx = X.mean(0), X.std(0)
     my, sy = y.mean(), y.std()
@@ -75,7 +75,8 @@ def test_estimator_early_stopping_attributes():
     rng = np.random.default_rng(2)
     X = rng.uniform(-2, 2, size=(200, 2))
     y = np.linalg.norm(X, axis=1) + rng.normal(scale=0.2, size=200)
-    reg = HJRegressor(width=64, eps=0.02, lr=0.05, n_iter_no_change=20, refine=None, random_state=0).fit(X, y)
+    reg = HJRegressor(width=64, eps=0.02, lr=0.05, early_stopping=True, n_iter_no_change=20, refine=None,
+                      random_state=0).fit(X, y)
     assert reg.best_iter_ is not None and reg.best_iter_ <= reg.n_iter_
     assert len(reg.validation_loss_curve_) == reg.n_iter_
     off = HJRegressor(width=64, eps=0.02, lr=0.05, early_stopping=False, refine=None, max_iter=30,
@@ -123,3 +124,15 @@ def test_bad_new_parameters_are_named(kw, word):
     X = np.random.default_rng(0).normal(size=(30, 2))
     with pytest.raises(InputError, match=word):
         HJRegressor(max_iter=1, **kw).fit(X, X[:, 0])
+
+
+def test_defaults_resolve_by_eps():
+    # eps="auto": the good-by-default fit; a numeric eps (a temperature in the data's units, as the
+    # experiments use it): the plain fit on every sample, raw units
+    assert HJRegressor()._resolved() == (True, True, 1e-4, 1e-4, 50)
+    assert HJRegressor(eps=0.1)._resolved() == (False, False, 0.0, 1e-7, 100)
+    assert HJRegressor(eps=0.1, alpha=0.5, early_stopping=True)._resolved()[1:3] == (True, 0.5)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2)) * 10
+    reg = HJRegressor(width=3, eps=0.1, max_iter=3, refine=None).fit(X, X[:, 0] ** 2)
+    assert reg.eps_ == 0.1 and reg.best_iter_ is None  # raw temperature kept, no validation split
