@@ -94,6 +94,26 @@ def _measure_sample(exp, preset: str, sample: int, timeout: float) -> dict:
             "sampled_units": indices[:len(times)], "seconds_per_sampled_unit": [round(t, 2) for t in times]}
 
 
+def _write(out: Path, data: dict, loads: list, all_experiments) -> None:
+    from hjdl._version import __version__
+
+    data["machine"] = {
+        "cores": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_during": [round(x, 2) for x in loads],
+    }
+    data["hjdl"] = __version__
+    data["how"] = ("tools/measure_costs.py: wall seconds on one process (torch threads: the default). "
+                   "'measured': every unit ran; 'estimate': the sampled units' mean times the number of "
+                   "units; 'at least': a sampled unit was cut off after the timeout.")
+    order = [e.name for e in all_experiments()]
+    data["experiments"] = {k: data["experiments"][k] for k in sorted(data["experiments"],
+                                                                     key=lambda k: order.index(k) if k in order else 999)}
+    out.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", metavar="NAME", help="these experiments (default: all)")
@@ -113,7 +133,9 @@ def main(argv=None) -> int:
     out = Path(args.out)
     data = json.loads(out.read_text()) if out.exists() else {}
     data.setdefault("experiments", {})
-    loads = [os.getloadavg()[0]] if hasattr(os, "getloadavg") else []
+    loads = list(data.get("machine", {}).get("load_average_during", []))  # earlier runs' loads stay
+    if hasattr(os, "getloadavg"):
+        loads.append(os.getloadavg()[0])
     for exp in exps:
         for preset in args.presets:
             if preset not in exp.presets:
@@ -131,21 +153,8 @@ def main(argv=None) -> int:
             entry["measured_utc"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
             data["experiments"].setdefault(exp.name, {})[preset] = entry
             print(f"{exp.name} {preset}: {entry}", flush=True)
-    data["machine"] = {
-        "cores": os.cpu_count(),
-        "cpu": _cpu_model(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_average_during": [round(x, 2) for x in loads],
-    }
-    data["hjdl"] = __version__
-    data["how"] = ("tools/measure_costs.py: wall seconds on one process (torch threads: the default). "
-                   "'measured': every unit ran; 'estimate': the sampled units' mean times the number of "
-                   "units; 'at least': a sampled unit was cut off after the timeout.")
-    order = [e.name for e in all_experiments()]
-    data["experiments"] = {k: data["experiments"][k] for k in sorted(data["experiments"],
-                                                                     key=lambda k: order.index(k) if k in order else 999)}
-    out.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+            _write(out, data, loads, all_experiments)  # after each one: an interrupted run keeps its numbers
+    _write(out, data, loads, all_experiments)
     print(f"written {out}")
     return 0
 
