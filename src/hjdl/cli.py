@@ -228,7 +228,7 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def _unit_costs(exp, preset: str, costs: dict, n_units: int) -> tuple[float | None, str]:
+def _unit_costs(exp, preset: str, costs: dict) -> tuple[float | None, str]:
     """Seconds per unit of ``exp`` at ``preset`` from the measurements, and their kind."""
     entry = costs.get("experiments", {}).get(exp.name, {}).get(preset)
     if not isinstance(entry, dict) or not entry.get("units"):
@@ -241,7 +241,7 @@ def _preset_cell(exp, preset: str, costs: dict) -> str:
         n = len(exp.units(exp.config(preset), 0))
     except Exception:
         return "? units"
-    per_unit, kind = _unit_costs(exp, preset, costs, n)
+    per_unit, kind = _unit_costs(exp, preset, costs)
     text = f"{n} unit{'s' if n != 1 else ''}"
     if per_unit is None:
         return text
@@ -260,7 +260,7 @@ def _print_estimate(exps: list, preset: str, jobs: int, executor: str, command: 
             n = len(exp.units(exp.config(preset), 0))
         except Exception:
             n = 1
-        per_unit, kind = _unit_costs(exp, preset, costs, n)
+        per_unit, kind = _unit_costs(exp, preset, costs)
         if per_unit is None:
             unknown.append(exp.name)
             continue
@@ -703,7 +703,7 @@ def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: P
     todo = [t for p in plans for t, r in zip(p.tasks, p.records) if r is None]
     if args.executor == "ray" or jobs > 1:  # longest units first, so that the short ones fill in at the end
         costs = _costs()
-        cost = {p.exp.name: _unit_costs(p.exp, args.preset, costs, len(p.tasks))[0] or 0.0 for p in plans}
+        cost = {p.exp.name: _unit_costs(p.exp, args.preset, costs)[0] or 0.0 for p in plans}
         todo.sort(key=lambda t: -cost[t.experiment.name])
     n_units, n_reused = sum(len(p.tasks) for p in plans), sum(p.reused for p in plans)
     if n_reused:
