@@ -392,7 +392,7 @@ def test_nothing_to_probe_names_the_class_and_the_supported_models():
         probe_attention(nn.Sequential(nn.Linear(3, 3)), torch.zeros(1, 3))
     msg = str(err.value)
     for word in ("Sequential", "MultiheadAttention", "GibbsAttention", "TransformerEncoder", "GPT-2", "BERT",
-                 "Llama", "HookedTransformer"):
+                 "Llama", "TransformerBridge"):
         assert word in msg, word
     m, x = _mha(), _x(1, 3, E)
     for kw, match in (({"block_size": 0}, "block_size"), ({"mask_threshold": math.nan}, "mask_threshold"),

@@ -21,7 +21,14 @@ from ..core import InitialData, hopf_cole, to_initial_data
 from ..core.kernel import _entropy, _gibbs, _lse
 from ..errors import EpsilonError, InputError, ShapeError
 
-__all__ = ["GibbsAttention", "LSETransformerBlock", "attention_allowed"]
+__all__ = ["GibbsAttention", "LSETransformerBlock", "attention_allowed", "MASK_THRESHOLD"]
+
+#: An additive (float) mask entry at or below this value hides its key. Libraries write "masked"
+#: as ``-inf``, ``torch.finfo(dtype).min`` (Hugging Face), ``-1e9`` or ``-1e4`` (the original BERT
+#: code, ``(1 - mask) * -10000``): such a key gets weight ``exp(-1e4) = 0`` in the model, and it must
+#: not count among the keys a query sees (``log`` of that count normalises the entropy). Entries
+#: above it are a real bias (ALiBi, relative positions). The probe's ``mask_threshold`` defaults to it.
+MASK_THRESHOLD: float = -1e4
 
 
 def _int(value, name: str) -> int:
@@ -35,7 +42,8 @@ def attention_allowed(batch: int, heads: int, queries: int, keys: int, attn_mask
     """Which keys each query may see, as a bool tensor broadcasting to ``(B, H, Q, K)``.
 
     ``torch.nn.MultiheadAttention`` conventions: a bool mask is ``True`` where attention is
-    *not* allowed; a float mask is added to the scores (``-inf`` forbids). ``attn_mask`` is
+    *not* allowed; a float mask is added to the scores, and an entry ``<= MASK_THRESHOLD``
+    (``-1e4``; ``-inf``, ``-1e9``, ``finfo.min``) forbids. ``attn_mask`` is
     ``(Q, K)`` or ``(B·H, Q, K)``; ``key_padding_mask`` is ``(B, K)``. ``is_causal`` without a
     mask means key ``j`` is visible to query ``i`` iff ``j <= i``. ``None`` when all are visible.
     """
@@ -46,7 +54,7 @@ def attention_allowed(batch: int, heads: int, queries: int, keys: int, attn_mask
         _check_mask(key_padding_mask, "key_padding_mask", [(batch, keys)])
 
     def _ok(mask):
-        return ~mask if mask.dtype == torch.bool else torch.isfinite(mask) | (mask > 0)
+        return ~mask if mask.dtype == torch.bool else mask > MASK_THRESHOLD
 
     if attn_mask is not None:
         a = _ok(attn_mask)
@@ -208,10 +216,15 @@ class GibbsAttention(nn.Module):
         K = k.shape[2]
         scores = q @ k.transpose(-1, -2)                               # (B, H, Q, K): q_i·k_j
         allowed = attention_allowed(B, H, Q, K, attn_mask, key_padding_mask, is_causal, q.device)
-        if attn_mask is not None and attn_mask.dtype != torch.bool:   # additive float mask
-            am = (attn_mask.reshape(B, H, Q, K) if attn_mask.ndim == 3 else attn_mask).to(scores.dtype)
-            eps_h = self.eps.to(scores.dtype)[:, None, None]
-            scores = scores + torch.where(torch.isfinite(am), am, torch.zeros_like(am)) * eps_h
+        eps_h = self.eps.to(scores.dtype)[:, None, None]
+        additive = []                                                  # float masks, added as MHA adds both
+        if attn_mask is not None and attn_mask.dtype != torch.bool:
+            additive.append(attn_mask.reshape(B, H, Q, K) if attn_mask.ndim == 3 else attn_mask)
+        if key_padding_mask is not None and key_padding_mask.dtype != torch.bool:
+            additive.append(key_padding_mask[:, None, None, :])
+        for am in additive:  # masked entries (<= MASK_THRESHOLD) become -inf below through ``allowed``
+            am = am.to(scores.dtype)
+            scores = scores + torch.where(am > MASK_THRESHOLD, am, torch.zeros_like(am)) * eps_h
         if allowed is not None:
             scores = scores.masked_fill(~allowed, -torch.inf)
         if K == 0:  # no key to attend to: the all-masked convention (zero weights)

@@ -27,6 +27,7 @@ import torch
 from .._validation import EPS_POSITIVE, check_finite, check_no_nan
 from ..core.kernel import _entropy, _gibbs
 from ..errors import InputError, ShapeError
+from ..nn.attention import MASK_THRESHOLD
 
 __all__ = ["StreamedHeads", "gibbs_entropy", "additive_to_allowed", "DEFAULT_BLOCK_BYTES"]
 
@@ -52,7 +53,7 @@ class StreamedHeads:
     eps: torch.Tensor
 
 
-def additive_to_allowed(mask: torch.Tensor, threshold: float = -1e4) -> tuple[torch.Tensor, torch.Tensor]:
+def additive_to_allowed(mask: torch.Tensor, threshold: float = MASK_THRESHOLD) -> tuple[torch.Tensor, torch.Tensor]:
     """Split an additive float mask into ``(allowed, bias)``.
 
     An entry ``<= threshold`` (or ``-inf``) is *masked*: libraries write "masked" as ``-inf``,

@@ -55,7 +55,7 @@ from ..attribution.gibbs import PARTICLE_BELOW, WAVE_ABOVE
 from ..core.kernel import _entropy
 from .._validation import check_no_nan
 from ..errors import InputError
-from ..nn.attention import GibbsAttention
+from ..nn.attention import MASK_THRESHOLD, GibbsAttention
 from ._stream import _rows, _threshold, additive_to_allowed, gibbs_entropy
 
 __all__ = ["AttentionProbe", "LayerProbe", "probe_attention", "regime", "REGIME_BANDS", "SUPPORTED"]
@@ -483,7 +483,7 @@ def _unsupported(model) -> InputError:
 
 def probe_attention(model: nn.Module, inputs, *, keep_weights: bool = True,
                     bands: tuple[float, float] = REGIME_BANDS, grad: bool = False,
-                    block_size: int | None = None, mask_threshold: float = -1e4) -> AttentionProbe:
+                    block_size: int | None = None, mask_threshold: float = MASK_THRESHOLD) -> AttentionProbe:
     r"""Run ``model`` once and read every attention head as a Gibbs measure.
 
     Args:

@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..nn.attention import MASK_THRESHOLD
 from ._stream import _threshold, additive_to_allowed, gibbs_entropy
 from .attention import REGIME_BANDS, AttentionProbe, LayerProbe, _check_bands, _check_inputs, regime
 
@@ -287,7 +288,7 @@ def _check_block_size(block_size) -> None:
 
 def probe_transformers(model: nn.Module, inputs, *, keep_weights: bool = True,
                        bands: tuple[float, float] = REGIME_BANDS, grad: bool = False,
-                       block_size: int | None = None, mask_threshold: float = -1e4) -> AttentionProbe:
+                       block_size: int | None = None, mask_threshold: float = MASK_THRESHOLD) -> AttentionProbe:
     r"""Run a Hugging Face model once and read every attention head as a Gibbs measure.
 
     For each attention call, head ``h`` and query ``i``: ``π_ij = softmax_j(scaling · q_i·k_j +

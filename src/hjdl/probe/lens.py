@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..nn.attention import MASK_THRESHOLD
 from ._stream import _threshold, additive_to_allowed, gibbs_entropy
 from .attention import REGIME_BANDS, AttentionProbe, _check_bands, _check_inputs, regime
 from .hf import _check_block_size, _layer_probe, _query_mask, probe_transformers
@@ -80,7 +81,7 @@ def _call(model, inputs):
 
 def probe_lens(model: nn.Module, inputs, *, keep_weights: bool = True,
                bands: tuple[float, float] = REGIME_BANDS, grad: bool = False,
-               block_size: int | None = None, mask_threshold: float = -1e4) -> AttentionProbe:
+               block_size: int | None = None, mask_threshold: float = MASK_THRESHOLD) -> AttentionProbe:
     r"""Run a TransformerLens ``TransformerBridge`` once and read every head as a Gibbs measure.
 
     For each attention call, head ``h``, query ``i``: ``π_ij = softmax_j(q_i·k_j / eps_h)`` over
