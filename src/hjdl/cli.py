@@ -9,6 +9,8 @@
     hjdl reproduce [--preset quick|paper] [--out DIR] [--only NAME ...] [--seed N] [--no-progress]
                    [--jobs N] [--executor local|ray] [--address HOST:PORT] [--force]
     hjdl verify [--json] [--full]
+    hjdl probe MODEL (--text FILE | --prompt STR) [--max-length N] [--out DIR] [--batch-size B]
+               [--block-size N] [--no-progress]
 
 ``ls`` lists the experiments with, for each preset, the number of units and the cost measured
 on a 2-core machine (``hjdl/experiments/costs.json``, written by ``tools/measure_costs.py``).
@@ -916,6 +918,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print only JSON on stdout")
     p.add_argument("--full", action="store_true", help="the full (slower) checks instead of the quick ones")
     p.set_defaults(handler=_cmd_verify)
+    from hjdl._cli_probe import add_probe_parser  # the probe command (Hugging Face checkpoints)
+    add_probe_parser(sub)
     return parser
 
 

@@ -25,7 +25,7 @@ from hjdl.plotting.registry import figures_for, register_figures, registered_fig
 # ---- figure modules (each registers its figures on import) ----------------------------------
 # One import per module, e.g.
 #     from hjdl.plotting import identity, tropical_limit, attention_identity  # noqa: F401
-from hjdl.plotting import architectures, bifurcation_plots, foundation, phase, robustness, scaling  # noqa: F401,E402,E501
+from hjdl.plotting import architectures, bifurcation_plots, foundation, phase, probe_plots, robustness, scaling  # noqa: F401,E402,E501
 # ---- end of figure modules -------------------------------------------------------------------
 
 __all__ = ["figures_for", "register_figures", "registered_figures", "unregister_figures", "style"]
