@@ -382,7 +382,7 @@ def _describe_deep(model: Any) -> str | None:
     layers = getattr(net, "layers", None)
     if getattr(net, "heads", None) is None or not layers:
         return None
-    what = type(net).__name__ if net is model else f"fitted {type(model).__name__} (its network_)"
+    what = f"an {type(net).__name__}" if net is model else f"a fitted {type(model).__name__} (its network_)"
     return f"{what} with {len(layers)} hidden layer{'s' if len(layers) != 1 else ''}"
 
 
@@ -396,15 +396,15 @@ def lse_heads(model: Any, name: str = "model", purpose: str = "this function") -
     deep = _describe_deep(model) if not isinstance(model, (LSEHeads, GenericModel)) else None
     if deep is not None:
         raise InputError(
-            f"{name}: received a {deep}; {purpose}, so a network with hidden layers has none to "
-            f"offer. Accepted: {ACCEPTED} without hidden layers (hidden=()). To analyse the output "
+            f"{name}: received {deep}; {purpose}, so a network with hidden layers has none to "
+            f"offer; accepted: {ACCEPTED}, without hidden layers (hidden=()). To analyse the output "
             "heads of a deep network in its feature space, pass (net.heads, net.features(x)) in "
             "place of (model, x)")
     m = as_model(model, name)
     if isinstance(m, GenericModel):
         raise InputError(
-            f"{name}: received {type(model).__name__}, which is not an LSE model; {purpose}. "
-            f"Accepted: {ACCEPTED} without hidden layers")
+            f"{name}: received {type(model).__name__}, which is not an LSE model; {purpose}; "
+            f"accepted: {ACCEPTED}, without hidden layers")
     return m
 
 
