@@ -109,3 +109,18 @@ def test_bad_arguments_name_the_argument(kw, error, word):
     args.update({k: v for k, v in kw.items() if k in args})
     with pytest.raises(error, match=word):
         train_many(args["weight"], args["bias"], args["eps"], args["X"], args["y"], **opts)
+
+
+def test_tropical_network_takes_the_autograd_path_and_still_matches():
+    # eps = 0 (max-affine) has no Gibbs exponent: the group falls back to autograd through lse
+    X, y, W0, b0, _ = _problem(S=2)
+    eps = [0.0, 0.1]
+    res = train_many(W0, b0, eps, X, y, max_iter=30, lr=LR)
+    for s in range(2):
+        lay = LSELayer(2, 6, eps=eps[s], dtype=torch.float64)
+        with torch.no_grad():
+            lay.weight.copy_(W0[s])
+            lay.bias.copy_(b0[s])
+        one = train(lay, lambda p, t: torch.mean((p - t) ** 2), torch.tensor(X), torch.tensor(y),
+                    max_iter=30, lr=LR, refine=None, n_iter_no_change=31)
+        np.testing.assert_allclose(res.loss_curve[s].numpy(), np.array(one.loss_curve[:30]), rtol=1e-6, atol=0)
