@@ -32,7 +32,7 @@ from ..nn.attention import MASK_THRESHOLD
 __all__ = ["StreamedHeads", "gibbs_entropy", "additive_to_allowed", "DEFAULT_BLOCK_BYTES"]
 
 #: Target size of one ``(B, H, block, K)`` block of logits when ``block_size`` is not given.
-DEFAULT_BLOCK_BYTES = 32 * 2 ** 20
+DEFAULT_BLOCK_BYTES = 4 * 2 ** 20
 
 
 @dataclass
@@ -182,7 +182,7 @@ def gibbs_entropy(q: torch.Tensor, k: torch.Tensor, *, scale, allowed=None, bias
         bias: None, a float tensor broadcastable to ``(B, H, Q, K)`` (ALiBi, the finite part of an
             additive mask, see :func:`additive_to_allowed`) or a callable ``(q0, q1)`` as
             ``allowed``. A ``-inf`` bias entry also masks its key.
-        block_size: queries per block (``>= 1``); default: about 32 MB of float32 logits per block.
+        block_size: queries per block (``>= 1``); default: about 4 MB of float32 logits per block.
         keep_weights: also return the ``(B, H, Q, K)`` weights, in the input dtype.
         softcap: a number ``> 0`` (Gemma-2's attention logit soft-capping), or None.
 
@@ -244,7 +244,13 @@ def gibbs_entropy(q: torch.Tensor, k: torch.Tensor, *, scale, allowed=None, bias
         a = _block(allowed, q0, q1, "allowed", (B, H, q1 - q0, K), True)
         if a is not None:
             z = z.masked_fill(~a, -torch.inf)
-        n = torch.isfinite(z).sum(-1)                      # the keys each query really sees
+        # the keys each query really sees: from the masks (broadcast, often (1, 1, q, K)), not
+        # from a pass over z; a -inf bias entry hides its key too
+        seen = a
+        if b is not None and bool(torch.isneginf(b).any()):
+            seen = ~torch.isneginf(b) if seen is None else seen & ~torch.isneginf(b)
+        n = (torch.full((1, 1, q1 - q0), K, dtype=torch.int64, device=q.device) if seen is None
+             else seen.sum(-1, dtype=torch.int64)).expand(B, H, q1 - q0)
         p = _gibbs(z, one, EPS_POSITIVE, -1) if K else z
         ent = _entropy(p, -1)
         ok = n > 1

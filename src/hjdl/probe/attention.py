@@ -499,7 +499,7 @@ def probe_attention(model: nn.Module, inputs, *, keep_weights: bool = True,
             queries; the maps are never materialised.
         bands: regime thresholds on the normalised entropy (default ``(0.33, 0.66)``).
         grad: run with autograd enabled (default: ``torch.no_grad``).
-        block_size: queries per block (default: about 32 MB of logits per block).
+        block_size: queries per block (default: about 4 MB of logits per block).
         mask_threshold: float-mask entries at or below it count as masked (default ``-1e4``).
 
     Returns:

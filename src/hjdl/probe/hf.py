@@ -306,7 +306,7 @@ def probe_transformers(model: nn.Module, inputs, *, keep_weights: bool = True,
             blocks of queries and the weights are never materialised).
         bands: regime thresholds on the normalised entropy.
         grad: run with autograd enabled.
-        block_size: queries per block (default: about 32 MB of logits per block).
+        block_size: queries per block (default: about 4 MB of logits per block).
         mask_threshold: additive-mask entries at or below it count as masked (default ``-1e4``).
 
     Returns:
