@@ -257,6 +257,9 @@ def test_entropy_landscape(form):
         allh = entropy_landscape(model, x)
         _close(allh.H, torch.stack([entropy_landscape(x, Wc, bc, ec).H for Wc, bc, ec in heads], 1))
         assert allh.hess.shape == (x.shape[0], C, D, D)
+        df = allh.to_frame()
+        assert df["class"].tolist()[:4] == [0, 1, 2, 0] and df["point"].tolist()[:4] == [0, 0, 0, 1]
+        assert (df["H"].to_numpy() == allh.H.reshape(-1).numpy()).all()
 
 
 @pytest.mark.parametrize("form", FORMS)

@@ -8,6 +8,14 @@
 * :func:`hallucination_report` — top-two gap, the tropical bound beside the measured excess,
   ``Δ/(eps log N)`` and the diffusion-radius test.
 
+Every function takes its model in any form of :mod:`hjdl._models` with one LSE layer per output:
+an ``LSELayer``, ``(W, b, eps)``, per-class heads (``W`` ``(C, N, d)`` or a list of layers), an
+``LSENetwork`` / fitted ``HJRegressor`` / ``HJClassifier`` without hidden layers. A network with
+hidden layers is refused (attribution is the Gibbs weights of one layer); pass
+``(net.heads, net.features(x))`` to attribute its output heads in feature space. Results print
+compactly and have ``summary()`` and ``to_frame()`` (pandas). :class:`Attribution` ``.entropy`` is
+``H``; ``.normalised_entropy`` is ``H / log N`` (what the probe reports per head).
+
 π attributes a prediction to neurons (or attention keys). It attributes to training examples
 only for data-anchored models (one atom per example, :class:`GibbsAverager`); compare it with
 training-data attribution tools only there.

@@ -4,7 +4,14 @@
 * :func:`entropy_landscape` — ``H``, ``∇_x H``, ``∇²_x H`` in closed form, batched.
 * :func:`critical_points` — all critical points in a box, classified, plateaus excluded.
 * :func:`continuation` — branches followed in eps by pseudo-arclength, folds detected and refined,
-  returned as a :class:`BifurcationDiagram` (``counts(eps)``, ``plot()``).
+  returned as a :class:`BifurcationDiagram` (``counts(eps)``, ``plot()``, ``summary()``,
+  ``to_frame("points" | "events")``).
+
+Each takes the model first in any form of :mod:`hjdl._models` with one LSE layer per output
+(``entropy_landscape(model, x)``, ``critical_points(model, bounds)``,
+``continuation(model, eps_min, eps_max, bounds)``; per-class heads choose one with ``head=k``); the
+earlier forms with bare arrays (``entropy_landscape(x, W, b, eps)``, ``critical_points(W, b, eps,
+bounds)``, ``continuation(W, b, eps_min, eps_max, bounds)``) keep working.
 """
 
 from .continuation import BifurcationDiagram, BoundaryExit, Branch, Fold, continuation

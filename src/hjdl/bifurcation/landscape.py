@@ -45,6 +45,7 @@ class Landscape(Record):
     hess: torch.Tensor
     d_grad_dlog_eps: torch.Tensor | None
     second_weight: torch.Tensor
+    per_class: bool = False  # the last batch axis is the class axis (every head of a model)
 
     def _key_numbers(self) -> dict:
         n = int(self.H.numel())
@@ -60,7 +61,7 @@ class Landscape(Record):
     def _frame_columns(self) -> dict:
         return batch_columns(tuple(self.H.shape), {"H": self.H, "grad_norm": self.grad.norm(dim=-1),
                                                    "grad": self.grad, "second_weight": self.second_weight},
-                             ("point",))
+                             ("point", "class") if self.per_class else ("point",))
 
 
 def _check_layer(W, b, like=None):
@@ -172,7 +173,8 @@ def entropy_landscape(model, *args, x=None, W=None, b=None, eps=None, head=None,
         return None if parts[0] is None else torch.stack(parts, dim=axis)
 
     return Landscape(H=stack("H"), grad=stack("grad"), hess=stack("hess"),
-                     d_grad_dlog_eps=stack("d_grad_dlog_eps"), second_weight=stack("second_weight"))
+                     d_grad_dlog_eps=stack("d_grad_dlog_eps"), second_weight=stack("second_weight"),
+                     per_class=True)
 
 
 def _landscape_of(x, Wt, bt, eps, with_eps_derivative) -> Landscape:

@@ -11,8 +11,13 @@ a PGD attack shows the guarantee is honest.
   :func:`enclosing_ball`
 * :func:`certify` → :class:`Certificate` (second-order, first-order and combined radii)
 * :func:`attack` → :class:`AttackResult` (PGD ℓ2)
-* :func:`as_model`: what counts as a model (``(W, b, eps)``, per-class heads, ``hjdl.nn``
-  modules, fitted estimators, any differentiable module).
+* :func:`as_model`: what counts as a model, decided once for the whole library in
+  :mod:`hjdl._models` (``LSELayer``, ``(W, b, eps)``, per-class heads, ``LSENetwork``, fitted
+  ``HJRegressor`` / ``HJClassifier``); here also any differentiable module (deep networks
+  included: Hessians by autodiff, no certified radius).
+
+Results (:class:`Certificate`, :class:`AttackResult`, :class:`Ball`) print compactly and have
+``summary()`` and ``to_frame()`` (pandas).
 """
 
 from ._model import GenericModel, LSEHeads, as_model

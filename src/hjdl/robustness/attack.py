@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validation import as_tensor, check_finite
 from .._models import Record, batch_columns
+from .._validation import as_tensor, check_finite
 from ..errors import InputError
 from ._model import GenericModel, LSEHeads, check_positive_int, model_and_labels, prepare_points
 from .certify import _check_threshold, _labels

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
-from .._validation import as_tensor, check_finite
 from .._models import Record
+from .._validation import as_tensor, check_finite
 from ..errors import ConvergenceError, ShapeError
 
 __all__ = ["Ball", "enclosing_ball"]

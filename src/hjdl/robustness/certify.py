@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import _describe, as_tensor, check_choice, check_finite, common
 from .._models import Record, batch_columns
+from .._validation import _describe, as_tensor, check_choice, check_finite, common
 from ..errors import DomainError, InputError, NonFiniteError, ShapeError
 from ._model import GenericModel, LSEHeads, model_and_labels, prepare_points
 from ._spectral import sqrt0 as _sqrt0
