@@ -26,13 +26,20 @@ __all__ = ["__version__", "errors", *_core_all]
 
 
 def __getattr__(name):
-    if name in SUBMODULES:
+    if name in SUBMODULES or (name.isidentifier() and not name.startswith("_") and _is_submodule(name)):
         import importlib
 
         module = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module  # later accesses skip this hook
         return module
     raise AttributeError(f"module 'hjdl' has no attribute {name!r}")
+
+
+def _is_submodule(name):
+    """A subpackage added after :data:`SUBMODULES` was written is reachable too."""
+    import importlib.util
+
+    return importlib.util.find_spec(f"{__name__}.{name}") is not None
 
 
 def __dir__():
