@@ -40,7 +40,8 @@ def test_repr_summary_and_frame(C):
     assert len(text) < 500 and "tensor([" not in text and "\n" not in text
     assert text.startswith("Attribution(") and f"neurons={W.shape[-2]}" in text
     s = a.summary()
-    assert s.startswith(f"Attribution of {a.value.numel()} point(s) over {W.shape[-2]} neurons at eps 0.7")
+    per = " x 3 classes" if C else ""
+    assert s.startswith(f"Attribution of {x.shape[0]} point(s){per} over {W.shape[-2]} neurons at eps 0.7")
     assert f"{float(a.normalized_entropy.mean()):.3f}" in s
     df = a.to_frame()
     assert len(df) == a.value.numel()

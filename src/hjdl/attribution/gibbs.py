@@ -150,7 +150,10 @@ class Attribution(Record):
 
     def _key_numbers(self) -> dict:
         counts = torch.bincount(self.regime.reshape(-1), minlength=3).tolist()
-        return {"points": int(self.value.numel()), "neurons": self.n_neurons,
+        n = int(self.value.numel())
+        classes = int(self.value.shape[-1]) if self.per_class and self.value.ndim else 1
+        return {"points": n // max(classes, 1), **({"classes": classes} if self.per_class else {}),
+                "neurons": self.n_neurons,
                 "mean_normalised_entropy": float(self.normalized_entropy.double().mean()),
                 "regimes": dict(zip(REGIMES, counts)),
                 "max_self_check": float(self.self_check.double().max()) if self.self_check.numel() else 0.0}
@@ -159,7 +162,8 @@ class Attribution(Record):
         k = self._key_numbers()
         regimes = ", ".join(f"{v} {n}" for n, v in k["regimes"].items())
         eps = self.eps.tolist()
-        return (f"Attribution of {k['points']} point(s) over {k['neurons']} neurons at eps "
+        per = f" x {k['classes']} classes" if "classes" in k else ""
+        return (f"Attribution of {k['points']} point(s){per} over {k['neurons']} neurons at eps "
                 f"{eps if isinstance(eps, list) else format(eps, '.4g')}: mean H/log N "
                 f"{k['mean_normalised_entropy']:.3f} ({regimes}); self-check <= {k['max_self_check']:.2g}")
 

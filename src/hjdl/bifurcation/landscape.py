@@ -49,13 +49,15 @@ class Landscape(Record):
 
     def _key_numbers(self) -> dict:
         n = int(self.H.numel())
-        return {"points": n, "H_min": float(self.H.min()) if n else float("nan"),
+        classes = int(self.H.shape[-1]) if self.per_class else 1
+        return {"points": n // max(classes, 1), **({"classes": classes} if self.per_class else {}), "H_min": float(self.H.min()) if n else float("nan"),
                 "H_max": float(self.H.max()) if n else float("nan"),
                 "max_grad_norm": float(self.grad.norm(dim=-1).max()) if n else float("nan")}
 
     def summary(self) -> str:
         k = self._key_numbers()
-        return (f"Landscape at {k['points']} point(s) in {self.grad.shape[-1]}-D: H in "
+        per = f" x {k['classes']} heads" if "classes" in k else ""
+        return (f"Landscape at {k['points']} point(s){per} in {self.grad.shape[-1]}-D: H in "
                 f"[{k['H_min']:.4g}, {k['H_max']:.4g}], max |grad H| {k['max_grad_norm']:.3g}")
 
     def _frame_columns(self) -> dict:

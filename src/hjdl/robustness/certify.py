@@ -322,8 +322,12 @@ def certify(model, x, y=None, threshold: float = 0.0, *, curvature: str = "one-s
     r"""Certified ℓ2 radii (second order, first order, combined) for each point (THEORY §6).
 
     Args:
-        model: an LSE layer (regression: the decision is the side of ``threshold``), per-class
-            heads (the decision is the top class), or a generic module (radii unavailable).
+        model: any form of :func:`hjdl.robustness.as_model`: an LSE layer (``LSELayer``,
+            ``(W, b, eps)``, an ``LSENetwork`` with one head, a fitted ``HJRegressor``;
+            regression: the decision is the side of ``threshold``), per-class heads (``W`` of
+            shape ``(C, N, d)``, a list of layers, an ``LSENetwork`` with C heads, a fitted
+            ``HJClassifier``; the decision is the top class), or a generic module such as a
+            network with hidden layers (radii unavailable).
         x: ``(d,)`` or ``(B, d)``.
         y: optional labels (classes: head indices, or for a fitted classifier labels from its
             ``classes_``; regression: targets compared with ``threshold``); then ``correct``

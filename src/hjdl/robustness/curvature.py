@@ -84,7 +84,9 @@ def input_hessian(model, x) -> torch.Tensor:
     traced). Differentiable in ``x`` (the model's parameters are read as constants).
 
     Args:
-        model: see :func:`hjdl.robustness.as_model`.
+        model: any form of :func:`hjdl.robustness.as_model` (an ``LSELayer``, ``(W, b, eps)``,
+            per-class heads, an ``LSENetwork``, a fitted ``HJRegressor`` / ``HJClassifier``, or
+            any differentiable module: Hessians by autodiff then).
         x: ``(d,)`` or ``(B, d)``, finite.
 
     Returns:
