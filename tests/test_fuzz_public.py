@@ -319,13 +319,13 @@ ENTRIES: list[Entry] = [
     Entry("nn.LSETransformerBlock", _block, lambda dt: {"x": _rand(2, 3, 4, dtype=dt), "dtype": dt, "eps": 0.5},
           {"x": POINTS, "dtype": DTYPE, "eps": EPS}, eps="eps", points="x"),
     # -- hjdl.attribution ------------------------------------------------------------------
-    Entry("attribution.attribute", lambda layer_or_params, x, top_k: attribution.attribute(
-        layer_or_params, x, top_k=top_k).weights,
-          lambda dt: {"layer_or_params": (*_layer(dt), 0.5), "x": _rand(3, 2, dtype=dt), "top_k": 2},
-          {"layer_or_params": ("string", "none"), "x": POINTS, "top_k": SIZE}, points="x"),
-    Entry("attribution.deletion_influence", lambda layer_or_params, x: attribution.deletion_influence(
-        layer_or_params, x), lambda dt: {"layer_or_params": (*_layer(dt), 0.5), "x": _rand(3, 2, dtype=dt)},
-          {"layer_or_params": ("string", "none"), "x": POINTS}, points="x"),
+    Entry("attribution.attribute", lambda model, x, top_k: attribution.attribute(
+        model, x, top_k=top_k).weights,
+          lambda dt: {"model": (*_layer(dt), 0.5), "x": _rand(3, 2, dtype=dt), "top_k": 2},
+          {"model": ("string", "none"), "x": POINTS, "top_k": SIZE}, points="x"),
+    Entry("attribution.deletion_influence", lambda model, x: attribution.deletion_influence(
+        model, x), lambda dt: {"model": (*_layer(dt), 0.5), "x": _rand(3, 2, dtype=dt)},
+          {"model": ("string", "none"), "x": POINTS}, points="x"),
     Entry("attribution.GibbsAverager", _averager,
           lambda dt: {"atoms": _rand(5, 2, dtype=dt), "values": _rand(5, dtype=dt, seed=1), "eps": 0.5,
                       "x": _rand(3, 2, dtype=dt, seed=2)},
@@ -470,6 +470,13 @@ ENTRIES: list[Entry] = [
                       "X": _rand(8, 2, dtype=dt), "y": _rand(8, dtype=dt, seed=1), "max_iter": 3, "lr": 0.01},
           {"module": ("string", "none"), "loss_fn": ("string", "none"), "X": POINTS, "y": TENSOR + ("shape",),
            "max_iter": ("neg_int", "frac", "str_num", "none"), "lr": ("nan_s", "inf_s", "neg", "zero", "str_num")}),
+    Entry("training.train_many", lambda weight, bias, eps, X, y, max_iter, lr: training.train_many(
+        weight, bias, eps, X, y, max_iter=max_iter, lr=lr).loss,
+          lambda dt: {"weight": _rand(3, 4, 2, dtype=dt), "bias": _rand(3, 4, dtype=dt, seed=1), "eps": 0.5,
+                      "X": _rand(8, 2, dtype=dt, seed=2), "y": _rand(8, dtype=dt, seed=3), "max_iter": 3, "lr": 0.01},
+          {"weight": TENSOR, "bias": TENSOR + ("shape",), "eps": ("nan_s", "inf_s", "neg", "none"),
+           "X": POINTS, "y": TENSOR + ("shape",), "max_iter": ("neg_int", "frac", "str_num", "none"),
+           "lr": ("nan_s", "inf_s", "neg", "zero", "str_num")}, eps="eps", points="X"),
 ]
 
 # -- what is known to fail in modules other helpers own (routed via the team's fuzz findings) --
@@ -485,7 +492,7 @@ RECORDS = {"__version__", "errors", "CHUNK_ELEMENTS", "InitialData", "Attributio
            "KINDS", "MINIMUM", "SADDLE", "MAXIMUM", "DEGENERATE", "BifurcationDiagram", "Branch", "Fold",
            "BoundaryExit", "ESTIMATORS", "PowerLawFit", "METHODS", "PublishedExponent", "PUBLISHED_EXPONENTS",
            "CostateRecord", "AdjointSolution", "ConvergenceRecord", "LQRecord", "GateRecord", "AttentionProbe",
-           "LayerProbe", "REGIME_BANDS", "TrainResult"}
+           "LayerProbe", "REGIME_BANDS", "TrainResult", "ManyResult"}
 PACKAGES = {"": hjdl, "nn.": hnn, "attribution.": attribution, "robustness.": robustness,
             "bifurcation.": bifurcation, "scaling.": scaling, "control.": control, "recurrent.": recurrent,
             "probe.": probe, "training.": training}

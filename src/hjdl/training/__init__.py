@@ -9,4 +9,5 @@ from ._engine import TrainResult, train
 from .batched import ManyResult, lse_many, train_many
 from .estimators import HJClassifier, HJRegressor
 
-__all__ = ["HJRegressor", "HJClassifier", "train", "TrainResult", "train_many", "ManyResult", "lse_many"]
+# lse_many (trusted arguments, for evaluating train_many's stacked networks) is importable but not public API
+__all__ = ["HJRegressor", "HJClassifier", "train", "TrainResult", "train_many", "ManyResult"]
