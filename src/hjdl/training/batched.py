@@ -30,6 +30,7 @@ import torch
 from .._progress import progress
 from .._validation import as_tensor, check_finite
 from ..core import lse
+from ..core.kernel import _lse_weights, _lse_weights_accepts
 from ..errors import ConvergenceError, InputError, ShapeError
 from ._engine import _check_int, _check_real
 
@@ -133,34 +134,43 @@ def _diverged(index, step, value, last):
         f"finite loss {last_text}. Likely fixes: a smaller lr, a larger eps, or standardised inputs/targets")
 
 
-def _loss_and_grads(X, W, b, e, y):
-    """Per-network MSE ``(S,)`` and its gradients in ``W`` and ``b``, without autograd: the value
-    from the kernel's :func:`hjdl.lse`, and ``∂L_s/∂z_ij = (2 r_si / n) π_sij`` with the Gibbs
-    weights ``π = exp((z − LSE_eps(z))/eps)`` (THEORY §1: the gradient of LSE), formed in place
-    on the logits. Needs every eps > 0."""
-    z = torch.matmul(X, W.transpose(-1, -2)).add_(b[:, None, :])  # (S, n, N)
-    f = lse(z, e[:, None])
-    r = f - y
-    losses = (r * r).mean(-1)
-    pi = z.sub_(f[..., None]).div_(e[:, None, None]).exp_()
-    dz = pi.mul_((2.0 / r.shape[-1]) * r[..., None])
-    gW = torch.matmul(dz.transpose(-1, -2), X)
-    return losses, gW, dz.sum(-2)
-
-
 def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
-    direct = bool((e > 0).all())  # hand-derived Gibbs gradient; autograd through lse at eps = 0
-    W = W.clone().requires_grad_(not direct)
-    b = b.clone().requires_grad_(not direct)
-    state = [(W, torch.zeros_like(W), torch.zeros_like(W)), (b, torch.zeros_like(b), torch.zeros_like(b))]
-    curve = torch.empty((W.shape[0], steps), dtype=W.dtype, device=W.device)
+    """Adam on ``P = [W, b]`` of shape ``(S, N, d + 1)`` (Adam acts elementwise, so one tensor
+    for both is the same update as two). Per step, for temperatures the kernel's
+    :func:`~hjdl.core.kernel._lse_weights` accepts (every eps > 0 and normal): one batched
+    product for the logits ``z = [x, 1] P^T`` (into a reused buffer), one row maximum and one
+    exponential pass giving ``f = LSE_eps(z)`` and the unnormalised Gibbs weights ``w``
+    (``π = w / total``), and one batched product for both gradients,
+
+        ∂L_s/∂P_s = Σ_i (2 r_si / n) π_si [x_i, 1] = w_s^T (c_s ⊙ [x, 1]),   c_si = 2 r_si / (n total_si),
+
+    (THEORY §1: the gradient of LSE is π; no autograd graph; the normalisation is folded into
+    the row coefficients ``c``). Otherwise (an eps = 0 network, or an eps outside that range)
+    autograd back-propagates the sum of the per-network losses through :func:`hjdl.lse`."""
+    S, N, d = W.shape
+    n = X.shape[-2]
+    P = torch.cat([W, b[..., None]], -1)
+    direct = bool((e > 0).all()) and _lse_weights_accepts(e, P.dtype)
+    P.requires_grad_(not direct)
+    m, v = torch.zeros_like(P), torch.zeros_like(P)
+    curve = torch.empty((S, steps), dtype=P.dtype, device=P.device)
+    if direct:
+        Xa = torch.cat([X, torch.ones_like(X[..., :1])], -1).expand(S, n, d + 1).contiguous()
+        z = torch.empty((S, n, N), dtype=P.dtype, device=P.device)
+        w_buf, A, G = torch.empty_like(z), torch.empty_like(Xa), torch.empty_like(P)
+        e3 = e[:, None, None]
     for k in range(1, steps + 1):
         if direct:
             with torch.no_grad():
-                losses, gW, gb = _loss_and_grads(X, W, b, e, y)
+                torch.bmm(Xa, P.transpose(1, 2), out=z)
+                f, w, total = _lse_weights(z, e3, -1, buf=w_buf)
+                r = f[..., 0] - y
+                losses = (r * r).mean(-1)
+                c = r.mul_(2.0 / n).div_(total[..., 0])
+                torch.bmm(w.transpose(1, 2), torch.mul(Xa, c[..., None], out=A), out=G)
         else:
-            W.grad = b.grad = None
-            losses = ((lse_many(X, W, b, e) - y) ** 2).mean(-1)  # (S,)
+            P.grad = None
+            losses = ((lse_many(X, P[..., :d], P[..., d], e) - y) ** 2).mean(-1)  # (S,)
         detached = losses.detach()
         if not bool(torch.isfinite(detached).all()):
             s = int(torch.nonzero(~torch.isfinite(detached))[0, 0])
@@ -168,17 +178,18 @@ def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
         curve[:, k - 1] = detached
         if not direct:
             losses.sum().backward()
-            gW, gb = W.grad, b.grad
+            G = P.grad
         with torch.no_grad():
-            for (p, m, v), g in zip(state, (gW, gb)):
-                _adam(p, g, m, v, k, lr, b1, b2, adam_eps)
-        bar.update(W.shape[0]) if bar is not None else None
+            _adam(P, G, m, v, k, lr, b1, b2, adam_eps)
+        bar.update(S) if bar is not None else None
+    P = P.detach()
+    W, b = P[..., :d].contiguous(), P[..., d].contiguous()
     with torch.no_grad():
         final = ((lse_many(X, W, b, e) - y) ** 2).mean(-1)
     if not bool(torch.isfinite(final).all()):
         s = int(torch.nonzero(~torch.isfinite(final))[0, 0])
         raise _diverged(offset + s, steps, float(final[s]), float(curve[s, -1]) if steps else None)
-    return W.detach(), b.detach(), final, curve
+    return W, b, final, curve
 
 
 def train_many(weight, bias, eps, X, y, *, max_iter: int = 3000, lr: float = 1e-2,
