@@ -4,7 +4,7 @@
 
     hjdl --version
     hjdl ls
-    hjdl run NAME [--preset quick|paper] [--out DIR] [--seed N] [--no-progress]
+    hjdl run NAME [--preset quick|paper] [--out DIR] [--seed N] [--no-progress] [--model PATH]
                   [--jobs N] [--executor local|ray] [--address HOST:PORT] [--force]
     hjdl reproduce [--preset quick|paper] [--out DIR] [--only NAME ...] [--seed N] [--no-progress]
                    [--jobs N] [--executor local|ray] [--address HOST:PORT] [--force]
@@ -353,13 +353,15 @@ def _table_csv(table) -> str:
 class _Plan:
     """One experiment of a run: its config, its units and their records as they come in."""
 
-    def __init__(self, exp, preset: str, seed: int, data_dir: str | None):
+    def __init__(self, exp, preset: str, seed: int, data_dir: str | None, model: str | None = None):
         from hjdl.experiments.units import Task
 
         self.exp, self.preset, self.seed = exp, preset, seed
         self.config = exp.config(preset)
         if data_dir is not None and "data_dir" in self.config:
             self.config["data_dir"] = data_dir
+        if model is not None and "model" in self.config:
+            self.config["model"] = str(Path(model).expanduser().resolve())
         self.error: str | None = None
         self.tasks: list = []
         try:
@@ -570,6 +572,7 @@ def _output_folder(path: str, names: Sequence[str]) -> Path:
 
 def _run_experiments(exps: list, args: argparse.Namespace, command: list[str]) -> int:
     _check_data_dir(args.data_dir)
+    _check_model(getattr(args, "model", None), exps)
     if args.address is not None and args.executor != "ray":
         raise UsageError(f"--address {args.address!r} needs --executor ray (received --executor {args.executor})")
     jobs = args.jobs if args.jobs is not None else _default_jobs()
@@ -600,6 +603,19 @@ def _default_jobs() -> int:
     from hjdl.experiments.units import default_jobs
 
     return default_jobs()
+
+
+def _check_model(model: str | None, exps: list) -> None:
+    """``--model``: a checkpoint folder, for an experiment that reads one (config key ``model``)."""
+    if model is None:
+        return
+    takers = [e.name for e in exps if "model" in e.config("quick")]
+    if not takers:
+        raise UsageError(f"--model: {', '.join(e.name for e in exps)} take(s) no model; it is read by "
+                         "attention-entropy-hf (a Hugging Face checkpoint folder)")
+    if not model.strip() or not Path(model).expanduser().is_dir():
+        raise UsageError(f"--model: {model!r} is not a folder; expected a Hugging Face checkpoint folder "
+                         "(config.json and weights, as written by save_pretrained)")
 
 
 def _check_data_dir(data_dir: str | None) -> None:
@@ -691,7 +707,7 @@ def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: P
         _emit("hjdl: warning: no experiments registered; writing an empty report", sys.stderr)
 
     store = UnitStore(out)
-    plans = [_Plan(exp, args.preset, args.seed, args.data_dir) for exp in exps]
+    plans = [_Plan(exp, args.preset, args.seed, args.data_dir, getattr(args, "model", None)) for exp in exps]
     for plan in plans:
         for task in plan.tasks if not args.force else ():
             record, why = store.load(plan.exp.name, task.digest, key_text(task.key))
@@ -906,6 +922,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run one experiment and write its results and a report")
     p.add_argument("name", metavar="NAME", help="experiment name (see 'hjdl ls')")
+    p.add_argument("--model", default=None, metavar="PATH",
+                   help="a Hugging Face checkpoint folder for attention-entropy-hf (probe it instead of "
+                        "training the small GPT-2; e.g. a saved distilgpt2)")
     add_run_options(p)
     p.set_defaults(handler=_cmd_run)
 

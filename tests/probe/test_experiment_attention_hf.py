@@ -183,3 +183,30 @@ def test_claim_verdict_follows_the_sign_of_rho(monkeypatch, rhos, verdict):
     res = registry.get("attention-entropy-hf").run("quick", seed=0, **{**SMALL, "seeds": 3, "steps": 2})
     assert res.claims[0].verdict == verdict
     assert res.series["per_seed"]["rho"] == list(rhos)
+
+
+def test_hjdl_run_model_option_probes_the_checkpoint(tmp_path, capsys):
+    """``hjdl run attention-entropy-hf --model PATH`` hands the folder to the experiment (its
+    config records it, no training happens); a bad --model is one line, exit 2."""
+    import json
+
+    from hjdl.cli import main
+
+    ckpt = tmp_path / "ckpt"
+    tok = char_tokenizer(stdlib_corpus(20000))
+    torch.manual_seed(3)
+    model = tiny_gpt2(len(tok), layers=2, heads=2, width=8, positions=32)
+    model.save_pretrained(ckpt)
+    tok.save_pretrained(ckpt)
+    out = tmp_path / "run"
+    assert main(["run", "attention-entropy-hf", "--model", str(ckpt), "--out", str(out), "--jobs", "1",
+                 "--no-progress"]) == 0
+    result = json.loads((out / "attention-entropy-hf" / "result.json").read_text())
+    assert result["config"]["model"] == str(ckpt.resolve())
+    assert len(result["tables"]["heads"]["rows"]) == 4                # 2 layers x 2 heads of the checkpoint
+    capsys.readouterr()
+    assert main(["run", "attention-entropy-hf", "--model", str(tmp_path / "none"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--model" in err[0] and "none" in err[0]
+    assert main(["run", "identity", "--model", str(ckpt), "--out", str(out)]) == 2
+    assert "take(s) no model" in capsys.readouterr().err
