@@ -124,3 +124,44 @@ def test_tropical_network_takes_the_autograd_path_and_still_matches():
         one = train(lay, lambda p, t: torch.mean((p - t) ** 2), torch.tensor(X), torch.tensor(y),
                     max_iter=30, lr=LR, refine=None, n_iter_no_change=31)
         np.testing.assert_allclose(res.loss_curve[s].numpy(), np.array(one.loss_curve[:30]), rtol=1e-6, atol=0)
+
+
+def test_gibbs_gradient_path_equals_autograd_through_the_public_lse(monkeypatch):
+    # the per-step fast path (one bmm for logits, one exp, one bmm for both gradients) against
+    # autograd through hjdl.lse on the same stacked parameters (the fallback path)
+    import hjdl.training.batched as batched
+
+    X, y, W0, b0, eps = _problem(per_network=True)
+    fast = train_many(W0, b0, eps, X, y, max_iter=25, lr=LR)
+    monkeypatch.setattr(batched, "_lse_weights_accepts", lambda e, dtype: False)
+    slow = train_many(W0, b0, eps, X, y, max_iter=25, lr=LR)
+    np.testing.assert_allclose(fast.loss_curve.numpy(), slow.loss_curve.numpy(), rtol=1e-10, atol=0)
+    np.testing.assert_allclose(fast.weight.numpy(), slow.weight.numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fast.bias.numpy(), slow.bias.numpy(), rtol=0, atol=1e-10)
+
+
+def test_large_logits_train_like_small_ones():
+    # LSE(z + c) = LSE(z) + c: shifting the biases and the targets by c = 1e3 changes no residual,
+    # gradient or loss; at eps = 0.05 the logits / eps reach 2e4, so an exponential without the
+    # row-max shift overflows (the shift is what this checks)
+    X, y, W0, b0, eps = _problem()
+    c = 1e3
+    a = train_many(W0, b0, eps, X, y, max_iter=20, lr=LR)
+    b = train_many(W0, b0 + c, eps, X, y + c, max_iter=20, lr=LR)
+    np.testing.assert_allclose(b.loss_curve.numpy(), a.loss_curve.numpy(), rtol=1e-6, atol=0)
+    np.testing.assert_allclose(b.weight.numpy(), a.weight.numpy(), rtol=0, atol=1e-8)
+
+
+def test_float32_training_matches_separate_runs():
+    X, y, W0, b0, eps = _problem()
+    X32, y32 = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    res = train_many(W0.float(), b0.float(), eps, X32, y32, max_iter=20, lr=LR)
+    assert res.loss_curve.dtype == torch.float32
+    for s in range(4):
+        lay = LSELayer(2, 6, eps=eps[s], dtype=torch.float32)
+        with torch.no_grad():
+            lay.weight.copy_(W0[s])
+            lay.bias.copy_(b0[s])
+        one = train(lay, lambda p, t: torch.mean((p - t) ** 2), X32, y32,
+                    max_iter=20, lr=LR, refine=None, n_iter_no_change=21)
+        np.testing.assert_allclose(res.loss_curve[s].numpy(), np.array(one.loss_curve[:20]), rtol=1e-4, atol=0)
