@@ -135,42 +135,44 @@ def _diverged(index, step, value, last):
 
 
 def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
-    """Adam on ``P = [W, b]`` of shape ``(S, N, d + 1)`` (Adam acts elementwise, so one tensor
-    for both is the same update as two). Per step, for temperatures the kernel's
+    """Adam on ``Q = [W, b]^T`` of shape ``(S, d + 1, N)`` (Adam acts elementwise, so one tensor
+    for both is the same update as two; this layout makes both batched products below read
+    contiguous rows: 1.5 and 0.5 ms instead of 2.3 and 1.6 ms at 26 × 4000 × 10, one thread). Per step, for temperatures the kernel's
     :func:`~hjdl.core.kernel._lse_weights` accepts (every eps > 0 and normal): one batched
-    product for the logits ``z = [x, 1] P^T`` (into a reused buffer), one row maximum and one
+    product for the logits ``z = [x, 1] Q`` (into a reused buffer), one row maximum and one
     exponential pass giving ``f = LSE_eps(z)`` and the unnormalised Gibbs weights ``w``
     (``π = w / total``), and one batched product for both gradients,
 
-        ∂L_s/∂P_s = Σ_i (2 r_si / n) π_si [x_i, 1] = w_s^T (c_s ⊙ [x, 1]),   c_si = 2 r_si / (n total_si),
+        ∂L_s/∂Q_s = Σ_i (2 r_si / n) [x_i, 1]^T π_si = (c_s ⊙ [x, 1])^T w_s,   c_si = 2 r_si / (n total_si),
 
     (THEORY §1: the gradient of LSE is π; no autograd graph; the normalisation is folded into
     the row coefficients ``c``). Otherwise (an eps = 0 network, or an eps outside that range)
     autograd back-propagates the sum of the per-network losses through :func:`hjdl.lse`."""
     S, N, d = W.shape
     n = X.shape[-2]
-    P = torch.cat([W, b[..., None]], -1)
-    direct = bool((e > 0).all()) and _lse_weights_accepts(e, P.dtype)
-    P.requires_grad_(not direct)
-    m, v = torch.zeros_like(P), torch.zeros_like(P)
-    curve = torch.empty((S, steps), dtype=P.dtype, device=P.device)
+    Q = torch.cat([W, b[..., None]], -1).transpose(1, 2).contiguous()
+    direct = bool((e > 0).all()) and _lse_weights_accepts(e, Q.dtype)
+    Q.requires_grad_(not direct)
+    m, v = torch.zeros_like(Q), torch.zeros_like(Q)
+    curve = torch.empty((S, steps), dtype=Q.dtype, device=Q.device)
     if direct:
         Xa = torch.cat([X, torch.ones_like(X[..., :1])], -1).expand(S, n, d + 1).contiguous()
-        z = torch.empty((S, n, N), dtype=P.dtype, device=P.device)
-        w_buf, A, G = torch.empty_like(z), torch.empty_like(Xa), torch.empty_like(P)
+        Xt = Xa.transpose(1, 2).contiguous()  # (S, d + 1, n)
+        z = torch.empty((S, n, N), dtype=Q.dtype, device=Q.device)
+        w_buf, A, G = torch.empty_like(z), torch.empty_like(Xt), torch.empty_like(Q)
         e3 = e[:, None, None]
     for k in range(1, steps + 1):
         if direct:
             with torch.no_grad():
-                torch.bmm(Xa, P.transpose(1, 2), out=z)
+                torch.bmm(Xa, Q, out=z)
                 f, w, total = _lse_weights(z, e3, -1, buf=w_buf)
                 r = f[..., 0] - y
                 losses = (r * r).mean(-1)
                 c = r.mul_(2.0 / n).div_(total[..., 0])
-                torch.bmm(w.transpose(1, 2), torch.mul(Xa, c[..., None], out=A), out=G)
+                torch.bmm(torch.mul(Xt, c[:, None, :], out=A), w, out=G)
         else:
-            P.grad = None
-            losses = ((lse_many(X, P[..., :d], P[..., d], e) - y) ** 2).mean(-1)  # (S,)
+            Q.grad = None
+            losses = ((lse_many(X, Q[:, :d].transpose(1, 2), Q[:, d], e) - y) ** 2).mean(-1)  # (S,)
         detached = losses.detach()
         if not bool(torch.isfinite(detached).all()):
             s = int(torch.nonzero(~torch.isfinite(detached))[0, 0])
@@ -178,12 +180,12 @@ def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
         curve[:, k - 1] = detached
         if not direct:
             losses.sum().backward()
-            G = P.grad
+            G = Q.grad
         with torch.no_grad():
-            _adam(P, G, m, v, k, lr, b1, b2, adam_eps)
+            _adam(Q, G, m, v, k, lr, b1, b2, adam_eps)
         bar.update(S) if bar is not None else None
-    P = P.detach()
-    W, b = P[..., :d].contiguous(), P[..., d].contiguous()
+    Q = Q.detach()
+    W, b = Q[:, :d].transpose(1, 2).contiguous(), Q[:, d].contiguous()
     with torch.no_grad():
         final = ((lse_many(X, W, b, e) - y) ** 2).mean(-1)
     if not bool(torch.isfinite(final).all()):
