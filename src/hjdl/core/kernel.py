@@ -185,8 +185,8 @@ def _lse_weights(z: torch.Tensor, eps: torch.Tensor, dim: int,
     For an untracked float32/float64 ``z`` with every row finite and a tensor eps of ``z``'s
     dtype whose entries are normal numbers up to ``max/1520`` (no float64 promotion, no halving);
     otherwise returns None (use :func:`_lse` and :func:`_gibbs`). ``w`` is written into ``buf``
-    (``z``'s shape and dtype; ``z`` is left intact). Where T1 needs its subnormal-rest repair
-    (eps > 1), ``out`` is taken from :func:`_viscous_lse` itself."""
+    (``z``'s shape and dtype, not ``z`` itself: ``z`` is left intact). Where T1 needs its
+    subnormal-rest repair (eps > 1), ``out`` is taken from :func:`_viscous_lse` on ``z``."""
     if _tracks(z, eps) or not _lse_weights_accepts(eps, z.dtype):
         return None
     info = torch.finfo(z.dtype)
