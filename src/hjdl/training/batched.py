@@ -2,21 +2,27 @@
 
 A sweep over eps, width, seed (e.g. ``scaling-trained``) trains ``S`` independent layers
 ``f_s(x) = LSE_{eps_s}(W_s x + b_s)`` (THEORY §2) with ``W`` of shape ``(S, N, d)`` and ``b`` of
-shape ``(S, N)``. One step evaluates every network with one batched matrix product and the
-kernel's :func:`hjdl.lse` along the last axis (a tensor eps of shape ``(S, 1)``), forms each
-network's gradient from its Gibbs weights ``π = exp((z − LSE)/eps)`` (the gradient of LSE,
-THEORY §1; no autograd graph; a group holding an ``eps = 0`` network back-propagates the sum of
-the per-network losses through :func:`hjdl.lse` instead) and applies full-batch Adam elementwise, the update of :class:`torch.optim.Adam`
+shape ``(S, N)``. One step evaluates every network with one batched matrix product for the
+logits (the bias as a column of ones), the kernel's :func:`~hjdl.core.kernel._lse_weights` (one row maximum and one
+exponential pass giving both ``LSE_eps(z)``, bit for bit that of :func:`hjdl.lse`, and the Gibbs
+weights ``π``, the gradient of LSE, THEORY §1) and one batched product for the gradients in ``W``
+and ``b``, with no autograd graph; a group holding an ``eps = 0`` network (or an eps outside that
+function's range) back-propagates the sum of the per-network losses through :func:`hjdl.lse`
+instead. It applies full-batch Adam elementwise, the update of :class:`torch.optim.Adam`
 (``weight_decay=0``, ``amsgrad=False``) written out so that the step count and the per-network
 divergence checks are explicit. The per-network losses equal those of ``S`` separate runs of
 :func:`hjdl.training.train` (``refine=None``, no early stopping) from the same initial weights up
 to the rounding of the summation order (about 1e-12 relative in float64).
 
-Measured (``bench/bench_training_batched.py``, 2 loaded cores, n = 4000, d = 2, 32 networks): the
-kernel's elementwise cost dominates already at N = 10 (about 55 ns per logit and step), so the
-stacking removes the per-step overhead only: about 2x at N = 10, none from N = 100 on. Networks are processed in
-groups of at most ``max_elements`` logits (``S_group · n · N``) to bound memory; the groups are
-independent, so grouping does not change any number.
+Measured (``bench/bench_training_batched.py --threads 1``, a 2-core machine under a load of about
+6, n = 4000, d = 2, 32 networks, float64): batched / HJRegressor loop 3.2x at N = 10, 2.8x at
+N = 100, 1.9x at N = 1000 (before the one-pass step: 2.1x, 1.3x, 1.2x in the same session). The
+step costs 6-12 ns per logit (the row maximum with its index, the exponential and the two
+products are most of it) against 15-30 ns per logit for one network alone with autograd (1.3, 6
+and 90 ms per step at N = 10, 100, 1000), so the 10x of issue 14 is out of reach on such a CPU:
+the loop is itself within 2-3x of the batched per-logit cost. Networks are processed in groups of at
+most ``max_elements`` logits (``S_group · n · N``) to bound memory; the groups are independent, so
+grouping does not change any number.
 """
 
 from __future__ import annotations
