@@ -85,6 +85,9 @@ def peaks():
 def test_extra_peak_memory_does_not_grow_with_the_problem(peaks, kind):
     small, big = peaks[0][kind], peaks[1][kind]
     # blocks of 2^20 entries = 8 MiB in float64; the engine keeps one (two for the whitened
-    # distances) plus small per-point vectors
-    assert big <= small + 8, (small, big)
+    # distances) plus small per-point vectors. The small run can read near 0 where the heap
+    # freed by the call before it is reused (seen: hopf_lax_aniso 0.06 then 15.7 MiB, two
+    # blocks), so the growth is counted above what the engine may legitimately keep.
+    kept = 2 * 8 if kind in DISTANCE else 8
+    assert big <= max(small, kept) + 8, (small, big)
     assert big <= 3 * 8 + 4, (small, big)
