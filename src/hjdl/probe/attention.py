@@ -396,6 +396,20 @@ class _Session:
         return masks
 
 
+def _check_probe_args(inputs, keep_weights, bands, block_size, mask_threshold) -> float:
+    """The arguments every probe (torch modules, Hugging Face, TransformerLens) shares, checked
+    in one place; returns the mask threshold as a float."""
+    _check_bands(bands)
+    _check_inputs(inputs)
+    if not isinstance(keep_weights, bool):
+        raise InputError(f"keep_weights: expected True or False, received {keep_weights!r}")
+    if block_size is not None and (isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral)
+                                   or block_size < 1):
+        raise InputError(f"block_size: expected None or an integer >= 1 (queries per block), received "
+                         f"{block_size!r}")
+    return _threshold(mask_threshold)
+
+
 def _framework(model) -> str | None:
     """``"hf"`` or ``"lens"`` from the class hierarchy (no import of either library)."""
     for cls in type(model).__mro__:
@@ -533,15 +547,7 @@ def probe_attention(model: nn.Module, inputs, *, keep_weights: bool = True,
             return probe_transformers(model, inputs, **kw)
         from .lens import probe_lens
         return probe_lens(model, inputs, **kw)
-    _check_bands(bands)
-    _check_inputs(inputs)
-    if not isinstance(keep_weights, bool):
-        raise InputError(f"keep_weights: expected True or False, received {keep_weights!r}")
-    if block_size is not None and (isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral)
-                                   or block_size < 1):
-        raise InputError(f"block_size: expected None or an integer >= 1 (queries per block), received "
-                         f"{block_size!r}")
-    threshold = _threshold(mask_threshold)
+    threshold = _check_probe_args(inputs, keep_weights, bands, block_size, mask_threshold)
     targets = _targets(model)
     if not targets:
         raise _unsupported(model)

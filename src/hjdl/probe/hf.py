@@ -39,7 +39,6 @@ import contextvars
 import dataclasses
 import inspect
 import math
-import numbers
 import sys
 
 import torch
@@ -47,8 +46,8 @@ from torch import nn
 
 from ..errors import InputError
 from ..nn.attention import MASK_THRESHOLD
-from ._stream import _threshold, additive_to_allowed, gibbs_entropy
-from .attention import REGIME_BANDS, AttentionProbe, LayerProbe, _check_bands, _check_inputs, regime
+from ._stream import additive_to_allowed, gibbs_entropy
+from .attention import REGIME_BANDS, AttentionProbe, LayerProbe, _check_probe_args, regime
 
 __all__ = ["probe_transformers", "SUPPORTED_ARCHITECTURES", "BACKENDS"]
 
@@ -279,13 +278,6 @@ def _query_mask(inputs):
     return None
 
 
-def _check_block_size(block_size) -> None:
-    if block_size is not None and (isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral)
-                                   or block_size < 1):
-        raise InputError(f"block_size: expected None or an integer >= 1 (queries per block), received "
-                         f"{block_size!r}")
-
-
 def probe_transformers(model: nn.Module, inputs, *, keep_weights: bool = True,
                        bands: tuple[float, float] = REGIME_BANDS, grad: bool = False,
                        block_size: int | None = None, mask_threshold: float = MASK_THRESHOLD) -> AttentionProbe:
@@ -336,12 +328,7 @@ def probe_transformers(model: nn.Module, inputs, *, keep_weights: bool = True,
         'sdpa'
     """
     configs = _check_model(model)
-    _check_bands(bands)
-    _check_inputs(inputs)
-    _check_block_size(block_size)
-    threshold = _threshold(mask_threshold)
-    if not isinstance(keep_weights, bool):
-        raise InputError(f"keep_weights: expected True or False, received {keep_weights!r}")
+    threshold = _check_probe_args(inputs, keep_weights, bands, block_size, mask_threshold)
     _register()
     was_training = any(m.training for m in model.modules())
     names = {id(m): n for n, m in model.named_modules()}

@@ -40,9 +40,9 @@ from torch import nn
 
 from ..errors import InputError
 from ..nn.attention import MASK_THRESHOLD
-from ._stream import _threshold, additive_to_allowed, gibbs_entropy
-from .attention import REGIME_BANDS, AttentionProbe, _check_bands, _check_inputs, regime
-from .hf import _check_block_size, _layer_probe, _query_mask, probe_transformers
+from ._stream import additive_to_allowed, gibbs_entropy
+from .attention import REGIME_BANDS, AttentionProbe, _check_probe_args, regime
+from .hf import _layer_probe, _query_mask, probe_transformers
 
 __all__ = ["probe_lens"]
 
@@ -122,12 +122,7 @@ def probe_lens(model: nn.Module, inputs, *, keep_weights: bool = True,
     if not natives and not scored:
         return probe_transformers(model, inputs, keep_weights=keep_weights, bands=bands, grad=grad,
                                   block_size=block_size, mask_threshold=mask_threshold)
-    _check_bands(bands)
-    _check_inputs(inputs)
-    _check_block_size(block_size)
-    threshold = _threshold(mask_threshold)
-    if not isinstance(keep_weights, bool):
-        raise InputError(f"keep_weights: expected True or False, received {keep_weights!r}")
+    threshold = _check_probe_args(inputs, keep_weights, bands, block_size, mask_threshold)
     query_mask = _query_mask(inputs)
     layers: list = []
     captured: dict[int, dict] = {}
