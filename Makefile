@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo install clean bench mutants
+.PHONY: test test-fast demo docs install clean bench mutants
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,14 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2
+
+# a subset for the edit-test loop (under a minute): see the "fast" selection in pyproject.toml
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 -m "not slow" tests/core tests/test_architecture.py
+
+# the documentation site, built offline into runs/site (mkdocs.yml; docs/)
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir runs/site
 
 demo: $(STAMP)
 	$(VENV)/bin/hjdl reproduce --preset quick --out runs/latest

@@ -101,10 +101,12 @@ RULES: list[Rule] = [
         forbidden=_under("hjdl.pde"),
     ),
     Rule(
-        "hjdl.plotting is imported by nothing in the library (only by the commands hjdl.cli, hjdl._cli_probe)",
+        "hjdl.plotting is imported by nothing in the library (only by the commands hjdl.cli, hjdl._cli_probe, "
+        "hjdl._cli_explore and the explorer hjdl.explore)",
         applies_to=_under("hjdl"),
         forbidden=_under("hjdl.plotting"),
-        exempt=_under("hjdl.plotting", "hjdl.cli", "hjdl.__main__", "hjdl._cli_probe"),
+        exempt=_under("hjdl.plotting", "hjdl.cli", "hjdl.__main__", "hjdl._cli_probe", "hjdl._cli_explore",
+                      "hjdl.explore"),
     ),
     Rule(
         "hjdl.cli is imported by nothing in the library (only by hjdl.__main__)",
@@ -125,10 +127,17 @@ RULES: list[Rule] = [
         top_level_only=True,
     ),
     Rule(
-        "the library does no I/O: only the commands (hjdl.cli, hjdl._cli_probe) use the file writers of hjdl._io",
+        "the library does no I/O: only the commands (hjdl.cli, hjdl._cli_probe, hjdl._cli_explore) and the "
+        "explorer use the file writers of hjdl._io",
         applies_to=_under("hjdl"),
         forbidden=_under("hjdl._io"),
-        exempt=_under("hjdl.cli", "hjdl._io", "hjdl._cli_probe"),
+        exempt=_under("hjdl.cli", "hjdl._io", "hjdl._cli_probe", "hjdl._cli_explore", "hjdl.explore"),
+    ),
+    Rule(
+        "hjdl.explore (the browser explorer) is imported by nothing in the library (only by hjdl._cli_explore)",
+        applies_to=_under("hjdl"),
+        forbidden=_under("hjdl.explore"),
+        exempt=_under("hjdl.explore", "hjdl._cli_explore"),
     ),
 ]
 

@@ -19,13 +19,18 @@ from .core import __all__ as _core_all
 #: Subpackages and public modules reachable as attributes, imported on first access (PEP 562).
 SUBMODULES = (
     "attribution", "bifurcation", "control", "core", "datasets", "experiments", "nn", "pde",
-    "plotting", "probe", "recurrent", "reporting", "robustness", "scaling", "training",
+    "plotting", "probe", "recurrent", "reporting", "robustness", "scaling", "solver", "training",
 )
 
 __all__ = ["__version__", "errors", *_core_all]
 
 
 def __getattr__(name):
+    if name == "solve":  # the mesh-free viscous HJ solver, hjdl.solve(g, x, t=..., eps=...)
+        from .solver import solve
+
+        globals()["solve"] = solve
+        return solve
     if name in SUBMODULES or (name.isidentifier() and not name.startswith("_") and _is_submodule(name)):
         import importlib
 

@@ -939,6 +939,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_verify)
     from hjdl._cli_probe import add_probe_parser  # the probe command (Hugging Face checkpoints)
     add_probe_parser(sub)
+    from hjdl._cli_explore import add_explore_parser  # the browser explorer (hjdl[explore])
+    add_explore_parser(sub)
     return parser
 
 

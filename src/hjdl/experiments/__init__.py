@@ -42,6 +42,8 @@ from hjdl.experiments import recovery, quadrature, scaling_trained, intrinsic_di
 from hjdl.experiments import robustness_synthetic, robustness_trained, hessian_mnist, certified_accuracy  # noqa: F401,E402,E501
 from hjdl.experiments import bifurcation, phase  # noqa: F401,E402
 from hjdl.experiments import resnet_pmp, attention_entropy, attention_entropy_hf, recurrent_gates  # noqa: F401,E402
+from hjdl.experiments import generalization_rate, hj_highdim  # noqa: F401,E402
+from hjdl.experiments import commutative_diagram, double_descent, hallucination, hessian_cifar  # noqa: F401,E402
 # ---- end of experiment modules ---------------------------------------------------------------
 
 __all__ = [

@@ -26,6 +26,7 @@ from hjdl.plotting.registry import figures_for, register_figures, registered_fig
 # One import per module, e.g.
 #     from hjdl.plotting import identity, tropical_limit, attention_identity  # noqa: F401
 from hjdl.plotting import architectures, bifurcation_plots, foundation, phase, probe_plots, robustness, scaling  # noqa: F401,E402,E501
+from hjdl.plotting import generalization_plots, solver_plots, claims_plots, shocks_plots  # noqa: F401,E402
 # ---- end of figure modules -------------------------------------------------------------------
 
 __all__ = ["figures_for", "register_figures", "registered_figures", "unregister_figures", "style"]

@@ -1,0 +1,1 @@
+"""Experiment module (being written in this session; registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""The browser explorer (being written in this session)."""

@@ -1,0 +1,1 @@
+"""Figure module (being written in this session; registers nothing yet)."""
