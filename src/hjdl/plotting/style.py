@@ -12,7 +12,7 @@ from typing import Sequence
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-__all__ = ["new_figure", "colors", "finish", "PANEL_SIZE", "DPI"]
+__all__ = ["new_figure", "colors", "finish", "set_caption", "caption_of", "PANEL_SIZE", "DPI"]
 
 #: Size of one panel in inches (width, height).
 PANEL_SIZE: tuple[float, float] = (4.2, 3.2)
@@ -56,3 +56,26 @@ def finish(axes: Sequence, *, legend: bool = True) -> None:
     for ax in axes:
         if legend and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, frameon=False)
+
+
+_CAPTION_ATTR = "_hjdl_caption"
+
+
+def set_caption(fig: Figure, text: str) -> Figure:
+    """Attach the caption the report prints under ``fig``: what it shows, in a sentence or two.
+
+    >>> fig, _ = new_figure()
+    >>> caption_of(set_caption(fig, "Loss against epoch."))
+    'Loss against epoch.'
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"caption text={text!r}: expected a non-empty sentence saying what the figure shows")
+    setattr(fig, _CAPTION_ATTR, text.strip())
+    return fig
+
+
+def caption_of(fig) -> str | None:
+    """The caption set by :func:`set_caption` (for an animation, a list of frames: the first's), or None."""
+    if isinstance(fig, (list, tuple)):
+        fig = fig[0] if fig else None
+    return getattr(fig, _CAPTION_ATTR, None)
