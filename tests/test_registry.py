@@ -414,3 +414,20 @@ def test_result_round_trip_is_lossless_with_finite_false():
     assert json.dumps(back.to_json_dict(finite=False), allow_nan=True) == text
     assert math.isnan(back.tables["t"].rows[0][0]) and back.tables["t"].rows[0][1] == math.inf
     assert back.claims[0].kind == "identity" and back.series["s"]["x"] == [0.0, 1.0, 2.0]
+
+
+def test_register_records_what_the_experiment_reproduces():
+    presets = {"quick": {}, "paper": {}}
+    register("zz-fig", "t", "d", presets, reproduces=" Fig. 3 ")(lambda config, *, seed, progress: Result("", "", {}))
+    try:
+        assert get("zz-fig").reproduces == "Fig. 3"
+        with pytest.raises(InputError, match=r"reproduces=3.*'Fig. 3'"):
+            register("zz-fig2", "t", "d", presets, reproduces=3)
+        assert "zz-fig2" not in names()
+    finally:
+        unregister("zz-fig")
+    register("zz-nofig", "t", "d", presets)(lambda config, *, seed, progress: Result("", "", {}))
+    try:
+        assert get("zz-nofig").reproduces == ""
+    finally:
+        unregister("zz-nofig")

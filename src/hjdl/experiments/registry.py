@@ -671,6 +671,9 @@ class Experiment:
     units_func: UnitsFunc | None = None
     run_unit_func: RunUnitFunc | None = None
     assemble_func: AssembleFunc | None = None
+    #: Which figure, table or section of the paper the experiment reproduces (``"Fig. 3"``,
+    #: ``"Table 2"``, ``"§4.2 Robustness"``); ``""`` when it reproduces none directly.
+    reproduces: str = ""
 
     @property
     def has_units(self) -> bool:
@@ -795,6 +798,7 @@ def register(
     units: UnitsFunc | None = None,
     run_unit: RunUnitFunc | None = None,
     assemble: AssembleFunc | None = None,
+    reproduces: str = "",
 ) -> Callable[[ExperimentFunc], ExperimentFunc]:
     """Decorator registering ``func(config, *, seed, progress) -> Result`` under ``name``.
 
@@ -817,6 +821,11 @@ def register(
     stored payloads) and :meth:`Experiment.run` runs them serially; the decorated function is
     kept as :attr:`Experiment.func` (e.g. the serial composition) but hjdl does not call it.
     Without units the experiment is the one unit ``{}`` whose payload is its result's JSON.
+
+    ``reproduces`` names the figure, table or section of the paper (arXiv:2605.28983) the
+    experiment reproduces, e.g. ``"Fig. 4"``, ``"Table 2"`` or ``"§5 Robustness"``; ``hjdl ls``
+    and the report show it. Leave it empty for an experiment that checks the theory without a
+    counterpart in the paper.
     """
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise InputError(
@@ -842,6 +851,11 @@ def register(
             f"experiment {name!r}: received {', '.join(given)} without {', '.join(missing)}; "
             "an experiment with units declares units, run_unit and assemble together"
         )
+    if not isinstance(reproduces, str):
+        raise InputError(
+            f"experiment {name!r}: reproduces={reproduces!r}; expected a string such as "
+            "'Fig. 3', 'Table 2' or '§4 Robustness' (or '' for none)"
+        )
     for key in given:
         if not callable(steps[key]):
             raise InputError(f"experiment {name!r}: {key}={steps[key]!r} is not callable")
@@ -858,6 +872,7 @@ def register(
             units_func=units,
             run_unit_func=run_unit,
             assemble_func=assemble,
+            reproduces=reproduces.strip(),
         )
         return func
 
