@@ -224,6 +224,21 @@ class BifurcationDiagram(Record):
         return importlib.import_module("hjdl.plotting.bifurcation_plots").plot_diagram(self, ax=ax)
 
 
+def diagram_series(dg) -> dict:
+    """Branches, folds, boundary exits and counts (on 200 log-spaced eps) of a diagram as plain
+    lists: the JSON-able series an experiment stores and the plotting layer draws."""
+    grid = np.exp(np.linspace(math.log(dg.eps_min), math.log(dg.eps_max), 200))
+    c = dg.counts(grid)
+    return {
+        "branches": [{"eps": b.eps.tolist(), "H": b.H.tolist(), "kind": b.kind.tolist(),
+                      "x": b.x.tolist(), "ends": list(b.ends)} for b in dg.branches],
+        "folds": [{"eps": f.eps, "x": f.x.tolist(), "H": f.H, "kinds": list(f.kinds)} for f in dg.folds],
+        "exits": [{"eps": e.eps, "x": e.x.tolist(), "kind": e.kind, "change": e.change} for e in dg.exits],
+        "counts": {"eps": grid.tolist(), **{k: v.tolist() for k, v in c.items()}},
+        "bounds": dg.bounds.tolist(),
+    }
+
+
 def _event_rows(events: list) -> dict:
     """Columns of folds and boundary exits, sorted by eps."""
     events = sorted(events, key=lambda e: e.eps)

@@ -17,6 +17,7 @@ import torch
 
 from .. import core
 from ..bifurcation import continuation, critical_points
+from ..bifurcation.continuation import diagram_series
 from .registry import Claim, Result, Table, register, theorem_verdict
 
 __all__ = ["two_clusters", "diagram_series", "fold_residuals"]
@@ -46,20 +47,6 @@ def fold_residuals(W, b, fold) -> tuple[float, float, float]:
     # 1-D: H'' itself; d > 1: det relative to ‖∇²H‖^d (= smallest |eigenvalue| / largest)
     scale = 1.0 if h.shape[0] == 1 else float(h.abs().max()) ** h.shape[0]
     return float(g.norm()), abs(det), abs(det) / max(scale, 1e-300)
-
-
-def diagram_series(dg) -> dict:
-    """Branches, folds, boundary exits and counts of a diagram as plain lists (for figures)."""
-    grid = np.exp(np.linspace(math.log(dg.eps_min), math.log(dg.eps_max), 200))
-    c = dg.counts(grid)
-    return {
-        "branches": [{"eps": b.eps.tolist(), "H": b.H.tolist(), "kind": b.kind.tolist(),
-                      "x": b.x.tolist(), "ends": list(b.ends)} for b in dg.branches],
-        "folds": [{"eps": f.eps, "x": f.x.tolist(), "H": f.H, "kinds": list(f.kinds)} for f in dg.folds],
-        "exits": [{"eps": e.eps, "x": e.x.tolist(), "kind": e.kind, "change": e.change} for e in dg.exits],
-        "counts": {"eps": grid.tolist(), **{k: v.tolist() for k, v in c.items()}},
-        "bounds": dg.bounds.tolist(),
-    }
 
 
 def _probes(dg, lo, ends: bool = False):

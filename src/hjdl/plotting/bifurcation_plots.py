@@ -52,7 +52,7 @@ def draw_counts(ax, series) -> None:
 
 def plot_diagram(diagram, ax=None):
     """Draw a :class:`hjdl.bifurcation.BifurcationDiagram`; returns the matplotlib Figure."""
-    from hjdl.experiments.bifurcation import diagram_series
+    from hjdl.bifurcation.continuation import diagram_series
     series = diagram_series(diagram)
     if ax is None:
         fig, (ax,) = style.new_figure(title="Bifurcation diagram")
