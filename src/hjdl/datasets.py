@@ -12,6 +12,10 @@ IDX files (``t10k-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte.gz`` for the 
   next to the working directory or the repository.
 * :func:`load_digits_fallback` — scikit-learn's bundled 8×8 digits (1797 images, offline), the
   stand-in when MNIST is absent.
+* :func:`load_cifar10`, :func:`read_cifar_batch`, :func:`find_cifar10_dir` — CIFAR-10 from its
+  "python version" batches (``data_batch_1`` … ``data_batch_5``, ``test_batch``), unpickled with a
+  restricted unpickler that can build nothing but the format's NumPy arrays. CIFAR-10 has no
+  stand-in: without it, the experiments that need it say so and run nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 from .errors import InputError
 
 __all__ = ["ImageData", "read_idx", "find_mnist_dir", "load_mnist", "load_digits_fallback",
-           "MissingDataError"]
+           "MissingDataError", "read_cifar_batch", "find_cifar10_dir", "load_cifar10"]
 
 #: IDX type codes -> NumPy big-endian dtypes.
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -41,7 +45,8 @@ class MissingDataError(InputError, FileNotFoundError):
 @dataclass
 class ImageData:
     """Images ``(n, h, w)`` (float64 in ``[0, 1]``), integer ``labels`` ``(n,)``, where they came
-    from (``source``: ``"mnist"`` or ``"sklearn-digits"``) and the folder read (or ``None``)."""
+    from (``source``: ``"mnist"``, ``"sklearn-digits"`` or ``"cifar10"``, whose images are
+    ``(n, 3, 32, 32)``) and the folder read (or ``None``)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -178,3 +183,171 @@ def load_digits_fallback() -> ImageData:
     d = load_digits()
     return ImageData(images=d.images.astype(np.float64) / 16.0, labels=d.target.astype(np.int64),
                      source="sklearn-digits", path=None)
+
+
+# --------------------------------------------------------------------------------------------
+# CIFAR-10, the "python version" batches
+# --------------------------------------------------------------------------------------------
+#: File names of the CIFAR-10 python batches, per split.
+CIFAR10_FILES = {"train": tuple(f"data_batch_{k}" for k in range(1, 6)), "test": ("test_batch",)}
+#: The folder name inside the official archive (``cifar-10-python.tar.gz``).
+CIFAR10_FOLDER = "cifar-10-batches-py"
+_CIFAR_SHAPE = (3, 32, 32)
+
+
+def _cifar_globals() -> dict:
+    """The only globals a CIFAR-10 batch may name when unpickled.
+
+    The official batches are Python-2 pickles of a dict with ``b'data'`` (a NumPy ``uint8`` array,
+    rebuilt through ``numpy.core.multiarray._reconstruct``, ``numpy.ndarray`` and ``numpy.dtype``),
+    ``b'labels'`` (a list of ints), ``b'batch_label'`` and ``b'filenames'`` (bytes). A batch
+    re-pickled by Python 3 with protocol 2 spells bytes as ``_codecs.encode(str, 'latin1')``, and
+    NumPy 2 writes ``numpy._core.multiarray``. Nothing else (no ``os``, ``builtins.eval``, other
+    classes) can be named, so a crafted file cannot run code: it is refused.
+    """
+    import codecs
+
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # pragma: no cover - NumPy 1.x
+        from numpy.core.multiarray import _reconstruct
+
+    def encode(text, encoding="utf-8"):
+        if not isinstance(text, str) or encoding != "latin1":
+            raise InputError("only _codecs.encode(str, 'latin1') (protocol-2 bytes) is allowed")
+        return codecs.encode(text, encoding)
+
+    return {("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+            ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+            ("_codecs", "encode"): encode}
+
+
+def read_cifar_batch(path) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 python batch: ``(images, labels)``, images ``uint8`` ``(n, 3, 32, 32)`` (channel,
+    row, column), labels ``int64`` ``(n,)`` in ``0..9``.
+
+    The file is a pickled dict ``{b'data': uint8 array (n, 3072), b'labels': n ints, ...}``. It is
+    unpickled with a restricted unpickler that resolves only the NumPy array constructors that
+    format needs (see :func:`_cifar_globals`), so a file naming anything else is refused rather
+    than executed.
+
+    Raises:
+        MissingDataError: no file at ``path``.
+        InputError: the file is not such a pickle (truncated, another format, other globals, keys
+            missing, wrong dtype or shape, labels outside ``0..9`` or of another length); the
+            message names the file and what was expected.
+
+    Example:
+        >>> import pickle, tempfile, os, numpy as np
+        >>> p = os.path.join(tempfile.mkdtemp(), "data_batch_1")
+        >>> batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [3, 7]}
+        >>> with open(p, "wb") as f:
+        ...     pickle.dump(batch, f, protocol=2)
+        >>> images, labels = read_cifar_batch(p)
+        >>> images.shape, labels.tolist()
+        ((2, 3, 32, 32), [3, 7])
+    """
+    import io
+    import pickle
+
+    p = Path(path)
+    if not p.is_file():
+        raise MissingDataError(f"read_cifar_batch: no file at {str(p)!r}")
+    expected = ("expected a CIFAR-10 python batch: a pickled dict with b'data', a uint8 array of "
+                "shape (n, 3072), and b'labels', n integers in 0..9")
+    allowed = _cifar_globals()
+
+    class _Restricted(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) in allowed:
+                return allowed[(module, name)]
+            raise pickle.UnpicklingError(f"the file names {module}.{name}, which a CIFAR-10 batch "
+                                         "never does (refused, not executed)")
+
+    try:
+        raw = p.read_bytes()
+        batch = _Restricted(io.BytesIO(raw), encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+            KeyError, ImportError, InputError, OverflowError, MemoryError) as exc:
+        raise InputError(f"read_cifar_batch: cannot unpickle {str(p)!r} ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())}); "
+                         f"{expected}") from None
+    except OSError as exc:
+        raise InputError(f"read_cifar_batch: cannot read {str(p)!r} ({exc}); {expected}") from None
+    if not isinstance(batch, dict):
+        raise InputError(f"read_cifar_batch: {str(p)!r} holds a {type(batch).__name__}, not a dict; {expected}")
+    keys = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    missing = [k for k in ("data", "labels") if k not in keys]
+    if missing:
+        raise InputError(f"read_cifar_batch: {str(p)!r} has no {', '.join(map(repr, missing))} entry "
+                         f"(keys {sorted(map(str, keys))}); {expected}")
+    data, labels = keys["data"], keys["labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+            or data.shape[1] != int(np.prod(_CIFAR_SHAPE)):
+        got = (f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray)
+               else type(data).__name__)
+        raise InputError(f"read_cifar_batch: b'data' in {str(p)!r} is a {got}; {expected}")
+    try:
+        lab = np.asarray(labels)
+    except (ValueError, TypeError):  # pragma: no cover - ragged content
+        lab = np.asarray([], dtype=object)
+    if lab.ndim != 1 or lab.shape[0] != data.shape[0] or not np.issubdtype(lab.dtype, np.integer) \
+            or (lab.size and (lab.min() < 0 or lab.max() > 9)):
+        raise InputError(f"read_cifar_batch: b'labels' in {str(p)!r} is not {data.shape[0]} integers "
+                         f"in 0..9 (received {lab.dtype} of shape {lab.shape}); {expected}")
+    return data.reshape((-1, *_CIFAR_SHAPE)).copy(), lab.astype(np.int64)
+
+
+def find_cifar10_dir(data_dir=None, split: str = "train") -> Path | None:
+    """The folder holding the CIFAR-10 python batches of ``split``, or ``None``.
+
+    ``data_dir`` itself or its ``cifar-10-batches-py`` subfolder; without ``data_dir``,
+    ``../shared/data/cifar-10-batches-py`` relative to the working directory or the repository.
+    """
+    _check_split(split)
+    if data_dir is not None:
+        bases = [Path(data_dir)]
+    else:
+        repo = Path(__file__).resolve().parents[2]
+        bases = [Path(os.getcwd()) / ".." / "shared" / "data", repo / ".." / "shared" / "data"]
+    for base in bases:
+        for c in (base, base / CIFAR10_FOLDER):
+            if c.is_dir() and all((c / f).is_file() for f in CIFAR10_FILES[split]):
+                return c.resolve()
+    return None
+
+
+def load_cifar10(data_dir=None, split: str = "train", *, max_batches: int | None = None) -> ImageData:
+    """CIFAR-10 images ``(n, 3, 32, 32)`` scaled to ``[0, 1]`` and labels ``(n,)`` from the python batches.
+
+    Args:
+        data_dir: the folder with ``data_batch_1`` … ``data_batch_5`` and ``test_batch`` (the
+            contents of ``cifar-10-python.tar.gz``), or its parent; default
+            ``../shared/data/cifar-10-batches-py``.
+        split: ``"train"`` (the five data batches, 50,000 images) or ``"test"`` (10,000).
+        max_batches: read at most this many batches of the split (the first ones), e.g. 1 when
+            a few thousand images are enough.
+
+    Raises:
+        MissingDataError: the batches are not there (hjdl never downloads).
+        InputError: a batch is corrupt or of another format (see :func:`read_cifar_batch`).
+    """
+    _check_split(split)
+    if max_batches is not None and (isinstance(max_batches, bool) or not isinstance(max_batches, int)
+                                    or max_batches < 1):
+        raise InputError(f"max_batches: expected an integer >= 1 or None, received {max_batches!r}")
+    folder = find_cifar10_dir(data_dir, split)
+    if folder is None:
+        where = repr(str(data_dir)) if data_dir is not None else \
+            f"'../shared/data/{CIFAR10_FOLDER}' (relative to the working directory and to the repository)"
+        raise MissingDataError(
+            f"load_cifar10: the CIFAR-10 {split} batches were not found in {where} (nor in its "
+            f"{CIFAR10_FOLDER!r} subfolder); expected the python-version files "
+            f"{', '.join(CIFAR10_FILES[split])} there. hjdl never downloads: pass data_dir= "
+            "pointing at your unpacked cifar-10-python.tar.gz")
+    files = CIFAR10_FILES[split][:max_batches]
+    parts = [read_cifar_batch(folder / f) for f in files]
+    images = np.concatenate([im for im, _ in parts]).astype(np.float64) / 255.0
+    labels = np.concatenate([lab for _, lab in parts])
+    return ImageData(images=images, labels=labels, source="cifar10", path=str(folder))
