@@ -263,7 +263,8 @@ def critical_points(model, *args, b=None, eps=None, bounds=None, head=None, star
     overrides the model's), or the earlier ``critical_points(W, b, eps, bounds)``.
 
     Args:
-        W, b: the layer ``(N, d)``, ``(N,)`` (the earlier form; else ``model``).
+        model: the model (see the call forms); in the earlier form, the layer's weights ``W``
+            ``(N, d)``, followed positionally by its biases ``b`` ``(N,)``.
         eps: a number ``> 0``.
         bounds: ``(d, 2)`` box, one ``(low, high)`` row per dimension.
         starts: optional ``(S, d)`` (or ``(d,)``) Newton starts (added to the grid), finite.
@@ -281,8 +282,8 @@ def critical_points(model, *args, b=None, eps=None, bounds=None, head=None, star
             4-D, none above; below 3: none). ``n_fine ** d`` is at most :data:`MAX_GRID_POINTS`.
 
     Raises:
-        InputError (or a subclass): any argument outside the ranges above, a box that is empty
-        or whose width overflows, ``W`` without input dimensions, ``eps <= 0``.
+        InputError: (or a subclass) any argument outside the ranges above, a box that is empty
+            or whose width overflows, ``W`` without input dimensions, ``eps <= 0``.
 
     Returns:
         :class:`CriticalPoints` sorted by the first coordinate.

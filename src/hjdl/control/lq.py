@@ -39,7 +39,9 @@ class LinearStateSpace(nn.Module):
     r"""``x_{k+1} = a ⊙ x_k + B u_k``, ``y_k = C x_{k+1}``: ``u (batch, T, m) → y (batch, T, q)``.
 
     Args:
-        state_dim ``n``, input_dim ``m``, output_dim ``q``; ``a`` is initialised in ``(0.5, 0.95)``.
+        state_dim: ``n``, the size of the state ``x``; ``a`` is initialised in ``(0.5, 0.95)``.
+        input_dim: ``m``, the size of the input ``u``.
+        output_dim: ``q``, the size of the output ``y``.
 
     Example:
         >>> import torch

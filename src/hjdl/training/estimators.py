@@ -345,32 +345,45 @@ class HJRegressor(RegressorMixin, _HJEstimator):
     ``t``) are read off after fitting: ``f(x) = |x|²/(4t) − u(x, t)`` (T3).
 
     Parameters:
-        width: neurons ``N``; hidden: hidden softplus_eps widths; eps: ``"auto"`` (``N^{−1/d}``)
-        or a number ``>= 0``; t: HJ time of ``initial_data_``; intrinsic_dim: ``d`` for
-        ``eps="auto"`` (None: TwoNN estimate); max_iter: Adam steps; lr: Adam step size;
-        refine: ``"lbfgs"`` or None; n_restarts: independent initialisations (the lowest
-        training loss is kept); batch_size: None = full batch; random_state; verbose: a
-        progress bar; tol, n_iter_no_change: stop once the monitored loss (the validation
-        loss with ``early_stopping``, else the training loss) has not improved by more than
-        ``tol · max(1, |best|)`` for ``n_iter_no_change`` Adam steps; refine_iter: L-BFGS
-        iterations; learn_eps: learn ``eps`` (positive by parametrisation);
+        width: neurons ``N``.
+        hidden: hidden softplus_eps widths.
+        eps: ``"auto"`` (``N^{−1/d}``) or a number ``>= 0``.
+        t: HJ time of ``initial_data_``.
+        intrinsic_dim: ``d`` for ``eps="auto"`` (None: TwoNN estimate).
+        max_iter: Adam steps.
+        lr: Adam step size.
+        refine: ``"lbfgs"`` or None.
+        n_restarts: independent initialisations (the lowest training loss is kept).
+        batch_size: None = full batch.
+        random_state: seed (or None) of every random choice of ``fit``.
+        verbose: a progress bar.
+        tol: with ``n_iter_no_change``, stop once the monitored loss (the validation loss with
+            ``early_stopping``, else the training loss) has not improved by more than
+            ``tol · max(1, |best|)`` for ``n_iter_no_change`` Adam steps.
+        n_iter_no_change: see ``tol``.
+        refine_iter: L-BFGS iterations.
+        learn_eps: learn ``eps`` (positive by parametrisation).
         n_threads: torch CPU threads used during ``fit`` (``"auto"``: 1 below
-        :data:`THREAD_THRESHOLD` logits per step, where it was measured never slower and up to
-        26x faster than torch's default on a loaded 2-core machine, see that constant; None:
-        leave torch's setting; an integer; the previous value is restored after ``fit``);
+            `THREAD_THRESHOLD` logits per step, where it was measured never slower and up to
+            26x faster than torch's default on a loaded 2-core machine, see that constant; None:
+            leave torch's setting; an integer; the previous value is restored after ``fit``).
         alpha: weight decay, ``alpha · Σ‖W‖² / (2 n)`` over the weight matrices (not biases,
-        not eps) added to the loss, as scikit-learn's MLP; early_stopping: hold out
-        ``validation_fraction`` of the samples (a random split from ``random_state``), stop on
-        the validation loss and restore the weights of its best step (``best_iter_``);
+            not eps) added to the loss, as scikit-learn's MLP.
+        early_stopping: hold out ``validation_fraction`` of the samples (a random split from
+            ``random_state``), stop on the validation loss and restore the weights of its best
+            step (``best_iter_``).
+        validation_fraction: the share of samples held out with ``early_stopping``.
         standardize: train on inputs scaled to zero mean and unit variance per feature (and, for
-        regression, targets likewise) and fold the scaling exactly into ``network_``
-        afterwards, so ``network_`` maps raw inputs to raw outputs (``eps_`` is then the raw-unit
-        temperature, ``y_scale · eps``; ``eps="auto"`` applies on the unit scale it assumes);
+            regression, targets likewise) and fold the scaling exactly into ``network_``
+            afterwards, so ``network_`` maps raw inputs to raw outputs (``eps_`` is then the
+            raw-unit temperature, ``y_scale · eps``; ``eps="auto"`` applies on the unit scale it
+            assumes).
         device: ``"cpu"`` or ``"cuda"`` (the parameters and data live there during ``fit``).
-        ``standardize``, ``early_stopping``, ``alpha``, ``tol``, ``n_iter_no_change`` default to
-        None: with ``eps="auto"`` (the default) True, True, 1e-4, 1e-4, 50 (the good-by-default
-        fit); with a numeric eps, a temperature in the data's own units as the paper's experiments
-        use it, False, False, 0, 1e-7, 100 (the plain fit, every sample used for training).
+
+    ``standardize``, ``early_stopping``, ``alpha``, ``tol``, ``n_iter_no_change`` default to
+    None: with ``eps="auto"`` (the default) True, True, 1e-4, 1e-4, 50 (the good-by-default
+    fit); with a numeric eps, a temperature in the data's own units as the paper's experiments
+    use it, False, False, 0, 1e-7, 100 (the plain fit, every sample used for training).
 
     Defaults (issue 14): with the earlier defaults (raw units, no validation split, and Adam
     stopping after its first ``n_iter_no_change`` steps, a bug of the stopping rule) then 100
