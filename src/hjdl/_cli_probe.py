@@ -227,9 +227,9 @@ def _probe(args, command) -> int:
         for batch in progress(batches, desc="probe", enabled=progress_on):
             rec = probe_attention(model, {"input_ids": batch.to(device)}, keep_weights=False,
                                   block_size=args.block_size)
-            ent = torch.stack([torch.nan_to_num(layer.entropy.float(), nan=0.0).sum((0, 2))
+            ent = torch.stack([torch.nan_to_num(layer.normalized_entropy.float(), nan=0.0).sum((0, 2))
                                for layer in rec.layers]).cpu().double()            # (L, H)
-            cnt = torch.stack([torch.isfinite(layer.entropy.float()).sum((0, 2)) for layer in rec.layers]).cpu()
+            cnt = torch.stack([torch.isfinite(layer.normalized_entropy.float()).sum((0, 2)) for layer in rec.layers]).cpu()
             sums = ent if sums is None else sums + ent
             counts = cnt if counts is None else counts + cnt
             if eps is None:

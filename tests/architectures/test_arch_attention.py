@@ -75,7 +75,7 @@ def test_weights_are_softmax_at_temperature_and_hard_limit():
     hard = w[:, 2]
     assert torch.equal(hard.argmax(-1), torch.from_numpy(scores[:, 2].argmax(-1)))
     assert torch.allclose(hard.max(-1).values, torch.ones(1, 4, dtype=torch.float64))
-    ent = att.entropy(x).detach()
+    ent = att.normalized_entropy(x).detach()
     assert ent.shape == (1, H, 4) and float(ent[:, 2].abs().max()) == 0.0
     assert bool((ent[:, 0] <= 1 + 1e-12).all()) and bool((ent >= 0).all())
 
@@ -141,11 +141,11 @@ def test_probe_records_every_call_in_order_and_leaves_the_model_unchanged():
     with np.errstate(divide="ignore", invalid="ignore"):
         H_np = -np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0).sum(-1)
         expected = H_np / np.log(np.arange(1, 6))
-    ent = rec.layers[0].entropy.numpy()
+    ent = rec.layers[0].normalized_entropy.numpy()
     assert np.isnan(ent[..., 0]).all()
     assert np.allclose(ent[..., 1:], expected[..., 1:], atol=1e-12)
-    assert np.allclose(rec.layers[0].head_entropy.numpy(), np.nanmean(expected[..., 1:], axis=(0, 2)))
-    assert rec.layers[0].regime == [regime(v) for v in rec.layers[0].head_entropy.tolist()]
+    assert np.allclose(rec.layers[0].head_normalized_entropy.numpy(), np.nanmean(expected[..., 1:], axis=(0, 2)))
+    assert rec.layers[0].regime == [regime(v) for v in rec.layers[0].head_normalized_entropy.tolist()]
 
 
 def test_probe_regimes_follow_temperature_and_padding():
@@ -159,7 +159,7 @@ def test_probe_regimes_follow_temperature_and_padding():
     layer = rec.layers[0]
     assert layer.regime[0] == "particle" and layer.regime[2] == "wave"
     assert float(layer.weights[1, :, :, 5:].abs().max()) == 0.0
-    assert float(layer.entropy[:, 2].min()) > 0.99   # near-uniform over the 8 (or 5) visible keys
+    assert float(layer.normalized_entropy[:, 2].min()) > 0.99   # near-uniform over the 8 (or 5) visible keys
     assert rec.fractions()["particle"] == pytest.approx(1 / 3)
 
 
@@ -205,11 +205,11 @@ def test_probe_reads_gibbs_attention_inside_lse_blocks_with_causal_flag():
     for layer in rec.layers:
         assert float(layer.weights.triu(1).abs().max()) == 0.0          # causal
         assert torch.allclose(layer.weights.sum(-1), torch.ones(2, H, 5, dtype=torch.float64))
-        assert torch.isnan(layer.entropy[..., 0]).all() and not torch.isnan(layer.entropy[..., 1:]).any()
+        assert torch.isnan(layer.normalized_entropy[..., 0]).all() and not torch.isnan(layer.normalized_entropy[..., 1:]).any()
     # the probe's per-query entropy equals the module's own entropy method (two code paths)
     z = model[0].norm1(x)
-    own = model[0].attn.entropy(z, is_causal=True).detach()
-    assert torch.allclose(rec.layers[0].entropy[..., 1:], own[..., 1:], atol=1e-12)
+    own = model[0].attn.normalized_entropy(z, is_causal=True).detach()
+    assert torch.allclose(rec.layers[0].normalized_entropy[..., 1:], own[..., 1:], atol=1e-12)
     assert torch.allclose(rec.output, model(x).detach(), atol=1e-13)
 
 

@@ -37,7 +37,7 @@ def test_float_key_padding_mask_matches_mha_and_counts_only_visible_keys(value):
     assert torch.allclose(w, w_ref, atol=1e-12)
     visible = (pad > -1e4).sum(-1).double()[:, None, None]            # 2 and 4 keys
     expected = -torch.xlogy(w_ref, w_ref).sum(-1) / torch.log(visible)
-    assert torch.allclose(gibbs.entropy(x, key_padding_mask=pad), expected, atol=1e-12)
+    assert torch.allclose(gibbs.normalized_entropy(x, key_padding_mask=pad), expected, atol=1e-12)
 
 
 def test_float_attn_mask_finite_large_negative_is_hidden():
@@ -48,7 +48,7 @@ def test_float_attn_mask_finite_large_negative_is_hidden():
     am[2, 1] = -0.5                                                     # a real bias stays a bias
     _, w_ref = mha(x, x, x, attn_mask=am, need_weights=True, average_attn_weights=False)
     assert torch.allclose(gibbs.gibbs_weights(x, attn_mask=am), w_ref, atol=1e-12)
-    ent = gibbs.entropy(x, attn_mask=am)
+    ent = gibbs.normalized_entropy(x, attn_mask=am)
     assert torch.allclose(ent, -torch.xlogy(w_ref, w_ref).sum(-1) / math.log(L - 1), atol=1e-12)
 
 
@@ -64,5 +64,5 @@ def test_float_key_padding_bias_above_the_threshold_is_added_like_mha():
     pad = _pad(-0.7)                                                    # a bias, not a mask
     _, w_ref = mha(x, x, x, key_padding_mask=pad, need_weights=True, average_attn_weights=False)
     assert torch.allclose(gibbs.gibbs_weights(x, key_padding_mask=pad), w_ref, atol=1e-12)
-    assert torch.allclose(gibbs.entropy(x, key_padding_mask=pad),
+    assert torch.allclose(gibbs.normalized_entropy(x, key_padding_mask=pad),
                           -torch.xlogy(w_ref, w_ref).sum(-1) / math.log(L), atol=1e-12)

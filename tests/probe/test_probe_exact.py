@@ -117,9 +117,9 @@ def test_multihead_attention_every_mask_kind(case, keep_weights):
     visible = visible.expand(B, H, L, L)
     expected, n = _reference(q, k, visible, bias)
     layer = rec.layers[0]
-    _same(layer.entropy, expected, 1e-10)
+    _same(layer.normalized_entropy, expected, 1e-10)
     assert torch.equal(layer.visible.expand(B, H, L), n)
-    assert torch.allclose(layer.head_entropy, torch.nanmean(expected.transpose(0, 1).reshape(H, -1), 1), atol=1e-10)
+    assert torch.allclose(layer.head_normalized_entropy, torch.nanmean(expected.transpose(0, 1).reshape(H, -1), 1), atol=1e-10)
     if keep_weights:     # asked for weights, MHA takes its explicit-softmax kernel: equal up to rounding
         assert torch.allclose(rec.output[0], ref_out[0], atol=1e-12)
         assert torch.allclose(layer.weights.sum(-1), torch.ones(B, H, L, dtype=torch.float64))
@@ -137,7 +137,7 @@ def test_masked_keys_counted_as_visible_would_be_detected():
     p = torch.softmax((q @ k.transpose(-1, -2)) / math.sqrt(D) + mask, -1)
     wrong = -(torch.where(p > 0, p * torch.log(p), torch.zeros_like(p))).sum(-1) / math.log(L)
     assert float((torch.nan_to_num(right) - wrong)[..., 1:].abs().max()) > 0.05
-    got = probe_attention(m, (x, x, x, None, True, mask), keep_weights=False).layers[0].entropy
+    got = probe_attention(m, (x, x, x, None, True, mask), keep_weights=False).layers[0].normalized_entropy
     _same(got, right, 1e-10)
     # a lower threshold makes -1e4 a bias again (documented knob): -1e4 keys then count as visible
     mask4 = _finite_causal(-1e4)
@@ -163,14 +163,14 @@ def test_cross_attention_unbatched_seq_first_bias_kv_and_zero_attn():
         b = probe_attention(m, args, keep_weights=True).layers[0]
         extra = int(kw.get("add_bias_kv", False)) + int(kw.get("add_zero_attn", False))
         assert b.weights.shape == (B, H, 4, 6 + extra)
-        _same(a.entropy, b.entropy, 1e-12)
+        _same(a.normalized_entropy, b.normalized_entropy, 1e-12)
         assert int(a.visible[0].max()) == 4 + extra and int(a.visible[1].max()) == 6 + extra
     m = _mha()
     u = _x(5, E)                                         # unbatched (L, E) with a (L,) padding mask
     pad1 = torch.tensor([False, False, False, True, True])
     rec = probe_attention(m, {"query": u, "key": u, "value": u, "key_padding_mask": pad1}, keep_weights=False)
     q, k = _qk(m, u[None], u[None])
-    _same(rec.layers[0].entropy, _reference(q, k, (~pad1).expand(1, H, 5, 5))[0], 1e-10)
+    _same(rec.layers[0].normalized_entropy, _reference(q, k, (~pad1).expand(1, H, 5, 5))[0], 1e-10)
 
 
 def test_gibbs_attention_finite_masks_and_temperatures():
@@ -189,12 +189,12 @@ def test_gibbs_attention_finite_masks_and_temperatures():
     eps = torch.tensor([0.5, 1.0, 2.0, 8.0], dtype=torch.float64)[None, :, None, None]
     visible = (~_causal_bool & ~_pad[:, None, None, :]).expand(B, H, L, L)
     expected, _ = _reference(q, k, visible, _alibi, scale=1 / eps)
-    _same(stream.layers[0].entropy, expected, 1e-10)
-    _same(kept.layers[0].entropy, expected, 1e-10)
+    _same(stream.layers[0].normalized_entropy, expected, 1e-10)
+    _same(kept.layers[0].normalized_entropy, expected, 1e-10)
     # hard heads (eps = 0) are read from the module's weights: entropy 0 where the maximum is unique
     hard = GibbsAttention(E, H, eps=[0.0, 1.0, 1.0, 1.0], dtype=torch.float64)
     r = probe_attention(hard, x, keep_weights=False).layers[0]
-    assert float(r.entropy[:, 0].abs().max()) == 0.0 and r.entropy.shape == (B, H, L)
+    assert float(r.normalized_entropy[:, 0].abs().max()) == 0.0 and r.normalized_entropy.shape == (B, H, L)
 
 
 # -- nn.TransformerEncoder: the nested-tensor fast path ------------------------------------------------
@@ -240,7 +240,7 @@ def test_transformer_encoder_nested_fast_path(norm_first):
         assert [layer.name for layer in rec.layers] == ["layers.0", "layers.1"]
         assert [layer.layer for layer in rec.layers] == [0, 1]
         for got, expected in zip(rec.layers, _encoder_reference(enc, x, _pad)):
-            _same(got.entropy, expected, 1e-9)
+            _same(got.normalized_entropy, expected, 1e-9)
         if keep:
             w = rec.layers[0].weights
             assert float(w[1, :, :, 5:].abs().max()) == 0.0
@@ -248,7 +248,7 @@ def test_transformer_encoder_nested_fast_path(norm_first):
     plain = _encoder(nested=False, norm_first=norm_first)
     rec2 = probe_attention(plain, {"src": x, "src_key_padding_mask": _pad}, keep_weights=False)
     for a, b in zip(rec.layers, rec2.layers):
-        _same(a.entropy, b.entropy, 1e-9)
+        _same(a.normalized_entropy, b.normalized_entropy, 1e-9)
 
 
 def test_transformer_encoder_layer_fused_fast_path_output_is_bitwise_unchanged():
@@ -263,7 +263,7 @@ def test_transformer_encoder_layer_fused_fast_path_output_is_bitwise_unchanged()
     rec = probe_attention(layer, {"src": x, "src_mask": causal, "is_causal": True}, keep_weights=False)
     assert torch.equal(rec.output, ref_c)
     q, k = _qk(layer.self_attn, x, x)
-    _same(rec.layers[0].entropy, _reference(q, k, (~_causal_bool).expand(B, H, L, L))[0], 1e-10)
+    _same(rec.layers[0].normalized_entropy, _reference(q, k, (~_causal_bool).expand(B, H, L, L))[0], 1e-10)
 
 
 # -- dropout / training mode ------------------------------------------------------------------------
@@ -294,7 +294,7 @@ def test_training_mode_policy_eval_then_restore(keep_weights):
     b = probe_attention(net, x, keep_weights=keep_weights)
     assert a.was_training and {n: m.training for n, m in net.named_modules()} == flags
     for la, lb in zip(a.layers, b.layers):
-        assert torch.equal(la.entropy, lb.entropy)
+        assert torch.equal(la.normalized_entropy, lb.normalized_entropy)
         if keep_weights:
             assert torch.allclose(la.weights.sum(-1), torch.ones_like(la.weights[..., 0]), atol=1e-12)
     assert torch.equal(a.output, b.output)
@@ -321,8 +321,8 @@ def test_keep_weights_false_and_true_agree_float32():
         args = {"query": x, "key": x, "value": x, **kw}
         a = probe_attention(m, args, keep_weights=False, block_size=2).layers[0]
         b = probe_attention(m, args, keep_weights=True).layers[0]
-        _same(a.entropy, b.entropy, 1e-6)
-        assert a.entropy.dtype == torch.float32 and torch.allclose(a.head_entropy, b.head_entropy, atol=1e-6)
+        _same(a.normalized_entropy, b.normalized_entropy, 1e-6)
+        assert a.normalized_entropy.dtype == torch.float32 and torch.allclose(a.head_normalized_entropy, b.head_normalized_entropy, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -331,7 +331,7 @@ def test_half_precision_models_accumulate_in_float32(dtype):
     x = _x(B, L, E, dtype=dtype)
     mask = _finite_causal(torch.finfo(dtype).min).to(dtype)             # Hugging Face's "masked"
     rec = probe_attention(m, {"query": x, "key": x, "value": x, "attn_mask": mask}, keep_weights=False)
-    ent = rec.layers[0].entropy
+    ent = rec.layers[0].normalized_entropy
     assert ent.dtype == torch.float32
     # reference from the same rounded q, k (computed in the model's dtype), softmax in float64
     W, b = m.in_proj_weight.detach(), m.in_proj_bias.detach()
@@ -341,17 +341,17 @@ def test_half_precision_models_accumulate_in_float32(dtype):
     # kept weights (the module's own, in its dtype): their entropy is summed in float32, not in
     # the model's dtype (a float16 / bfloat16 sum is off by ~1e-3 here)
     kept = probe_attention(m, {"query": x, "key": x, "value": x, "attn_mask": mask}, keep_weights=True).layers[0]
-    assert kept.entropy.dtype == torch.float32 and kept.weights.dtype == dtype
+    assert kept.normalized_entropy.dtype == torch.float32 and kept.weights.dtype == dtype
     w = kept.weights.double()
     n = torch.arange(1, L + 1, dtype=torch.float64)
     own = -(torch.where(w > 0, w * torch.log(w), torch.zeros_like(w))).sum(-1) / torch.log(n)
-    _same(kept.entropy, own.masked_fill(n == 1, math.nan), 1e-6)
+    _same(kept.normalized_entropy, own.masked_fill(n == 1, math.nan), 1e-6)
 
 
 def test_grad_flows_through_the_streamed_entropy():
     m, x = _mha(), _x(2, L, E)
     rec = probe_attention(m, (x, x, x, None, True, _causal_bool), keep_weights=False, grad=True, block_size=3)
-    total = torch.nansum(rec.layers[0].entropy)
+    total = torch.nansum(rec.layers[0].normalized_entropy)
     total.backward()
     assert m.in_proj_weight.grad is not None and float(m.in_proj_weight.grad.abs().sum()) > 0
 
@@ -412,7 +412,7 @@ def test_learned_temperature_receives_a_gradient_through_the_probe():
     att = GibbsAttention(E, H, learn_eps=True, dtype=torch.float64)
     x = _x(2, L, E)
     rec = probe_attention(att, x, keep_weights=False, grad=True, block_size=2)
-    torch.nansum(rec.layers[0].entropy).backward()
+    torch.nansum(rec.layers[0].normalized_entropy).backward()
     assert att.log_eps.grad is not None and bool((att.log_eps.grad != 0).all())
 
 
@@ -438,3 +438,29 @@ def test_streaming_probe_allocates_no_full_weights_tensor():
         with _Largest() as m:
             probe_attention(model, inp, keep_weights=True, block_size=4)
         assert m.largest == full
+
+
+def test_entropy_names_mean_one_thing_nats_and_normalised():
+    """``entropy`` is H(π) in nats (as Attribution.entropy and LSELayer.entropy), ``normalized_entropy``
+    is H/log(visible keys): both against a dense float64 softmax written here (issue 17 B)."""
+    m, x = _mha(), _x(B, L, E)
+    kw = {"attn_mask": _causal_bool}
+    rec = probe_attention(m, {"query": x, "key": x, "value": x, **kw}, block_size=3)
+    q, k = _qk(m, x, x)
+    z = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    p = torch.softmax(z.masked_fill(_causal_bool, -math.inf), -1)
+    nats = -(p * torch.log(torch.where(p > 0, p, torch.ones_like(p)))).sum(-1)          # (B, H, L)
+    layer = rec.layers[0]
+    assert torch.allclose(layer.entropy, nats, atol=1e-10)                              # 0 at the first query
+    assert torch.allclose(layer.head_entropy, nats.transpose(0, 1).reshape(H, -1).mean(1), atol=1e-10)
+    n = (~_causal_bool).sum(-1).to(torch.float64)
+    norm = torch.where(n > 1, nats / torch.log(n.clamp_min(2)), torch.full_like(nats, math.nan))
+    _same(layer.normalized_entropy, norm, 1e-10)
+    assert not torch.allclose(layer.entropy[..., 2:], layer.normalized_entropy[..., 2:])   # they differ
+    assert torch.allclose(rec.head_entropies()[0], layer.head_entropy)
+    g = GibbsAttention(E, H, batch_first=True).double()
+    w = g.gibbs_weights(x, attn_mask=_causal_bool)
+    own = -(w * torch.log(torch.where(w > 0, w, torch.ones_like(w)))).sum(-1)
+    assert torch.allclose(g.entropy(x, attn_mask=_causal_bool), own, atol=1e-12)
+    assert torch.allclose(g.normalized_entropy(x, attn_mask=_causal_bool)[..., 1:], (own / torch.log(n))[..., 1:],
+                          atol=1e-12)

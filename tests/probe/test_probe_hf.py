@@ -136,13 +136,13 @@ def test_entropy_equals_output_attentions(arch, backend, pad):
         vis = _visible(model, i, inputs["attention_mask"])
         want = _oracle_entropy(p, vis)
         want = want.masked_fill(inputs["attention_mask"][:, None, :] == 0, math.nan)  # padded queries
-        _assert_close_nan(layer.entropy, want, 1e-5)
+        _assert_close_nan(layer.normalized_entropy, want, 1e-5)
         real = inputs["attention_mask"].bool()[:, None, :, None]   # padded query rows: no claim
         _assert_close_nan(layer.weights.masked_fill(~vis, 0) * real, p * real, 1e-5)
         real_q = inputs["attention_mask"].bool()[:, None, :].expand(want.shape)
         assert torch.equal(layer.visible.expand(want.shape)[real_q], vis.sum(-1).expand(want.shape)[real_q])
         head = torch.nanmean(want.transpose(0, 1).reshape(want.shape[1], -1), dim=1)
-        assert torch.allclose(layer.head_entropy.double(), head, atol=1e-5)
+        assert torch.allclose(layer.head_normalized_entropy.double(), head, atol=1e-5)
         assert layer.eps.tolist() == pytest.approx([math.sqrt(32 / 4)] * 4)
         assert getattr(layer, "layer", i) == i and layer.kind.endswith("Attention")  # `layer`: once LayerProbe has it
 
@@ -179,7 +179,7 @@ def test_custom_4d_masks(backend, kind):
     float_mask = mask if mask.is_floating_point() else torch.where(keep, 0.0, -1e9)
     attns = _eager_attentions(model, {"input_ids": ids, "attention_mask": float_mask})
     for layer, p in zip(rec.layers, attns):
-        _assert_close_nan(layer.entropy, _oracle_entropy(p, keep), 1e-5)
+        _assert_close_nan(layer.normalized_entropy, _oracle_entropy(p, keep), 1e-5)
 
 
 def test_eager_reads_a_boolean_mask_as_the_backend_does():
@@ -193,7 +193,7 @@ def test_eager_reads_a_boolean_mask_as_the_backend_does():
     rec = probe_transformers(model, {"input_ids": ids, "attention_mask": keep})
     attns = _eager_attentions(model, {"input_ids": ids, "attention_mask": keep})
     for layer, p in zip(rec.layers, attns):
-        _assert_close_nan(layer.entropy, _oracle_entropy(p, torch.ones_like(keep)), 1e-5)
+        _assert_close_nan(layer.normalized_entropy, _oracle_entropy(p, torch.ones_like(keep)), 1e-5)
 
 
 def test_additive_bias_above_threshold_is_kept():
@@ -205,7 +205,7 @@ def test_additive_bias_above_threshold_is_kept():
     rec = probe_transformers(model, {"input_ids": ids, "attention_mask": bias})
     attns = _eager_attentions(model, {"input_ids": ids, "attention_mask": bias})
     for layer, p in zip(rec.layers, attns):
-        _assert_close_nan(layer.entropy, _oracle_entropy(p, keep), 1e-5)
+        _assert_close_nan(layer.normalized_entropy, _oracle_entropy(p, keep), 1e-5)
 
 
 def test_gpt2_temperature_read_from_the_model():
@@ -216,7 +216,7 @@ def test_gpt2_temperature_read_from_the_model():
     rec = probe_transformers(model, inputs)
     assert [layer.eps.tolist() for layer in rec.layers] == [[1.0] * 4, [2.0] * 4]
     for i, (layer, p) in enumerate(zip(rec.layers, _eager_attentions(model, inputs))):
-        _assert_close_nan(layer.entropy, _oracle_entropy(p, _visible(model, i, inputs["attention_mask"])), 1e-5)
+        _assert_close_nan(layer.normalized_entropy, _oracle_entropy(p, _visible(model, i, inputs["attention_mask"])), 1e-5)
 
 
 def test_gpt2_reorder_and_upcast_path():
@@ -233,7 +233,7 @@ def test_gpt2_reorder_and_upcast_path():
     for i, (layer, p) in enumerate(zip(rec.layers, _eager_attentions(model, inputs))):
         want = _oracle_entropy(p, _visible(model, i, inputs["attention_mask"]))
         want = want.masked_fill(inputs["attention_mask"][:, None, :] == 0, math.nan)
-        _assert_close_nan(layer.entropy, want, 0.02)  # the oracle's weights are rounded to bfloat16
+        _assert_close_nan(layer.normalized_entropy, want, 0.02)  # the oracle's weights are rounded to bfloat16
 
 
 @pytest.mark.parametrize("backend", ["eager", "sdpa"])
@@ -247,8 +247,8 @@ def test_output_bitwise_and_streaming_agrees(backend):
     assert torch.equal(full.output.logits, plain)
     for a, b in zip(full.layers, streamed.layers):
         assert b.weights is None and a.weights.shape == (2, 4, L, L)
-        _assert_close_nan(a.entropy, b.entropy, 1e-6)
-        assert torch.allclose(a.head_entropy, b.head_entropy, atol=1e-6)
+        _assert_close_nan(a.normalized_entropy, b.normalized_entropy, 1e-6)
+        assert torch.allclose(a.head_normalized_entropy, b.head_normalized_entropy, atol=1e-6)
 
 
 def test_training_mode_restored_and_dropout_off():
@@ -264,7 +264,7 @@ def test_training_mode_restored_and_dropout_off():
     assert {n: m.training for n, m in model.named_modules()} == before
     assert probe_transformers(model.eval(), inputs).was_training is False
     for x, y in zip(a.layers, b.layers):
-        assert torch.equal(x.entropy.nan_to_num(), y.entropy.nan_to_num())   # deterministic: eval mode
+        assert torch.equal(x.normalized_entropy.nan_to_num(), y.normalized_entropy.nan_to_num())   # deterministic: eval mode
         assert torch.allclose(x.weights.sum(-1), torch.ones(()), atol=1e-6)
 
 
@@ -290,7 +290,7 @@ def test_save_and_reload_then_probe(tmp_path):
     second = probe_transformers(again, inputs)
     assert again.config._attn_implementation == "eager"
     for a, b in zip(first.layers, second.layers):
-        _assert_close_nan(a.entropy, b.entropy, 1e-5)
+        _assert_close_nan(a.normalized_entropy, b.normalized_entropy, 1e-5)
 
 
 def test_bfloat16_against_float32():
@@ -299,10 +299,10 @@ def test_bfloat16_against_float32():
     f32 = probe_transformers(model, inputs)
     bf16 = probe_transformers(copy.deepcopy(model).to(torch.bfloat16), inputs)
     for a, b in zip(f32.layers, bf16.layers):
-        assert b.entropy.dtype == torch.float32 and b.weights.dtype == torch.bfloat16
+        assert b.normalized_entropy.dtype == torch.float32 and b.weights.dtype == torch.bfloat16
         # bfloat16 keeps 8 bits of mantissa: q, k and the hidden states are rounded at ~4e-3 relative
-        _assert_close_nan(a.entropy, b.entropy, 0.05)
-        assert torch.allclose(a.head_entropy, b.head_entropy, atol=0.02)
+        _assert_close_nan(a.normalized_entropy, b.normalized_entropy, 0.05)
+        assert torch.allclose(a.head_normalized_entropy, b.head_normalized_entropy, atol=0.02)
 
 
 def test_unsupported_models_are_refused():
@@ -342,13 +342,13 @@ def test_probe_attention_dispatches_here():
     assert [x.name for x in a.layers] == [y.name for y in b.layers] == ["model.layers.0.self_attn",
                                                                        "model.layers.1.self_attn"]
     for x, y in zip(a.layers, b.layers):
-        _assert_close_nan(x.entropy, y.entropy, 0)
+        _assert_close_nan(x.normalized_entropy, y.normalized_entropy, 0)
 
 
 def test_grad_flows_to_the_query_projection():
     """grad=True: the entropy is a differentiable function of the weights (through the post-RoPE q)."""
     model = _model("llama", "sdpa")
     rec = probe_transformers(model, _inputs(False), grad=True, keep_weights=False)
-    rec.layers[1].entropy.nansum().backward()
+    rec.layers[1].normalized_entropy.nansum().backward()
     assert model.model.layers[1].self_attn.q_proj.weight.grad.abs().sum() > 0
     assert model.model.layers[1].self_attn.v_proj.weight.grad is None  # v never enters the entropy

@@ -70,7 +70,7 @@ def test_entropy_equals_hook_pattern(case, padded):
     scale = 4.0 if case == "attn-scale" else math.sqrt(8)
     for i, layer in enumerate(rec.layers):
         p = cache[f"blocks.{i}.attn.hook_pattern"]
-        _close(layer.entropy, _oracle(p, pad), 1e-5)
+        _close(layer.normalized_entropy, _oracle(p, pad), 1e-5)
         real = pad.bool()[:, None, :, None]
         _close(layer.weights * real, p * real, 1e-5)
         assert layer.eps.tolist() == pytest.approx([scale] * 4)
@@ -84,7 +84,7 @@ def test_streaming_agrees_and_is_deterministic():
     b = probe_lens(model, toks, keep_weights=False, block_size=2)
     for x, y in zip(a.layers, b.layers):
         assert y.weights is None
-        _close(x.entropy, y.entropy, 1e-6)
+        _close(x.normalized_entropy, y.normalized_entropy, 1e-6)
 
 
 def test_rejects_other_models():
@@ -125,11 +125,11 @@ def test_bridge_around_hf_model(arch):
     assert torch.equal(rec.output, logits) and len(rec.layers) == 2
     for i, layer in enumerate(rec.layers):
         p = cache[f"blocks.{i}.attn.hook_pattern"]
-        _close(layer.entropy, _oracle(p, pad), 1e-5)
+        _close(layer.normalized_entropy, _oracle(p, pad), 1e-5)
         assert layer.eps.tolist() == pytest.approx([math.sqrt(8)] * 4)
     streamed = probe_lens(model, {"input": toks, "attention_mask": pad}, keep_weights=False, block_size=3)
     for a, b in zip(rec.layers, streamed.layers):
-        _close(a.entropy, b.entropy, 1e-6)
+        _close(a.normalized_entropy, b.normalized_entropy, 1e-6)
 
 
 def test_probe_attention_dispatches_bridges_to_the_lens_probe(monkeypatch):
@@ -147,4 +147,4 @@ def test_probe_attention_dispatches_bridges_to_the_lens_probe(monkeypatch):
     assert len(seen) == 1 and seen[0]["block_size"] == 3 and seen[0]["keep_weights"] is False
     direct = probe_lens(model, toks)
     for x, y in zip(rec.layers, direct.layers):
-        _close(x.entropy, y.entropy, 1e-6)
+        _close(x.normalized_entropy, y.normalized_entropy, 1e-6)

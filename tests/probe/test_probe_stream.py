@@ -74,15 +74,15 @@ def test_equals_dense_float64_reference_for_every_block_size(mask):
     outs = [gibbs_entropy(q, k, scale=scale, allowed=allowed, bias=bias, block_size=bs, keep_weights=True)
             for bs in (1, 3, 1000)]
     for out in outs:
-        _close(out.entropy, ref, 1e-12)
+        _close(out.normalized_entropy, ref, 1e-12)
         assert torch.equal(out.visible.expand(B, H, Q), n)
         assert torch.allclose(out.weights, p, atol=1e-14)
         assert torch.allclose(out.eps, 1 / scale)
     # identical across block sizes (same arithmetic per row)
-    assert all(torch.equal(torch.nan_to_num(outs[0].entropy, 9.0), torch.nan_to_num(o.entropy, 9.0))
+    assert all(torch.equal(torch.nan_to_num(outs[0].normalized_entropy, 9.0), torch.nan_to_num(o.normalized_entropy, 9.0))
                for o in outs[1:])
     if mask == "random":
-        assert torch.isnan(outs[0].entropy[..., :2]).all() and torch.equal(outs[0].weights[..., 0, :],
+        assert torch.isnan(outs[0].normalized_entropy[..., :2]).all() and torch.equal(outs[0].weights[..., 0, :],
                                                                           torch.zeros(B, H, K, dtype=torch.float64))
 
 
@@ -91,11 +91,11 @@ def test_grouped_query_attention_equals_repeated_keys():
     explicit = k.repeat_interleave(3, dim=1)
     a = gibbs_entropy(q, k, scale=0.7, block_size=2, keep_weights=True)
     b = gibbs_entropy(q, explicit, scale=0.7, block_size=2, keep_weights=True)
-    assert torch.allclose(a.entropy, b.entropy, atol=1e-14) and torch.allclose(a.weights, b.weights, atol=1e-15)
-    _close(a.entropy, _dense(q, k, 0.7)[0], 1e-12)
+    assert torch.allclose(a.normalized_entropy, b.normalized_entropy, atol=1e-14) and torch.allclose(a.weights, b.weights, atol=1e-15)
+    _close(a.normalized_entropy, _dense(q, k, 0.7)[0], 1e-12)
     # the wrong grouping (h % Hk instead of h // G) gives other numbers: the check can fail
     wrong = k.repeat(1, 3, 1, 1)
-    assert not torch.allclose(gibbs_entropy(q, wrong, scale=0.7).entropy, a.entropy, atol=1e-3)
+    assert not torch.allclose(gibbs_entropy(q, wrong, scale=0.7).normalized_entropy, a.normalized_entropy, atol=1e-3)
 
 
 def test_callable_masks_and_bias_equal_tensors_and_see_only_their_block():
@@ -115,7 +115,7 @@ def test_callable_masks_and_bias_equal_tensors_and_see_only_their_block():
     out = gibbs_entropy(q, k, scale=0.5, allowed=allowed, bias=lambda q0, q1: alibi[:, q0:q1], block_size=4)
     assert seen == [(0, 4), (4, 8), (8, 10)]
     ref = _dense(q, k, 0.5, full, alibi)[0]
-    _close(out.entropy, ref, 1e-12)
+    _close(out.normalized_entropy, ref, 1e-12)
     assert out.visible[0, 0].tolist() == [1, 2, 3, 3, 3, 3, 3, 3, 3, 3]
 
 
@@ -125,9 +125,9 @@ def test_softcap_and_infinite_bias():
     bias[..., -2:] = -math.inf                              # -inf in a bias masks the key too
     out = gibbs_entropy(q, k, scale=1.0, bias=bias, softcap=2.0, block_size=3)
     ref, n, _ = _dense(q, k, 1.0, None, bias, softcap=2.0)
-    _close(out.entropy, ref, 1e-12)
+    _close(out.normalized_entropy, ref, 1e-12)
     assert int(out.visible.max()) == K - 2 and torch.equal(out.visible, n)
-    assert not torch.allclose(out.entropy, gibbs_entropy(q, k, scale=1.0, bias=bias).entropy, atol=1e-3)
+    assert not torch.allclose(out.normalized_entropy, gibbs_entropy(q, k, scale=1.0, bias=bias).normalized_entropy, atol=1e-3)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -136,9 +136,9 @@ def test_half_inputs_accumulate_in_float32(dtype):
     Kn = 2000
     q, k = _randn(1, 2, 8, 16, dtype=dtype), _randn(1, 2, Kn, 16, seed=1, dtype=dtype)
     out = gibbs_entropy(q, k, scale=0.25, block_size=3, keep_weights=True)
-    assert out.entropy.dtype == torch.float32 and out.weights.dtype == dtype
+    assert out.normalized_entropy.dtype == torch.float32 and out.weights.dtype == dtype
     ref = _dense(q, k, 0.25)[0]                                # same rounded inputs, float64 maths
-    _close(out.entropy, ref, 2e-6)
+    _close(out.normalized_entropy, ref, 2e-6)
     # the same computation held in the half dtype fails this tolerance (what the upcast buys)
     z = (q @ k.transpose(-1, -2)) * torch.tensor(0.25, dtype=dtype)
     p = torch.softmax(z, -1)
@@ -174,7 +174,7 @@ def test_peak_memory_is_one_block_not_the_full_weights():
     assert m.largest == full
     with _Largest() as m:                                       # default block: ~32 MB, here all queries
         out = gibbs_entropy(q, k, scale=0.3)
-    assert m.largest == full and out.entropy.shape == (b, h, q_len)
+    assert m.largest == full and out.normalized_entropy.shape == (b, h, q_len)
 
 
 def test_additive_to_allowed_thresholds():
@@ -220,5 +220,5 @@ def test_gradients_flow_through_blocks():
     q = _randn(1, 2, 5, 3).requires_grad_(True)
     k = _randn(1, 2, 5, 3, seed=1)
     causal = torch.ones(5, 5, dtype=torch.bool).tril()
-    f = lambda v: torch.nan_to_num(gibbs_entropy(v, k, scale=0.8, allowed=causal, block_size=2).entropy).sum()
+    f = lambda v: torch.nan_to_num(gibbs_entropy(v, k, scale=0.8, allowed=causal, block_size=2).normalized_entropy).sum()
     assert torch.autograd.gradcheck(f, (q,))

@@ -65,8 +65,8 @@ def _study(model, x, y, loss_fn):
             for h in range(block.self_attn.num_heads):
                 with ablate_head(block.self_attn, h):
                     delta = float(loss_fn(model(x), y)) - base
-                last = float(layer.entropy[:, h, -1].mean())   # the final (query) position
-                rows.append([l, h, float(layer.head_entropy[h]), layer.regime[h], last, delta])
+                last = float(layer.normalized_entropy[:, h, -1].mean())   # the final (query) position
+                rows.append([l, h, float(layer.head_normalized_entropy[h]), layer.regime[h], last, delta])
     return base, rec, rows
 
 
@@ -125,7 +125,7 @@ def _one_seed(config, seed, progress):
             float((logits.argmax(-1) == y).float().mean())
         low_m, high_m, rho = _effects(rows)
         out[task] = {"rows": rows, "loss": base, "accuracy": acc, "fractions": rec.fractions(),
-                     "entropy": rec.head_entropies().tolist(), "low": low_m, "high": high_m, "rho": rho,
+                     "entropy": rec.head_normalized_entropies().tolist(), "low": low_m, "high": high_m, "rho": rho,
                      "sharp": float(min(r[4] for r in rows)), "sharp_all": float(min(r[2] for r in rows))}
     return out
 

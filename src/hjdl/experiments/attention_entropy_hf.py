@@ -89,9 +89,9 @@ def _layer_stats(rec):
     over the queries that see at least two keys (NaN entries left out)."""
     out = []
     for layer in rec.layers:
-        ent = layer.entropy.detach().float()                          # (B, H, Q)
+        ent = layer.normalized_entropy.detach().float()                          # (B, H, Q)
         per_seq = torch.nanmean(ent, dim=-1)                          # (B, H)
-        out.append((per_seq, layer.head_entropy.detach().float(), layer.eps.detach().float()))
+        out.append((per_seq, layer.head_normalized_entropy.detach().float(), layer.eps.detach().float()))
     return out
 
 

@@ -117,7 +117,7 @@ class GibbsAttention(nn.Module):
         >>> x = torch.randn(3, 5, 8)
         >>> bool(torch.allclose(att(x, x, x)[0], mha(x, x, x)[0], atol=1e-6))
         True
-        >>> att.entropy(x).shape          # (batch, heads, queries), normalised by log(keys)
+        >>> att.normalized_entropy(x).shape   # (batch, heads, queries), H / log(keys)
         torch.Size([3, 2, 5])
     """
 
@@ -277,6 +277,15 @@ class GibbsAttention(nn.Module):
 
     def entropy(self, query, key=None, attn_mask=None, key_padding_mask=None,
                 is_causal: bool = False) -> torch.Tensor:
+        """Gibbs entropy ``H(π)`` per query, in nats: ``(B, H, Q)`` (``(H, Q)`` unbatched).
+
+        Masked keys carry zero weight and add nothing; see :meth:`normalized_entropy` for
+        ``H / log(visible keys)``.
+        """
+        return _entropy(self.gibbs_weights(query, key, attn_mask, key_padding_mask, is_causal), -1)
+
+    def normalized_entropy(self, query, key=None, attn_mask=None, key_padding_mask=None,
+                           is_causal: bool = False) -> torch.Tensor:
         """Gibbs entropy per query normalised by ``log`` of its number of visible keys, in ``[0, 1]``.
 
         ``(B, H, Q)``; ``NaN`` for a query that sees fewer than two keys (``log 1 = 0``).

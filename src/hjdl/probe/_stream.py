@@ -40,14 +40,14 @@ class StreamedHeads:
     """What :func:`gibbs_entropy` returns.
 
     Attributes:
-        entropy: ``(B, H, Q)`` ``H(π) / log(visible)`` in the working dtype (float32; float64 for
+        normalized_entropy: ``(B, H, Q)`` ``H(π) / log(visible)`` in the working dtype (float32; float64 for
             float64 inputs); ``NaN`` where a query sees fewer than two keys.
         visible: ``(B, H, Q)`` int64 number of keys each query sees (may be an expanded view).
         weights: ``(B, H, Q, K)`` Gibbs weights in the input dtype when ``keep_weights``, else None.
         eps: ``(H,)`` head temperatures ``1 / scale`` (working dtype).
     """
 
-    entropy: torch.Tensor
+    normalized_entropy: torch.Tensor
     visible: torch.Tensor
     weights: torch.Tensor | None
     eps: torch.Tensor
@@ -196,7 +196,7 @@ def gibbs_entropy(q: torch.Tensor, k: torch.Tensor, *, scale, allowed=None, bias
         >>> q = torch.randn(2, 4, 6, 8); k = torch.randn(2, 2, 6, 8)     # 4 query heads, 2 key heads
         >>> causal = lambda q0, q1: torch.ones(q1 - q0, 6, dtype=torch.bool).tril(q0)
         >>> out = gibbs_entropy(q, k, scale=8 ** -0.5, allowed=causal, block_size=2)
-        >>> out.entropy.shape, out.visible[0, 0].tolist(), bool(out.entropy[..., 0].isnan().all())
+        >>> out.normalized_entropy.shape, out.visible[0, 0].tolist(), bool(out.normalized_entropy[..., 0].isnan().all())
         (torch.Size([2, 4, 6]), [1, 2, 3, 4, 5, 6], True)
     """
     B, H, Q, K, D, Hk = _check_qk(q, k)
@@ -265,4 +265,4 @@ def gibbs_entropy(q: torch.Tensor, k: torch.Tensor, *, scale, allowed=None, bias
             weights[:, :, q0:q1] = p.detach().to(q.dtype)
     if parts:
         entropy = torch.cat(parts, dim=2)
-    return StreamedHeads(entropy=entropy, visible=visible, weights=weights, eps=(1.0 / s).detach())
+    return StreamedHeads(normalized_entropy=entropy, visible=visible, weights=weights, eps=(1.0 / s).detach())

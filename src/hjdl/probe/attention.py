@@ -120,29 +120,52 @@ def _check_inputs(inputs) -> None:
 class LayerProbe:
     """One attention module's call.
 
+    Names mean one thing across hjdl: ``entropy`` is the Gibbs entropy ``H(π)`` in nats (as in
+    :class:`hjdl.attribution.Attribution`), ``normalized_entropy`` is ``H(π) / log(visible keys)``.
+
     Attributes:
         name: the module's qualified name in the model; kind: its class name.
         weights: ``(B, H, Q, K)`` Gibbs weights (``None`` when ``keep_weights=False``).
-        entropy: ``(B, H, Q)`` normalised entropy ``H(π) / log(visible keys)`` in ``[0, 1]``
-            (float32, float64 for a float64 model); ``NaN`` for a query that sees fewer than two
-            keys (``log 1 = 0``) and for the padding positions of a ``TransformerEncoderLayer``.
+        normalized_entropy: ``(B, H, Q)`` ``H(π) / log(visible keys)`` in ``[0, 1]`` (float32,
+            float64 for a float64 model); ``NaN`` for a query that sees fewer than two keys
+            (``log 1 = 0``) and for the padding positions of a ``TransformerEncoderLayer``.
         eps: ``(H,)`` temperatures.
-        head_entropy: ``(H,)`` mean of the *normalised* entropy ``H/log(visible keys)`` over batch
-            and queries (NaN entries ignored; NaN if every entry is).
-        regime: one label per head (:func:`regime` of ``head_entropy``).
+        head_normalized_entropy: ``(H,)`` mean of ``normalized_entropy`` over batch and queries
+            (NaN entries ignored; NaN if every entry is).
+        regime: one label per head (:func:`regime` of ``head_normalized_entropy``).
         layer: index of this call in the record (call order).
         visible: ``(B, H, Q)`` number of keys each query sees (may be an expanded view), or None.
+
+    Derived (properties): ``entropy`` ``(B, H, Q)`` and ``head_entropy`` ``(H,)``, the same in nats.
     """
 
     name: str
     kind: str
     weights: torch.Tensor | None
-    entropy: torch.Tensor
+    normalized_entropy: torch.Tensor
     eps: torch.Tensor
-    head_entropy: torch.Tensor
+    head_normalized_entropy: torch.Tensor
     regime: list
     layer: int = 0
     visible: torch.Tensor | None = None
+
+    @property
+    def entropy(self) -> torch.Tensor:
+        """``(B, H, Q)`` Gibbs entropy ``H(π)`` in nats: ``normalized_entropy · log(visible keys)``;
+        0 for a query that sees exactly one key, NaN for padding positions that see more."""
+        if self.visible is None:
+            raise InputError(f"{self.name}: entropy in nats needs the visible-key counts, which this "
+                             f"record lacks; use normalized_entropy")
+        ne = self.normalized_entropy
+        n = self.visible.to(ne.device)
+        logn = torch.log(n.clamp_min(1).to(ne.dtype))
+        return torch.where(n == 1, torch.zeros_like(ne), ne * logn)
+
+    @property
+    def head_entropy(self) -> torch.Tensor:
+        """``(H,)`` mean of :attr:`entropy` (nats) over batch and queries, NaN entries ignored."""
+        e = self.entropy.detach()
+        return torch.nanmean(e.transpose(0, 1).reshape(e.shape[1], -1), dim=1)
 
 
 @dataclass
@@ -161,8 +184,12 @@ class AttentionProbe:
         n = max(len(labels), 1)
         return {k: labels.count(k) / n for k in ("particle", "mixed", "wave")}
 
+    def head_normalized_entropies(self) -> torch.Tensor:
+        """``(layers, heads)`` mean normalised entropy ``H/log n`` (layers with equal head counts)."""
+        return torch.stack([layer.head_normalized_entropy for layer in self.layers])
+
     def head_entropies(self) -> torch.Tensor:
-        """``(layers, heads)`` mean normalised entropy (layers with equal head counts)."""
+        """``(layers, heads)`` mean entropy ``H`` in nats (layers with equal head counts)."""
         return torch.stack([layer.head_entropy for layer in self.layers])
 
 
@@ -310,14 +337,14 @@ class _Session:
         H = entropy.shape[1]
         head = torch.nanmean(entropy.detach().transpose(0, 1).reshape(H, -1), dim=1)
         self.layers.append(LayerProbe(
-            name=self.names[id(module)], kind=type(module).__name__, weights=weights, entropy=entropy,
-            eps=_eps_of(module), head_entropy=head, regime=[regime(float(v), self.bands) for v in head],
+            name=self.names[id(module)], kind=type(module).__name__, weights=weights, normalized_entropy=entropy,
+            eps=_eps_of(module), head_normalized_entropy=head, regime=[regime(float(v), self.bands) for v in head],
             layer=len(self.layers), visible=visible))
 
     def stream(self, module, q, k, scale, masks: _Masks, query_padding=None) -> None:
         out = gibbs_entropy(q, k, scale=scale, allowed=masks.allowed_fn(), bias=masks.bias_fn(),
                             block_size=self.block, keep_weights=self.keep)
-        entropy = out.entropy
+        entropy = out.normalized_entropy
         if query_padding is not None:
             entropy = entropy.masked_fill(query_padding[:, None, :], torch.nan)
         self.add(module, entropy, out.visible, out.weights)
@@ -533,7 +560,7 @@ def probe_attention(model: nn.Module, inputs, *, keep_weights: bool = True,
         >>> _ = torch.manual_seed(0)
         >>> layer = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
         >>> rec = probe_attention(layer, torch.randn(2, 6, 16))
-        >>> rec.layers[0].weights.shape, rec.layers[0].entropy.shape, rec.layers[0].eps.tolist()
+        >>> rec.layers[0].weights.shape, rec.layers[0].normalized_entropy.shape, rec.layers[0].eps.tolist()
         (torch.Size([2, 4, 6, 6]), torch.Size([2, 4, 6]), [2.0, 2.0, 2.0, 2.0])
     """
     if not isinstance(model, nn.Module):

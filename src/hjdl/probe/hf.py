@@ -188,7 +188,7 @@ class _Session:
         streamed = gibbs_entropy(query, key, scale=float(scaling), allowed=allowed, bias=bias,
                                  block_size=self.block_size, keep_weights=self.keep_weights,
                                  softcap=None if softcap is None else float(softcap))
-        entropy = streamed.entropy
+        entropy = streamed.normalized_entropy
         qm = self.query_mask
         if qm is not None and qm.shape == (entropy.shape[0], entropy.shape[2]):
             entropy = entropy.masked_fill(~qm.to(entropy.device)[:, None, :], math.nan)
@@ -196,7 +196,7 @@ class _Session:
         head = torch.nanmean(entropy.detach().transpose(0, 1).reshape(H, -1).float(), dim=1)
         self.layers.append(_layer_probe(
             name=self.names.get(id(module), type(module).__name__), kind=type(module).__name__,
-            weights=streamed.weights, entropy=entropy, eps=streamed.eps, head_entropy=head,
+            weights=streamed.weights, normalized_entropy=entropy, eps=streamed.eps, head_normalized_entropy=head,
             regime=[regime(float(v), self.bands) for v in head], layer=len(self.layers),
             visible=streamed.visible))
 
@@ -322,7 +322,7 @@ def probe_transformers(model: nn.Module, inputs, *, keep_weights: bool = True,
         >>> cfg = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=16, vocab_size=50, n_positions=16)
         >>> model = transformers.GPT2LMHeadModel(cfg)
         >>> rec = probe_transformers(model, {"input_ids": torch.randint(0, 50, (2, 5))})
-        >>> len(rec.layers), tuple(rec.layers[0].entropy.shape), rec.layers[0].eps.tolist()
+        >>> len(rec.layers), tuple(rec.layers[0].normalized_entropy.shape), rec.layers[0].eps.tolist()
         (2, (2, 4, 5), [2.0, 2.0, 2.0, 2.0])
         >>> model.config._attn_implementation
         'sdpa'

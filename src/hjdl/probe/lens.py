@@ -110,7 +110,7 @@ def probe_lens(model: nn.Module, inputs, *, keep_weights: bool = True,
         ...                               d_vocab=20, act_fn="gelu", seed=0)
         >>> model = TransformerBridge.boot_native(cfg)
         >>> rec = probe_lens(model, torch.tensor([[1, 2, 3, 4]]))
-        >>> tuple(rec.layers[0].entropy.shape), [round(e, 4) for e in rec.layers[0].eps.tolist()]
+        >>> tuple(rec.layers[0].normalized_entropy.shape), [round(e, 4) for e in rec.layers[0].eps.tolist()]
         ((1, 2, 4), [2.8284, 2.8284])
     """
     Bridge, NativeAttention, AttentionBridge = _lens()
@@ -128,14 +128,14 @@ def probe_lens(model: nn.Module, inputs, *, keep_weights: bool = True,
     captured: dict[int, dict] = {}
 
     def record(module, streamed, eps):
-        entropy = streamed.entropy
+        entropy = streamed.normalized_entropy
         B, H, Q = entropy.shape
         if query_mask is not None and query_mask.shape == (B, Q):
             entropy = entropy.masked_fill(~query_mask.to(entropy.device)[:, None, :], math.nan)
         head = torch.nanmean(entropy.detach().transpose(0, 1).reshape(H, -1).float(), dim=1)
         layers.append(_layer_probe(
-            name=names[id(module)], kind=type(module).__name__, weights=streamed.weights, entropy=entropy,
-            eps=eps, head_entropy=head, regime=[regime(float(v), tuple(bands)) for v in head],
+            name=names[id(module)], kind=type(module).__name__, weights=streamed.weights, normalized_entropy=entropy,
+            eps=eps, head_normalized_entropy=head, regime=[regime(float(v), tuple(bands)) for v in head],
             layer=len(layers), visible=streamed.visible))
 
     def scores_hook(bridge):
@@ -150,8 +150,8 @@ def probe_lens(model: nn.Module, inputs, *, keep_weights: bool = True,
             d_head = getattr(model.cfg, "d_head", None)
             if scaling is None and d_head:
                 scaling = d_head ** -0.5
-            eps = (torch.full((H,), 1.0 / float(scaling), dtype=streamed.entropy.dtype)
-                   if scaling else torch.full((H,), math.nan, dtype=streamed.entropy.dtype))
+            eps = (torch.full((H,), 1.0 / float(scaling), dtype=streamed.normalized_entropy.dtype)
+                   if scaling else torch.full((H,), math.nan, dtype=streamed.normalized_entropy.dtype))
             record(bridge, streamed, eps)
         return hook
 
