@@ -26,7 +26,7 @@ from torch import nn
 from hjdl.experiments.registry import Claim, Result, Table, identity_verdict, register, theorem_verdict
 from hjdl.robustness import curvature, curvature_bound
 
-__all__ = ["hessian_mnist", "load_images"]
+__all__ = ["hessian_mnist", "hessian_bounds", "hessian_row", "hessian_result", "load_images", "pca"]
 
 
 def load_images(name: str, data_dir=None, *, n_max: int | None = None, seed: int = 0):
@@ -96,44 +96,63 @@ class _ScaledLSE(nn.Module):
     },
 )
 def hessian_mnist(config: dict, *, seed: int, progress: bool) -> Result:
-    from hjdl.training import train
-
     torch.set_num_threads(config["threads"])
     X, y, source, notice = load_images(config["dataset"], config["data_dir"],
                                        n_max=config["n_train"] + config["n_test"], seed=seed)
     n_tr = min(config["n_train"], len(X) - config["n_test"])
     Xtr, Xte = pca(X[:n_tr], X[n_tr:n_tr + config["n_test"]], config["pca"])
     ytr, yte = y[:n_tr].astype(np.float64), y[n_tr:n_tr + config["n_test"]].astype(np.float64)
-    Xtr_t, Xte_t, ytr_t = torch.tensor(Xtr), torch.tensor(Xte), torch.tensor(ytr)
-    rows, series = [], {"eps": [], "lse": [], "full": [], "lse_row": [], "lse_ball": [],
-                        "full_row": [], "full_ball": [], "rmse": []}
-    mean_rmse = float(np.sqrt(np.mean((yte - ytr.mean()) ** 2)))  # the constant predictor
-    violations, scale_err = 0, 0.0
-    for k, eps in enumerate(config["eps"]):
-        gen = torch.Generator().manual_seed(seed * 100 + k)
-        model = _ScaledLSE(Xtr.shape[1], config["width"], float(eps), gen, Xtr_t, float(ytr.mean()))
-        train(model, lambda out, t: torch.mean((out - t) ** 2), Xtr_t, ytr_t,
-              max_iter=config["max_iter"], lr=config["lr"], refine=None, n_iter_no_change=10 ** 9,
-              batch_size=256, generator=gen, verbose=progress, desc=f"eps={eps:g}")
-        with torch.no_grad():
-            rmse = float(torch.sqrt(torch.mean((model(Xte_t) - torch.tensor(yte)) ** 2)))
-        W, b, w2 = model.weight.detach(), model.bias.detach(), float(model.w2.detach())
-        lse_only = (W, b, float(eps))
-        c_lse = float(curvature(lse_only, Xte_t).max())
-        c_full = float(curvature(model, Xte_t).max())
-        bounds = [float(curvature_bound(m, kd)) for m in (lse_only, model)
-                  for kd in ("row-norm", "enclosing-ball")]
-        violations += int(c_lse > bounds[1] * (1 + 1e-12)) + int(c_full > bounds[3] * (1 + 1e-12))
-        scale_err = max(scale_err, abs(c_full - abs(w2) * c_lse) / max(c_full, 1e-300))
-        rows.append([float(eps), rmse, mean_rmse, w2, c_lse, bounds[0], bounds[1], c_full, bounds[2],
-                     bounds[3]])
-        for key, v in zip(series, [float(eps), c_lse, c_full, *bounds, rmse]):
-            series[key].append(v)
     notes = [f"data: {source}, {n_tr} training / {len(Xte)} test points, PCA to {Xtr.shape[1]} dims"
              + (" (MNIST: the 10k test file is split into train and test here)." if source == "mnist"
                 else ".")]
     if notice:
         notes.insert(0, notice)
+    return hessian_bounds("hessian-mnist", source, Xtr, ytr, Xte, yte, config, seed=seed, progress=progress,
+                          notes=notes)
+
+
+def hessian_bounds(name: str, source: str, Xtr, ytr, Xte, yte, config: dict, *, seed: int, progress: bool,
+                   notes: list) -> Result:
+    """The measurement shared by ``hessian-mnist`` and ``hessian-cifar``: for each ``config["eps"]``
+    one :func:`hessian_row`, then :func:`hessian_result` (``notes`` come first in its notes)."""
+    rows = [hessian_row(Xtr, ytr, Xte, yte, float(eps), k, config, seed=seed, progress=progress)
+            for k, eps in enumerate(config["eps"])]
+    return hessian_result(name, source, rows, config, notes, Xtr.shape[1])
+
+
+def hessian_row(Xtr, ytr, Xte, yte, eps: float, k: int, config: dict, *, seed: int, progress: bool) -> list:
+    """Fit ``w₂ · LSE_eps(Wx + b)`` (width ``config["width"]``, initial weights from ``seed * 100 + k``)
+    to ``ytr`` on the projected inputs ``Xtr``; the row ``[eps, test RMSE, mean-predictor RMSE, w₂,
+    LSE max, LSE row bound, LSE ball bound, full max, full row bound, full ball bound]`` (the maxima
+    of ``‖∇²f‖₂`` over the test points ``Xte``)."""
+    from hjdl.training import train
+
+    Xtr_t, Xte_t, ytr_t = torch.tensor(Xtr), torch.tensor(Xte), torch.tensor(ytr)
+    mean_rmse = float(np.sqrt(np.mean((yte - ytr.mean()) ** 2)))  # the constant predictor
+    gen = torch.Generator().manual_seed(seed * 100 + k)
+    model = _ScaledLSE(Xtr.shape[1], config["width"], float(eps), gen, Xtr_t, float(ytr.mean()))
+    train(model, lambda out, t: torch.mean((out - t) ** 2), Xtr_t, ytr_t,
+          max_iter=config["max_iter"], lr=config["lr"], refine=None, n_iter_no_change=10 ** 9,
+          batch_size=256, generator=gen, verbose=progress, desc=f"eps={eps:g}")
+    with torch.no_grad():
+        rmse = float(torch.sqrt(torch.mean((model(Xte_t) - torch.tensor(yte)) ** 2)))
+    W, b, w2 = model.weight.detach(), model.bias.detach(), float(model.w2.detach())
+    lse_only = (W, b, float(eps))
+    c_lse = float(curvature(lse_only, Xte_t).max())
+    c_full = float(curvature(model, Xte_t).max())
+    bounds = [float(curvature_bound(m, kd)) for m in (lse_only, model)
+              for kd in ("row-norm", "enclosing-ball")]
+    return [float(eps), rmse, mean_rmse, w2, c_lse, bounds[0], bounds[1], c_full, bounds[2], bounds[3]]
+
+
+def hessian_result(name: str, source: str, rows: list, config: dict, notes: list, dim: int) -> Result:
+    """The table, series, notes and claims of the Hessian-bound experiments from :func:`hessian_row` s."""
+    notes = list(notes)
+    keys = ["eps", "lse", "full", "lse_row", "lse_ball", "full_row", "full_ball", "rmse"]
+    series = {key: [r[i] for r in rows] for key, i in zip(keys, (0, 4, 7, 5, 6, 8, 9, 1))}
+    violations = sum(int(r[4] > r[6] * (1 + 1e-12)) + int(r[7] > r[9] * (1 + 1e-12)) for r in rows)
+    scale_err = max(abs(r[7] - abs(r[3]) * r[4]) / max(r[7], 1e-300) for r in rows)
+    mean_rmse = rows[0][2]
     poor = [f"{r[0]:g}" for r in rows if r[1] >= r[2]]
     notes.append(f"test RMSE of the constant (training-mean) predictor: {mean_rmse:.3f}; "
                  + (f"the fit is no better than it at eps = {', '.join(poor)}, so the curvature there "
@@ -153,10 +172,10 @@ def hessian_mnist(config: dict, *, seed: int, progress: bool) -> Result:
               identity_verdict(scale_err), "∇²(w₂ g) = w₂ ∇²g; the authors reported only the LSE part", kind="identity"),
     ]
     return Result(
-        name="hessian-mnist", preset="", config=config,
-        tables={"bounds": Table(f"Hessian bound on {source} (PCA-{Xtr.shape[1]}, N = {config['width']})",
+        name=name, preset="", config=config,
+        tables={"bounds": Table(f"Hessian bound on {source} (PCA-{dim}, N = {config['width']})",
                                 ["eps", "test RMSE", "mean-predictor RMSE", "w2", "LSE max", "LSE row bound", "LSE ball bound",
                                  "full max", "full row bound", "full ball bound"], rows)},
         series={"bounds": series}, claims=claims, notes=notes,
-        summary=f"{source}: {violations} bound violations over {len(config['eps'])} eps values.",
+        summary=f"{source}: {violations} bound violations over {len(rows)} eps values.",
     )
