@@ -134,6 +134,23 @@ RULES: list[Rule] = [
         exempt=_under("hjdl.cli", "hjdl._io", "hjdl._cli_probe", "hjdl._cli_explore", "hjdl.explore"),
     ),
     Rule(
+        "the library does not depend on the experiments: hjdl.experiments is imported only by the commands "
+        "(hjdl.cli, hjdl._cli_probe, hjdl._cli_explore) and the explorer",
+        applies_to=_under("hjdl"),
+        forbidden=_under("hjdl.experiments"),
+        exempt=_under("hjdl.experiments", "hjdl.cli", "hjdl._cli_probe", "hjdl._cli_explore", "hjdl.explore"),
+    ),
+    Rule(
+        "hjdl.plotting does not depend on the experiments (it draws results, hjdl.results, and library objects)",
+        applies_to=_under("hjdl.plotting"),
+        forbidden=_under("hjdl.experiments"),
+    ),
+    Rule(
+        "hjdl.results (the result data model) imports nothing of ours but hjdl.errors",
+        applies_to=_under("hjdl.results"),
+        forbidden=lambda t: _HJDL(t) and not _under("hjdl.results", "hjdl.errors")(t),
+    ),
+    Rule(
         "hjdl.explore (the browser explorer) is imported by nothing in the library (only by hjdl._cli_explore)",
         applies_to=_under("hjdl"),
         forbidden=_under("hjdl.explore"),
@@ -206,3 +223,31 @@ def test_rules_catch_violations(tmp_path):
     assert found[RULES[3].why] == ["hjdl.core.lse:5 imports hjdl.cli"]  # lazy imports count too
     assert found[RULES[4].why] == []  # matplotlib only in plotting (and cli)
     assert found[RULES[5].why] == ["hjdl.cli:1 imports matplotlib.pyplot"]  # the lazy one is fine
+
+
+def test_experiment_rules_catch_the_old_cycle(tmp_path):
+    """The cycle bifurcation -> plotting -> experiments, and results importing the library, are caught."""
+    tree = {
+        "hjdl/__init__.py": "",
+        "hjdl/errors.py": "",
+        "hjdl/bifurcation/__init__.py": "def plot():\n    from hjdl.experiments import bifurcation\n",
+        "hjdl/plotting/__init__.py": "",
+        "hjdl/plotting/bif.py": "def f():\n    from hjdl.experiments.bifurcation import diagram_series\n",
+        "hjdl/experiments/__init__.py": "",
+        "hjdl/experiments/bifurcation.py": "from hjdl.bifurcation import plot\n",
+        "hjdl/results/__init__.py": "from hjdl.errors import InputError\nfrom hjdl.core import lse\n",
+        "hjdl/core/__init__.py": "",
+        "hjdl/cli.py": "from hjdl import experiments\n",
+    }
+    for rel, text in tree.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    _, imports = scan(tmp_path)
+    found = {rule.why: violations(imports, rule) for rule in RULES}
+    library, plotting, results = (next(r.why for r in RULES if r.why.startswith(p)) for p in (
+        "the library does not depend on the experiments", "hjdl.plotting does not depend", "hjdl.results"))
+    assert found[library] == ["hjdl.bifurcation:2 imports hjdl.experiments.bifurcation",
+                              "hjdl.plotting.bif:2 imports hjdl.experiments.bifurcation"]
+    assert found[plotting] == ["hjdl.plotting.bif:2 imports hjdl.experiments.bifurcation"]
+    assert found[results] == ["hjdl.results:2 imports hjdl.core"]

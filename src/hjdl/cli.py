@@ -340,7 +340,7 @@ def _table_csv(table) -> str:
     import csv
     import io
 
-    from hjdl.experiments import jsonable
+    from hjdl.results import jsonable
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -378,7 +378,7 @@ class _Plan:
 
     def result(self):
         """The assembled :class:`Result`, or a failed one naming every unit that raised."""
-        from hjdl.experiments import Result
+        from hjdl.results import Result
         from hjdl.experiments.registry import unit_label
 
         def failed(error: str) -> Any:
@@ -494,7 +494,7 @@ def _publish(staging: Path, final: Path) -> None:
 def _write_into(plan: _Plan, exp_dir: Path, env, command):
     """Assemble the experiment's result and write its files into the (fresh) folder ``exp_dir``."""
     from hjdl._io import atomic_write_json, atomic_write_text
-    from hjdl.experiments import jsonable
+    from hjdl.results import jsonable
 
     exp, preset, seed, config = plan.exp, plan.preset, plan.seed, plan.config
     started = _utc_now()
@@ -829,7 +829,7 @@ def _check_dict(check: Any) -> dict[str, Any]:
 
 
 def _check_row(c: dict[str, Any]) -> list[str]:
-    from hjdl.experiments import format_number as fmt
+    from hjdl.results import format_number as fmt
 
     if c.get("kind") == "order":
         measured = f"order {fmt(c['measured'])}"
@@ -844,7 +844,7 @@ def _check_row(c: dict[str, Any]) -> list[str]:
 def _cmd_verify(args: argparse.Namespace, command: list[str]) -> int:
     import contextlib
 
-    from hjdl.experiments import jsonable
+    from hjdl.results import jsonable
     from hjdl.pde import verification
 
     try:

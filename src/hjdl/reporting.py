@@ -9,7 +9,7 @@ the configuration are listed as ``theorem (sanity check)`` and algebraic identit
 from the evidence counts. Each row names the rival hypothesis that a confirmed claim excludes. ``figures`` maps an experiment name to its figures' paths relative to the
 report (``{"identity": {"profiles": "identity/profiles.png"}}`` or a list of paths).
 
->>> from hjdl.experiments.registry import Claim, Result
+>>> from hjdl.results import Claim, Result
 >>> r = Result("demo", "quick", {"n": 3}, claims=[
 ...     Claim("f <= max + eps log N", "random layers", "slack >= 0", "confirmed", "no violation")])
 >>> markdown_report([r]).splitlines()[2]
@@ -22,7 +22,7 @@ import html
 import json
 from typing import Any, Mapping, Sequence
 
-from hjdl.experiments.registry import (
+from hjdl.results import (
     EVIDENCE_VERDICTS,
     THEOREM,
     VERDICTS,
@@ -107,7 +107,7 @@ def verdict_counts(results: Sequence[Result]) -> dict[str, int]:
     """Claims counted by verdict, every key present (zero if unused).
 
     The evidence verdicts (``confirmed``, ``inconclusive``, ``partly``, ``not confirmed``) count
-    evidence claims only; :data:`~hjdl.experiments.registry.THEOREM` and ``identity`` count the
+    evidence claims only; :data:`~hjdl.results.THEOREM` and ``identity`` count the
     sanity checks and identities that held, :data:`FAILED_CHECK` those that failed.
     """
     counts = {v: 0 for v in VERDICTS}

@@ -20,6 +20,10 @@ then run the units on local processes or Ray and resume from stored unit results
 The library does no I/O: a :class:`Result` is a record; ``hjdl run`` / ``hjdl reproduce``
 write it (``result.json``), its config, its metadata and its figures.
 
+The result types (:class:`Claim`, :class:`Table`, :class:`Result`, the verdict helpers,
+:func:`format_number`, :func:`jsonable`) live in :mod:`hjdl.results`, the data model shared with
+the report and the commands; they are re-exported here so that every existing import works.
+
 Claims come in three kinds, and only the first is evidence:
 
 * ``kind="evidence"``: a measured finding that could have come out otherwise with correct code
@@ -41,17 +45,26 @@ stated tolerance).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import difflib
-import html
-import math
 import numbers
 import re
-from dataclasses import dataclass, field
-from pathlib import PurePath
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from hjdl.errors import InputError, UnknownNameError
+from hjdl.results.formatting import _unwrap_scalar, format_number, jsonable
+from hjdl.results.model import Claim, Result, Table
+from hjdl.results.verdicts import (
+    EVIDENCE_VERDICTS,
+    KINDS,
+    THEOREM,
+    VERDICTS,
+    combine_verdicts,
+    identity_verdict,
+    interval_verdict,
+    seed_interval,
+    theorem_verdict,
+)
 
 __all__ = [
     "VERDICTS",
@@ -80,240 +93,13 @@ __all__ = [
     "unit_label",
 ]
 
-#: The verdict of a check that holds by a theorem or by the configuration (not evidence).
-THEOREM = "theorem (sanity check)"
-#: Verdicts of evidence claims, in the order the report counts them.
-EVIDENCE_VERDICTS: tuple[str, ...] = ("confirmed", "inconclusive", "partly", "not confirmed")
-#: Allowed claim verdicts, in the order the report counts them.
-VERDICTS: tuple[str, ...] = (*EVIDENCE_VERDICTS, THEOREM, "identity")
-#: Allowed claim kinds: evidence (a finding that could have come out otherwise), a theorem or
-#: configuration property (a sanity check), or an algebraic identity.
-KINDS: tuple[str, ...] = ("evidence", "theorem", "identity")
-#: Verdicts allowed for each kind (a failed sanity check or identity is "not confirmed").
-_KIND_VERDICTS: dict[str, tuple[str, ...]] = {
-    "evidence": EVIDENCE_VERDICTS,
-    "theorem": (THEOREM, "not confirmed"),
-    "identity": ("identity", "not confirmed"),
-}
-
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _REQUIRED_PRESETS: tuple[str, ...] = ("quick", "paper")
 
 
 # --------------------------------------------------------------------------------------------
-# conversion helpers
+# seeds
 # --------------------------------------------------------------------------------------------
-def _unwrap_scalar(x: Any) -> Any:
-    """Return a Python scalar for a NumPy / torch scalar (0-d), else ``x`` unchanged."""
-    if isinstance(x, (bool, int, float, str)) or x is None:
-        return x
-    item = getattr(x, "item", None)
-    shape = getattr(x, "shape", None)
-    if callable(item) and shape is not None and tuple(shape) == ():
-        return item()
-    if isinstance(x, numbers.Integral):
-        return int(x)
-    if isinstance(x, numbers.Real):
-        return float(x)
-    return x
-
-
-def jsonable(obj: Any, *, finite: bool = True) -> Any:
-    """Convert ``obj`` to something :func:`json.dumps` accepts with ``allow_nan=False``.
-
-    NumPy / torch scalars become Python numbers, arrays and tensors become (nested) lists,
-    tuples and sets become lists, dataclasses become dicts, paths become strings, mapping keys
-    become strings. ``NaN`` becomes ``None`` (JSON ``null``); ``±inf`` become the strings
-    ``"inf"`` / ``"-inf"`` (strict JSON has no infinity). Anything else becomes ``str(obj)``.
-    With ``finite=False`` NaN and ``±inf`` stay floats (for ``json.dumps(..., allow_nan=True)``,
-    which Python's ``json`` reads back exactly: the lossless form of stored unit payloads).
-
-    >>> jsonable({"a": (1, float("nan")), 2: float("inf")})
-    {'a': [1, None], '2': 'inf'}
-    >>> jsonable([float("nan"), float("-inf")], finite=False)
-    [nan, -inf]
-    """
-    if not finite:
-        return _jsonable_lossless(obj)
-    obj = _unwrap_scalar(obj)
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if isinstance(obj, int):
-        return int(obj)
-    if isinstance(obj, float):
-        if math.isnan(obj):
-            return None
-        if math.isinf(obj):
-            return "inf" if obj > 0 else "-inf"
-        return obj
-    if isinstance(obj, complex):
-        return {"real": jsonable(obj.real), "imag": jsonable(obj.imag)}
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        to_json = getattr(obj, "to_json_dict", None)
-        if callable(to_json):
-            return to_json()
-        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, PurePath):
-        return str(obj)
-    # torch tensors (duck-typed: no torch import here)
-    if hasattr(obj, "detach") and hasattr(obj, "cpu") and hasattr(obj, "tolist"):
-        return jsonable(obj.detach().cpu().tolist())
-    # NumPy arrays and anything array-like with tolist()
-    if hasattr(obj, "tolist") and hasattr(obj, "shape"):
-        return jsonable(obj.tolist())
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, (set, frozenset)):
-        return [jsonable(v) for v in sorted(obj, key=repr)]
-    return str(obj)
-
-
-def _jsonable_lossless(obj: Any) -> Any:
-    """:func:`jsonable` that keeps NaN and ``±inf`` as floats."""
-    obj = _unwrap_scalar(obj)
-    if isinstance(obj, float):
-        return obj
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable_lossless(v) for k, v in obj.items()}
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        to_json = getattr(obj, "to_json_dict", None)
-        if callable(to_json):
-            try:
-                return to_json(finite=False)
-            except TypeError:
-                return _jsonable_lossless(to_json())
-        return {f.name: _jsonable_lossless(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if hasattr(obj, "detach") and hasattr(obj, "cpu") and hasattr(obj, "tolist"):
-        return _jsonable_lossless(obj.detach().cpu().tolist())
-    if hasattr(obj, "tolist") and hasattr(obj, "shape"):
-        return _jsonable_lossless(obj.tolist())
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable_lossless(v) for v in obj]
-    return jsonable(obj)
-
-
-def format_number(x: Any, spec: str | Callable[[Any], str] | None = None) -> str:
-    """Format one table cell compactly.
-
-    Integers print in full; floats with ``1e-3 <= |x| < 1e5`` use ``{:.4g}``, others (tiny or
-    huge) use ``{:.2e}``; ``0`` prints ``0``; NaN/inf print ``nan`` / ``inf`` / ``-inf``;
-    ``None`` prints an empty cell; strings pass through; arrays print as lists. ``spec``
-    overrides the float format: a format spec (``".3e"``) or a callable.
-
-    >>> format_number(0.123456), format_number(1.5e-12), format_number(42), format_number(0.0)
-    ('0.1235', '1.50e-12', '42', '0')
-    """
-    x = _unwrap_scalar(x)
-    if x is None:
-        return ""
-    if isinstance(x, str):
-        return x
-    if isinstance(x, bool):
-        return str(x)
-    if isinstance(x, int):
-        return str(x)
-    if isinstance(x, float):
-        if callable(spec):
-            return str(spec(x))
-        if math.isnan(x):
-            return "nan"
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        if spec is not None:
-            return format(x, spec)
-        if x == 0.0:
-            return "0"
-        if 1e-3 <= abs(x) < 1e5:
-            return f"{x:.4g}"
-        return f"{x:.2e}"
-    if hasattr(x, "tolist") or isinstance(x, (list, tuple)):
-        values = x.tolist() if hasattr(x, "tolist") else x
-        if isinstance(values, list):
-            return "[" + ", ".join(format_number(v, spec) for v in values) + "]"
-        return format_number(values, spec)
-    return str(x)
-
-
-def _region(value: Any) -> tuple[float, float]:
-    if isinstance(value, (tuple, list)):
-        a, b = (float(v) for v in value)
-        return (min(a, b), max(a, b))
-    v = float(value)
-    return (v, v)
-
-
-def interval_verdict(ci: Any, expected: Any, rivals: Any, tol: float = 0.0) -> str:
-    """The verdict of an interval against the paper's value and its rivals.
-
-    ``ci`` is ``(low, high)``, widened by ``tol`` on each side (a stated tolerance, e.g. for a
-    pre-asymptotic bias; 0 by default). ``expected`` and each of ``rivals`` are a number or a
-    region ``(a, b)`` (use ``±inf`` for one side). ``"not confirmed"`` when the interval misses
-    the expected value; ``"inconclusive"`` when it covers the expected value *and* a rival;
-    ``"confirmed"`` when it covers the expected value and excludes every rival.
-
-    >>> interval_verdict((0.30, 2.04), 1.0, [2.0, 0.0])      # exponent 1/d against 2/d, d = 1
-    'inconclusive'
-    >>> interval_verdict((0.8, 1.2), 1.0, [2.0, 0.0]), interval_verdict((1.5, 1.9), 1.0, [0.0])
-    ('confirmed', 'not confirmed')
-    >>> interval_verdict((-0.4, -0.1), (-math.inf, 0.0), [0.0])  # a negative effect, rival none
-    'confirmed'
-    """
-    lo, hi = (float(v) for v in ci)
-    lo, hi = min(lo, hi) - tol, max(lo, hi) + tol
-
-    def covers(region: Any) -> bool:
-        a, b = _region(region)
-        return lo <= b and a <= hi
-
-    if not covers(expected):
-        return "not confirmed"
-    if isinstance(rivals, (numbers.Real, tuple)) and not isinstance(rivals, list):
-        rivals = [rivals]
-    if any(covers(r) for r in rivals):
-        return "inconclusive"
-    return "confirmed"
-
-
-def theorem_verdict(holds: bool) -> str:
-    """:data:`THEOREM` when a sanity check holds, ``"not confirmed"`` (a bug) when it fails.
-
-    Pass ``kind="theorem"`` to the :class:`Claim` as well, so that a failed check stays a
-    sanity check and is not counted as evidence.
-    """
-    return THEOREM if bool(holds) else "not confirmed"
-
-
-def identity_verdict(error: float, tol: float = 1e-10) -> str:
-    """``"identity"`` when the measured error of an identity is below ``tol`` (default 1e-10: float64
-    rounding of these computations is ~1e-15, so this leaves five digits of margin), else
-    ``"not confirmed"``. A NaN error fails. Pass ``kind="identity"`` to the :class:`Claim` as well,
-    so that a failed identity is not counted as evidence.
-
-    >>> identity_verdict(3e-16), identity_verdict(0.5), identity_verdict(float("nan"))
-    ('identity', 'not confirmed', 'not confirmed')
-    """
-    return "identity" if float(error) < tol else "not confirmed"
-
-
-def combine_verdicts(verdicts: Any) -> str:
-    """One evidence verdict for a claim checked on several cases (rules, eps values, datasets).
-
-    All cases agree → that verdict; some confirmed and some not → ``"partly"``; otherwise any
-    ``"not confirmed"`` → ``"not confirmed"``, else ``"inconclusive"``.
-
-    >>> combine_verdicts(["confirmed", "inconclusive"]), combine_verdicts(["inconclusive", "not confirmed"])
-    ('partly', 'not confirmed')
-    """
-    kinds = set(verdicts)
-    if len(kinds) == 1:
-        return kinds.pop()
-    if "confirmed" in kinds:
-        return "partly"
-    return "not confirmed" if "not confirmed" in kinds else "inconclusive"
-
-
 def derived_seeds(experiment: str, seed: int, n_seeds: Any) -> list[int]:
     """The seeds of a finding repeated over ``n_seeds`` runs: ``seed * 1000 + k``, ``k < n_seeds``
     (so seed 0 runs 0, 1, 2, … and seed 1 runs 1000, 1001, …). ``n_seeds`` must be at least 1.
@@ -325,268 +111,6 @@ def derived_seeds(experiment: str, seed: int, n_seeds: Any) -> list[int]:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise InputError(f"{experiment}: seeds={n_seeds!r}; expected an integer of at least 1")
     return [int(seed) * 1000 + k for k in range(n)]
-
-
-def seed_interval(values: Any, confidence: float = 0.95) -> tuple[float, tuple[float, float]]:
-    """Mean of per-seed values and its Student-t interval ``mean ± t_{n−1} · sd/√n``.
-
-    One value gives the interval ``(−inf, inf)`` (a single seed measures no spread).
-
-    >>> m, (lo, hi) = seed_interval([1.0, 2.0, 3.0])
-    >>> m, round(lo, 4), round(hi, 4)
-    (2.0, -0.4841, 4.4841)
-    """
-    from scipy import stats
-
-    xs = [float(v) for v in values]
-    n = len(xs)
-    if n == 0:
-        raise InputError("seed_interval: values is empty; expected at least one per-seed value")
-    mean = math.fsum(xs) / n
-    if n == 1:
-        return mean, (-math.inf, math.inf)
-    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-    return mean, (mean - half, mean + half)
-
-
-def _is_number(x: Any) -> bool:
-    x = _unwrap_scalar(x)
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
-
-
-# --------------------------------------------------------------------------------------------
-# records
-# --------------------------------------------------------------------------------------------
-@dataclass
-class Claim:
-    """One statement of the paper and what the experiment found about it.
-
-    ``verdict`` is one of :data:`VERDICTS` and ``kind`` one of :data:`KINDS` (see the module
-    docstring): ``kind="evidence"`` takes ``"confirmed"``, ``"inconclusive"``, ``"partly"`` or
-    ``"not confirmed"``; ``kind="theorem"`` takes :data:`THEOREM` or ``"not confirmed"`` (the
-    sanity check failed); ``kind="identity"`` takes ``"identity"`` or ``"not confirmed"``.
-    Passing ``verdict="identity"`` or ``verdict=THEOREM`` alone sets the kind. ``rival`` names
-    the alternative a ``"confirmed"`` evidence claim excludes (and an ``"inconclusive"`` one
-    cannot exclude), e.g. ``"exponent 2/d"`` or ``"no effect"``. ``measured`` is text; numbers
-    are formatted with :func:`format_number`. ``why`` is one sentence explaining the verdict.
-
-    >>> Claim("f = q - u", "float64 oracle", "max err 3e-16", "identity", "algebra").kind
-    'identity'
-    >>> Claim("f <= max + eps log N", "random layers", "0 violations", THEOREM, "T1").is_evidence
-    False
-    """
-
-    statement: str
-    check: str
-    measured: str
-    verdict: str
-    why: str
-    kind: str = "evidence"
-    rival: str = ""
-
-    def __post_init__(self) -> None:
-        for arg in ("statement", "check", "why"):
-            value = getattr(self, arg)
-            if not isinstance(value, str) or not value.strip():
-                raise InputError(
-                    f"Claim {arg}={value!r}: expected a non-empty string "
-                    f"(statement of the paper, the check used, one sentence why)"
-                )
-        if not isinstance(self.measured, str):
-            self.measured = format_number(self.measured)
-        if not isinstance(self.rival, str):
-            raise InputError(f"Claim rival={self.rival!r}: expected a string naming the rival hypothesis")
-        if self.verdict not in VERDICTS:
-            raise InputError(
-                f"Claim verdict={self.verdict!r}: expected one of {', '.join(map(repr, VERDICTS))}"
-            )
-        if self.kind not in KINDS:
-            raise InputError(
-                f"Claim kind={self.kind!r}: expected one of {', '.join(map(repr, KINDS))}"
-            )
-        if self.verdict == "identity":
-            self.kind = "identity"
-        elif self.verdict == THEOREM:
-            self.kind = "theorem"
-        allowed = _KIND_VERDICTS[self.kind]
-        if self.verdict not in allowed:
-            raise InputError(
-                f"Claim kind={self.kind!r} with verdict={self.verdict!r}: a {self.kind} is not "
-                f"evidence; use one of {', '.join(map(repr, allowed))} (or kind='evidence' for a "
-                "finding that could have come out otherwise)"
-            )
-
-    @property
-    def is_evidence(self) -> bool:
-        return self.kind == "evidence"
-
-    def to_json_dict(self, finite: bool = True) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-
-@dataclass
-class Table:
-    """A titled table of rows; cells are numbers, strings, or ``None``.
-
-    >>> print(Table("t", ["eps", "err"], [[0.5, 1e-17]]).to_markdown())
-    | eps | err |
-    | ---: | ---: |
-    | 0.5 | 1.00e-17 |
-    """
-
-    title: str
-    columns: list[str]
-    rows: list[list] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.columns = [str(c) for c in self.columns]
-        self.rows = [list(r) for r in self.rows]
-        for i, row in enumerate(self.rows):
-            if len(row) != len(self.columns):
-                raise InputError(
-                    f"Table {self.title!r}: row {i} has {len(row)} cells, expected "
-                    f"{len(self.columns)} (columns {self.columns})"
-                )
-
-    def formatted_rows(self, float_format: str | Callable | None = None) -> list[list[str]]:
-        """Rows as strings, numbers formatted by :func:`format_number`."""
-        return [[format_number(c, float_format) for c in row] for row in self.rows]
-
-    def numeric_columns(self) -> list[bool]:
-        """Whether each column holds only numbers (ignoring empty cells)."""
-        out = []
-        for j in range(len(self.columns)):
-            cells = [r[j] for r in self.rows if r[j] is not None]
-            out.append(bool(cells) and all(_is_number(c) for c in cells))
-        return out
-
-    def to_markdown(self, float_format: str | Callable | None = None) -> str:
-        """A GitHub-flavoured markdown table (without the title); numeric columns right-aligned."""
-        header = "| " + " | ".join(_md_cell(c) for c in self.columns) + " |"
-        rule = "| " + " | ".join("---:" if n else "---" for n in self.numeric_columns()) + " |"
-        body = [
-            "| " + " | ".join(_md_cell(c) for c in row) + " |"
-            for row in self.formatted_rows(float_format)
-        ]
-        return "\n".join([header, rule, *body])
-
-    def to_html(self, float_format: str | Callable | None = None) -> str:
-        """An HTML ``<table>`` (without the title); numeric cells get class ``num``."""
-        numeric = self.numeric_columns()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        lines = ["<table>", f"<thead><tr>{head}</tr></thead>", "<tbody>"]
-        for row in self.formatted_rows(float_format):
-            cells = "".join(
-                f'<td class="num">{html.escape(c)}</td>' if n else f"<td>{html.escape(c)}</td>"
-                for c, n in zip(row, numeric)
-            )
-            lines.append(f"<tr>{cells}</tr>")
-        lines += ["</tbody>", "</table>"]
-        return "\n".join(lines)
-
-    def to_json_dict(self, finite: bool = True) -> dict:
-        """A JSON-safe dict (``finite=False`` keeps NaN / ``±inf`` cells as floats)."""
-        return {"title": self.title, "columns": list(self.columns), "rows": jsonable(self.rows, finite=finite)}
-
-
-@dataclass
-class Result:
-    """What one experiment run produced (a record: no I/O).
-
-    ``tables`` are shown in the report, ``series`` hold raw arrays for figures and
-    ``result.json``, ``claims`` feed the claims ledger, ``notes`` are free text.
-    :meth:`Experiment.run` fills ``preset``, ``seed``, ``title`` and ``description``.
-    ``error`` holds a traceback when the run (or its figures) failed.
-    """
-
-    name: str
-    preset: str
-    config: dict
-    tables: dict[str, Table] = field(default_factory=dict)
-    series: dict[str, dict] = field(default_factory=dict)
-    claims: list[Claim] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    summary: str = ""
-    title: str = ""
-    description: str = ""
-    seed: int | None = None
-    error: str | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.tables, (list, tuple)):
-            self.tables = {t.title: t for t in self.tables}
-        for key, table in self.tables.items():
-            if not isinstance(table, Table):
-                raise InputError(
-                    f"Result {self.name!r}: tables[{key!r}] is {type(table).__name__}, "
-                    "expected hjdl.experiments.Table"
-                )
-        self.claims = list(self.claims)
-        for i, claim in enumerate(self.claims):
-            if not isinstance(claim, Claim):
-                raise InputError(
-                    f"Result {self.name!r}: claims[{i}] is {type(claim).__name__}, "
-                    "expected hjdl.experiments.Claim"
-                )
-        if isinstance(self.notes, str):
-            self.notes = [self.notes]
-        self.notes = [str(n) for n in self.notes]
-
-    @property
-    def failed(self) -> bool:
-        return self.error is not None
-
-    def to_json_dict(self, finite: bool = True) -> dict:
-        """A JSON-safe dict (see :func:`jsonable`: NaN → ``null``).
-
-        ``finite=False`` keeps NaN and ``±inf`` as floats (write it with ``allow_nan=True``): the
-        lossless form, from which :meth:`from_json_dict` rebuilds every table cell exactly.
-        """
-        return {
-            "name": self.name,
-            "title": self.title,
-            "description": self.description,
-            "preset": self.preset,
-            "seed": self.seed,
-            "config": jsonable(self.config, finite=finite),
-            "summary": self.summary,
-            "claims": [c.to_json_dict() for c in self.claims],
-            "tables": {k: t.to_json_dict(finite=finite) for k, t in self.tables.items()},
-            "series": jsonable(self.series, finite=finite),
-            "notes": list(self.notes),
-            "error": self.error,
-        }
-
-    @classmethod
-    def from_json_dict(cls, data: Mapping) -> "Result":
-        """Rebuild a result from :meth:`to_json_dict` output (arrays come back as lists).
-
-        >>> r = Result("demo", "quick", {"n": 2}, tables=[Table("t", ["x"], [[float("nan")]])],
-        ...            series={"s": {"y": [1.0, float("inf")]}}, claims=[], seed=0)
-        >>> import json
-        >>> dump = lambda res: json.dumps(res.to_json_dict(finite=False), allow_nan=True)
-        >>> dump(Result.from_json_dict(json.loads(dump(r)))) == dump(r)
-        True
-        """
-        return cls(
-            name=data["name"],
-            preset=data.get("preset", ""),
-            config=dict(data.get("config", {})),
-            tables={k: Table(**t) for k, t in data.get("tables", {}).items()},
-            series=dict(data.get("series", {})),
-            claims=[Claim(**c) for c in data.get("claims", [])],
-            notes=list(data.get("notes", [])),
-            summary=data.get("summary", ""),
-            title=data.get("title", ""),
-            description=data.get("description", ""),
-            seed=data.get("seed"),
-            error=data.get("error"),
-        )
 
 
 # --------------------------------------------------------------------------------------------
