@@ -1,0 +1,97 @@
+"""hessian-cifar: runs on a tiny CIFAR-format folder written here; without the data it says so and
+runs nothing (no substitute data under CIFAR's name); a corrupt batch stops it with an InputError;
+train and test images never mix; the monotonicity claim's verdict follows the curvatures."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from hjdl.datasets import CIFAR10_FILES
+from hjdl.errors import InputError
+from hjdl.experiments import get
+from hjdl.experiments import hessian_cifar as mod
+
+TINY = {"n_train": 24, "n_test": 12, "width": 8, "max_iter": 5, "eps": [0.3, 1.0, 3.0]}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def write_cifar(folder, n=30):
+    """Training batches with labels 0..4 only, the test batch with labels 5..9 only: a leak of test
+    images into the training set (or the reverse) shows in the labels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, name in enumerate(CIFAR10_FILES["train"] + CIFAR10_FILES["test"]):
+        rng = np.random.default_rng(k)
+        labels = rng.integers(5, 10, n) if name == "test_batch" else rng.integers(0, 5, n)
+        batch = {b"batch_label": name.encode(), b"labels": [int(v) for v in labels],
+                 b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 b"filenames": [b"%d.png" % i for i in range(n)]}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f, protocol=2)
+    return folder
+
+
+def test_without_data_it_says_so_and_runs_nothing(tmp_path):
+    res = get("hessian-cifar").run("quick", seed=0, data_dir=str(tmp_path), **TINY)
+    assert res.notes and res.notes[0].startswith(mod.NO_DATA) and str(tmp_path) in res.notes[0]
+    assert mod.NO_DATA in res.summary and "--data-dir" in res.summary
+    assert res.claims == [] and res.tables == {} and res.series == {}
+    from hjdl.plotting import figures_for
+    assert figures_for(res) == {}  # no figure drawn from nothing
+
+
+def test_runs_on_a_cifar_format_folder(tmp_path):
+    folder = write_cifar(tmp_path / "cifar-10-batches-py")
+    res = get("hessian-cifar").run("quick", seed=0, data_dir=str(tmp_path), **TINY)
+    assert not res.failed
+    assert [c.verdict for c in res.claims][:2] == ["theorem (sanity check)", "identity"]
+    assert [c.kind for c in res.claims[2:]] == ["evidence", "evidence"]
+    rows = res.tables["bounds"].rows
+    assert [r[0] for r in rows] == TINY["eps"]
+    assert all(r[4] <= r[6] * (1 + 1e-12) for r in rows)  # LSE max below its ball bound
+    assert any(str(folder.resolve()) in n for n in res.notes) and "PCA to 24 dims" in res.notes[0]
+    from hjdl.plotting import figures_for
+    from hjdl.plotting.style import caption_of
+    figs = figures_for(res)
+    assert set(figs) == {"hessian_bounds"} and caption_of(figs["hessian_bounds"])
+    try:
+        from tests.plotting.figure_rules import figure_problems
+    except ImportError:
+        return
+    assert figure_problems(figs["hessian_bounds"]) == []
+
+
+def test_train_and_test_images_never_mix(tmp_path):
+    write_cifar(tmp_path)
+    cfg = get("hessian-cifar").config("quick", data_dir=str(tmp_path), n_train=30, n_test=30)
+    Xtr, ytr, Xte, yte, note = mod.load_cifar_pca(cfg, seed=3)
+    assert ytr.max() <= 4 and yte.min() >= 5  # training labels 0..4, test labels 5..9
+    assert Xtr.shape == (30, 30) and Xte.shape == (30, 30)
+    # the PCA is fitted on the training images alone: their projection is centred, the test one is not
+    assert np.abs(Xtr.mean(0)).max() < 1e-9 and np.abs(Xte.mean(0)).max() > 1e-3
+
+
+def test_a_corrupt_batch_stops_the_run(tmp_path):
+    write_cifar(tmp_path)
+    (tmp_path / "test_batch").write_bytes(b"not a pickle at all")
+    with pytest.raises(InputError, match="test_batch.*expected a CIFAR-10 python batch"):
+        get("hessian-cifar").run("quick", seed=0, data_dir=str(tmp_path), **TINY)
+
+
+@pytest.mark.parametrize("values, verdict", [
+    ([9.0, 3.1, 1.0, 0.3, 0.11], "confirmed"),       # falls at every step, slope ~ -1
+    ([9.0, 3.1, 4.0, 0.3, 0.11], "partly"),          # falls overall, one step up
+    ([1.0, 1.3, 0.8, 1.2, 0.9], "inconclusive"),     # no trend
+    ([0.1, 0.3, 1.0, 3.1, 9.0], "not confirmed"),    # rises
+])
+def test_monotone_claim_follows_the_curvatures(values, verdict):
+    claim, v = mod._monotone_claim([0.1, 0.3, 1.0, 3.0, 10.0], values, "test")
+    assert v == verdict == claim.verdict and claim.rival
