@@ -47,14 +47,11 @@ COUNT_PATTERNS: tuple[str, ...] = (
     r"\bcounts?\b",
     r"(?<!condition )(?<!wave )(?<!reynolds )\bnumbers?\b",
     r"#",
-    r"\blayers?\b",
     r"\bindex\b",
     r"\bN\s*=",
     r"^\s*N\s*$",
     r"^\s*N\s*[\(\[,]",
-    r"\bepochs?\b",
-    r"\bheads?\b",
-    r"\biterations?\b",
+    r"^\s*(layer|head|epoch|iteration)s?\b",  # "layer", "layer (depth)"; not "LSE layer f(x)"
 )
 
 #: At most this many distinct integer values in a colour array are read as categories.

@@ -183,7 +183,8 @@ def test_count_patterns():
     for s in ("count", "number of atoms", "# heads", "layer", "Layer (depth)", "index j", "N = 30",
               "N", "N (atoms)", "epoch", "head"):
         assert _is_count_label(s), s
-    for s in ("eps", "condition number", "H / log n", "LayerNorm error", "x", "Nats"):
+    for s in ("eps", "condition number", "H / log n", "LayerNorm error", "x", "Nats", "LSE layer f(x)",
+              "wave number (1/m)"):
         assert not _is_count_label(s), s
 
 

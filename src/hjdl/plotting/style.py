@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
-__all__ = ["new_figure", "colors", "finish", "set_caption", "caption_of", "PANEL_SIZE", "DPI"]
+__all__ = ["new_figure", "colors", "finish", "set_caption", "caption_of", "log_floor", "mark_floor",
+           "integer_ticks", "PANEL_SIZE", "DPI"]
 
 #: Size of one panel in inches (width, height).
 PANEL_SIZE: tuple[float, float] = (4.2, 3.2)
@@ -79,3 +83,43 @@ def caption_of(fig) -> str | None:
     if isinstance(fig, (list, tuple)):
         fig = fig[0] if fig else None
     return getattr(fig, _CAPTION_ATTR, None)
+
+
+def integer_ticks(ax, which: str = "both") -> None:
+    """Major ticks on integers only, for an axis that counts (layers, epochs, atoms, points)."""
+    if which in ("x", "both"):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if which in ("y", "both"):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def log_floor(values, floor: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """``values`` raised to ``floor`` for a log axis, so that nothing vanishes silently.
+
+    Returns ``(clipped, below, floor)``: ``below`` marks the entries that were ``<= floor`` (zeros,
+    negatives); draw them with :func:`mark_floor` and say so in the caption. The default floor is a
+    tenth of the smallest positive value (1.0 when there is none).
+
+    >>> v, below, f = log_floor([1.0, 0.01, 0.0])
+    >>> f, below.tolist(), v.tolist()
+    (0.001, [False, False, True], [1.0, 0.01, 0.001])
+    """
+    a = np.asarray(values, dtype=float)
+    if floor is None:
+        pos = a[np.isfinite(a) & (a > 0)]
+        floor = float(pos.min()) / 10 if pos.size else 1.0
+    below = np.isfinite(a) & (a <= floor)
+    return np.where(below, floor, a), below, float(floor)
+
+
+def mark_floor(ax, x, clipped, below, *, color="k", label: str | None = None, horizontal: bool = True) -> None:
+    """Open downward triangles at the floor where :func:`log_floor` raised a value (``horizontal``:
+    the floor is on the y axis); ``label`` adds one legend entry in black for all such marks."""
+    x, clipped, below = np.asarray(x, float), np.asarray(clipped, float), np.asarray(below, bool)
+    if below.any():
+        px, py = (x[below], clipped[below]) if horizontal else (clipped[below], x[below])
+        ax.plot(px, py, linestyle="none", marker="v" if horizontal else "<", ms=7, mfc="none", color=color,
+                mew=1.2, zorder=6)
+    if label and not any(h.get_label() == label for h in ax.lines):
+        ax.add_line(Line2D([], [], linestyle="none", marker="v" if horizontal else "<", ms=7, mfc="none",
+                           color="k", mew=1.2, label=label))
