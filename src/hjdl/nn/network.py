@@ -20,7 +20,7 @@ import numbers
 import torch
 from torch import nn
 
-from ..core import InitialData, softplus_eps
+from ..core import InitialData, lse, softplus_eps
 from ..errors import InputError
 from ._temperature import TemperedAffine, check_features, check_t, module_input
 from .layers import LSELayer
@@ -141,8 +141,35 @@ class LSENetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.features(x)
+        if self.out_features == 1:
+            return self.heads[0](h)
+        stacked = self._stacked_heads(h)
+        if stacked is not None:
+            return stacked
         outs = [head(h) for head in self.heads]  # a loop over heads (classes), not points
-        return outs[0] if self.out_features == 1 else torch.stack(outs, dim=-1)
+        return torch.stack(outs, dim=-1)
+
+    #: Largest ``points × heads × width`` for which :meth:`forward` evaluates every head in one
+    #: batched logit tensor; above it the heads run one by one through :func:`hjdl.lse_layer`,
+    #: whose blocks bound the memory.
+    STACK_ELEMENTS = 1 << 22
+
+    def _stacked_heads(self, h: torch.Tensor) -> torch.Tensor | None:
+        """Every head at once: ``LSE_eps`` (:func:`hjdl.lse`, along the neurons) of the logits
+        ``z[..., c, j] = W_cj·h + b_cj``, one einsum instead of a Python loop over classes (the
+        classifier's training step was dominated by that loop's per-call overhead). ``None`` (use
+        the loop) when the logits would be large or are not all finite (huge weights, where
+        :func:`hjdl.lse_layer` forms them more carefully)."""
+        C, N = self.out_features, self.width
+        if h.numel() // max(self.heads[0].in_features, 1) * C * N > self.STACK_ELEMENTS:
+            return None
+        W = torch.stack([head.weight for head in self.heads])        # (C, N, d)
+        b = torch.stack([head.bias for head in self.heads])          # (C, N)
+        z = torch.einsum("...d,cnd->...cn", h, W) + b
+        if not bool(torch.isfinite(z).all()):
+            return None
+        eps = torch.stack([head.eps.reshape(()) for head in self.heads])  # (C,), broadcast over points
+        return lse(z, eps, dim=-1)
 
     def initial_data(self, head: int = 0) -> InitialData:
         """HJ initial data of head ``head`` in the feature space of the last hidden layer."""
