@@ -32,7 +32,10 @@ __all__ = ["TARGETS", "make_target", "huber", "knn_predict", "mlp_predict", "lse
            "quadratic"]
 
 TARGETS = ("min-affine", "point-distance", "kinks", "smooth")
-_PIECES = {"min-affine": 24, "point-distance": 24, "kinks": 16}
+
+def _pieces(name: str, d: int) -> int:
+    """Number of pieces: ``4^d`` points (spacing about 1/4 in every d), ``6d`` planes or ridges."""
+    return 4**d if name == "point-distance" else 6 * d
 
 
 def huber(r: np.ndarray, t: float) -> np.ndarray:
@@ -55,7 +58,7 @@ def make_target(name: str, d: int, t: float, rng: np.random.Generator):
         c = rng.uniform(0, 1, d)
         return (lambda Y: 0.5 * ((Y - c) ** 2).sum(-1),
                 lambda X: ((X - c) ** 2).sum(-1) / (2 * (1 + 2 * t)))
-    m = _PIECES[name]
+    m = _pieces(name, d)
     if name == "min-affine":
         a, c = _directions(rng, m, d), rng.uniform(0, 1, (m, d))
         g = lambda Y: np.min(Y @ a.T - (a * c).sum(-1), axis=-1)  # noqa: E731
@@ -65,7 +68,7 @@ def make_target(name: str, d: int, t: float, rng: np.random.Generator):
         dist = lambda X: np.linalg.norm(X[:, None, :] - p[None], axis=-1)  # noqa: E731
         return (lambda Y: dist(Y).min(-1)), (lambda X: huber(dist(X), t).min(-1))
     if name == "kinks":
-        a, q, h = _directions(rng, m, d), rng.uniform(0, 1, (m, d)), rng.uniform(0, 0.5, m)
+        a, q, h = _directions(rng, m, d), rng.uniform(0, 1, (m, d)), rng.uniform(0, 0.25, m)
         s = (a * q).sum(-1)
         return (lambda Y: np.min(h + np.abs(Y @ a.T - s), axis=-1),
                 lambda X: np.min(h + huber(X @ a.T - s, t), axis=-1))

@@ -51,14 +51,14 @@ _LABELS = {"lse-theory": "LSE, N ∝ n^(d/(d+2)), eps = N^(-1/d)", "lse-validate
            "lse-fixed": "LSE, N and eps fixed (wrong)"}
 _LIPSCHITZ = ("min-affine", "point-distance", "kinks")
 
-_COMMON = {"t": 0.1, "sigma": 0.1, "width_scale": 1.0, "knn_scale": 1.0, "width_factors": [0.5, 1.0, 2.0],
+_COMMON = {"t": 0.05, "sigma": 0.1, "width_scale": 1.0, "knn_scale": 1.0, "width_factors": [0.5, 1.0, 2.0],
            "eps_factors": [0.25, 1.0, 4.0], "fixed_width": 4, "fixed_eps": 0.1, "lr": 1e-2,
            "n_test": 2000, "val_fraction": 0.25, "confidence": 0.95}
 _PRESETS = {
     "quick": {**_COMMON, "dims": [1, 2], "sizes": [50, 100, 200, 400, 800], "targets": ["point-distance", "smooth"],
               "seeds": 3, "steps": 150, "bootstrap": 200, "mlp": True, "threads": 1},
     "paper": {**_COMMON, "dims": [1, 2, 3, 4], "sizes": [50, 91, 164, 298, 539, 977, 1767, 3200],
-              "targets": list(G.TARGETS), "seeds": 5, "steps": 800, "bootstrap": 1000, "mlp": True,
+              "targets": list(G.TARGETS), "seeds": 4, "steps": 500, "bootstrap": 1000, "mlp": True,
               "threads": None},
 }
 
@@ -146,7 +146,8 @@ def _run_unit(config: dict, unit: dict, *, seed: int, progress: bool) -> dict:
     finally:
         torch.set_num_threads(previous)
     return {"d": d, "n": n, "N": N0, "eps": eps0, "k": k_nn, "n_val": n_val, "targets": names,
-            "test": {m: test[m].tolist() for m in MODELS}, "chosen_factors": chosen}
+            "test": {m: test[m].tolist() for m in MODELS}, "chosen_factors": chosen,
+            "candidates": {"val": val.tolist(), "test": cand.tolist()}}
 
 
 def _lse_stack(config, seed, d, n, tag, N, eps, pairs, Xtr, ytr, Xva, Xte):
