@@ -46,3 +46,29 @@ def test_every_listed_subpackage_resolves(name):
 def test_unknown_attributes_still_raise_attribute_error():
     with pytest.raises(AttributeError, match="has no attribute 'robustnes'"):
         hjdl.robustnes  # noqa: B018
+
+
+def test_import_hjdl_does_not_import_torch_and_core_names_resolve_lazily():
+    res = _run(
+        "import json, sys, hjdl\n"
+        "before = 'torch' in sys.modules or 'hjdl.core' in sys.modules\n"
+        "listed = [n for n in hjdl.CORE_NAMES if n in dir(hjdl)]\n"
+        "from hjdl import lse\n"
+        "import torch\n"
+        "value = float(hjdl.lse(torch.tensor([[0.0, 0.0]]), 1.0))\n"
+        "print(json.dumps({'before': before, 'listed': len(listed), 'same': lse is hjdl.core.lse,\n"
+        "                  'value': value}))\n")
+    import math
+
+    assert res["before"] is False
+    assert res["listed"] == len(hjdl.CORE_NAMES) and res["same"]
+    assert abs(res["value"] - math.log(2.0)) < 1e-6  # lse of two zeros at eps = 1 is log 2
+
+
+def test_core_names_list_equals_core_all():
+    import hjdl.core
+
+    assert list(hjdl.CORE_NAMES) == list(hjdl.core.__all__)
+    assert set(hjdl.__all__) >= set(hjdl.core.__all__)
+    for name in hjdl.CORE_NAMES:
+        assert getattr(hjdl, name) is getattr(hjdl.core, name)

@@ -172,26 +172,71 @@ def _safe_filename(name: str) -> str:
 # --------------------------------------------------------------------------------------------
 # ls
 # --------------------------------------------------------------------------------------------
-def _cmd_ls(args: argparse.Namespace) -> int:
-    from hjdl import experiments
+_EXPERIMENTS_DIR = Path(__file__).with_name("experiments")  # found without importing the package
+_MANIFEST = _EXPERIMENTS_DIR / "manifest.json"
 
-    exps = experiments.all_experiments()
-    if not exps:
+
+def _experiment_modules() -> list[str]:
+    """The experiment modules present (file names, without importing them)."""
+    skip = {"__init__", "registry", "units"}
+    return sorted(p.stem for p in _EXPERIMENTS_DIR.glob("*.py") if p.stem not in skip and not p.stem.startswith("_"))
+
+
+def _manifest_data() -> dict:
+    """The manifest from the registry (imports every experiment), with the modules it was made from."""
+    from hjdl.experiments.registry import manifest
+
+    import hjdl.experiments  # noqa: F401  (registers the experiments)
+
+    return {**manifest(), "modules": _experiment_modules()}
+
+
+def _listing(refresh: bool = False) -> tuple[list[dict], str]:
+    """The rows of ``hjdl ls`` and where they came from: the shipped manifest (no torch imported)
+    when it was made from the experiment modules present, else the registry itself (also when the
+    experiments are already imported, e.g. in a session that registered its own). A test keeps
+    the shipped manifest equal to the registry."""
+    if not refresh and "hjdl.experiments" not in sys.modules:
+        try:
+            data = json.loads(_MANIFEST.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        if isinstance(data, dict) and data.get("version") == 1 and data.get("modules") == _experiment_modules():
+            return list(data.get("experiments", [])), "manifest"
+    return _manifest_data()["experiments"], "registry"
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    rows_in, _ = _listing(refresh=args.refresh)
+    if args.refresh:
+        from hjdl._io import atomic_write_json
+
+        try:
+            atomic_write_json(_MANIFEST, _manifest_data())
+        except OSError as exc:
+            _emit(f"hjdl ls: error: cannot write {str(_MANIFEST)!r}: {_describe_os_error(exc)}", sys.stderr)
+            return 1
+        _emit(f"hjdl ls: wrote {_MANIFEST}", sys.stderr)
+    if not rows_in:
         _emit("no experiments registered")
         return 0
     costs = _costs()
     shown = ("quick", "paper")
     rows = []
-    for e in exps:
-        cells = [_preset_cell(e, p, costs) if p in e.presets else "" for p in shown]
-        rows.append([e.name, e.title, *cells, ", ".join(p for p in e.presets if p not in shown)])
-    columns = ["name", "title", *(f"{p}: units, cost" for p in shown), "other presets"]
+    for e in rows_in:
+        presets = e.get("presets", {})
+        cells = [_preset_cell(e["name"], presets[p].get("units"), p, costs) if p in presets else "" for p in shown]
+        rows.append([e["name"], e.get("reproduces") or "-", e["title"], *cells,
+                     ", ".join(p for p in presets if p not in shown)])
+    columns = ["name", "paper", "title", *(f"{p}: units, cost" for p in shown), "other presets"]
     if not any(r[-1] for r in rows):
         columns, rows = columns[:-1], [r[:-1] for r in rows]
     _emit(_text_table(columns, rows))
+    _emit("\npaper: the figure, table or section of arXiv:2605.28983 that the experiment reproduces "
+          "('-': a check of the theory without a counterpart in the paper)")
     machine = costs.get("machine", {})
     if machine:
-        _emit(f"\ncosts: wall seconds of one process on the measuring machine ({_machine_text(costs)}); "
+        _emit(f"costs: wall seconds of one process on the measuring machine ({_machine_text(costs)}); "
               "'~' marks an estimate from a sample of units, '>=' a lower bound; 'hjdl reproduce --preset paper' "
               "prints the estimate for --jobs")
     return 0
@@ -199,11 +244,8 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 
 def _costs() -> dict:
     """The measured costs shipped with hjdl (``hjdl/experiments/costs.json``; ``{}`` if absent)."""
-    import hjdl.experiments
-
-    path = Path(hjdl.experiments.__file__).with_name("costs.json")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads((_EXPERIMENTS_DIR / "costs.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -230,20 +272,18 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def _unit_costs(exp, preset: str, costs: dict) -> tuple[float | None, str]:
-    """Seconds per unit of ``exp`` at ``preset`` from the measurements, and their kind."""
-    entry = costs.get("experiments", {}).get(exp.name, {}).get(preset)
+def _unit_costs(name: str, preset: str, costs: dict) -> tuple[float | None, str]:
+    """Seconds per unit of experiment ``name`` at ``preset`` from the measurements, and their kind."""
+    entry = costs.get("experiments", {}).get(name, {}).get(preset)
     if not isinstance(entry, dict) or not entry.get("units"):
         return None, ""
     return float(entry["seconds"]) / int(entry["units"]), str(entry.get("kind", "measured"))
 
 
-def _preset_cell(exp, preset: str, costs: dict) -> str:
-    try:
-        n = len(exp.units(exp.config(preset), 0))
-    except Exception:
+def _preset_cell(name: str, n: int | None, preset: str, costs: dict) -> str:
+    if n is None:
         return "? units"
-    per_unit, kind = _unit_costs(exp, preset, costs)
+    per_unit, kind = _unit_costs(name, preset, costs)
     text = f"{n} unit{'s' if n != 1 else ''}"
     if per_unit is None:
         return text
@@ -262,7 +302,7 @@ def _print_estimate(exps: list, preset: str, jobs: int, executor: str, command: 
             n = len(exp.units(exp.config(preset), 0))
         except Exception:
             n = 1
-        per_unit, kind = _unit_costs(exp, preset, costs)
+        per_unit, kind = _unit_costs(exp.name, preset, costs)
         if per_unit is None:
             unknown.append(exp.name)
             continue
@@ -721,7 +761,7 @@ def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: P
     todo = [t for p in plans for t, r in zip(p.tasks, p.records) if r is None]
     if args.executor == "ray" or jobs > 1:  # longest units first, so that the short ones fill in at the end
         costs = _costs()
-        cost = {p.exp.name: _unit_costs(p.exp, args.preset, costs)[0] or 0.0 for p in plans}
+        cost = {p.exp.name: _unit_costs(p.exp.name, args.preset, costs)[0] or 0.0 for p in plans}
         todo.sort(key=lambda t: -cost[t.experiment.name])
     n_units, n_reused = sum(len(p.tasks) for p in plans), sum(p.reused for p in plans)
     if n_reused:
@@ -892,7 +932,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hjdl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("ls", help="list the registered experiments")
+    p = sub.add_parser("ls", help="list the experiments: what each reproduces of the paper, units and costs")
+    p.add_argument("--refresh", action="store_true",
+                   help="list from the experiment modules themselves (imports them all) and rewrite the "
+                        "shipped list hjdl/experiments/manifest.json (for developers, after editing an "
+                        "experiment)")
     p.set_defaults(handler=lambda a, c: _cmd_ls(a))
 
     def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -906,8 +950,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "else scikit-learn's bundled digits with a notice)")
         p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
                        help="units run at once: local processes (one torch thread each when N > 1), or "
-                            "the CPUs of the local Ray instance (default: the number of cores, "
-                            f"{_default_jobs()} here)")
+                            "the CPUs of the local Ray instance (default: the number of cores this "
+                            "process may use)")
         p.add_argument("--executor", choices=("local", "ray"), default="local",
                        help="local: processes on this machine; ray: Ray tasks, on the cluster at --address "
                             "or on a local instance bound to 127.0.0.1 (needs pip install hjdl[ray]) "
@@ -960,3 +1004,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _emit("hjdl: interrupted", sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. 'hjdl ls | head': the reader left; no traceback
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

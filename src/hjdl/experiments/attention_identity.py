@@ -21,7 +21,7 @@ PRESETS = {
           description="scaled_dot_product_attention against the autograd gradient of LSE_eps at the "
                       "scores q·k_j, times V, with eps = √d_k; with and without LayerNorm; plus the "
                       "normalised entropy of the random heads.",
-          presets=PRESETS)
+          presets=PRESETS, reproduces="§ transformers (attention = Gibbs average)")
 def run(config: dict, *, seed: int, progress: bool) -> Result:
     rng = np.random.default_rng(seed)
     rows, worst = [], 0.0

@@ -120,7 +120,7 @@ PRESETS_1D = {
           description="Critical points of H(π(x; eps)) for 6 atoms on a line (g = 0, t = 1/2), "
                       "followed in eps by pseudo-arclength continuation; every fold is listed and "
                       "checked on H' = H'' = 0, counts are checked against a dense scan.",
-          presets=PRESETS_1D)
+          presets=PRESETS_1D, reproduces="§ fold bifurcations of the entropy landscape")
 def run_1d(config: dict, *, seed: int, progress: bool) -> Result:
     y = torch.tensor(config["atoms"], dtype=torch.float64)[:, None]
     g = torch.full((y.shape[0],), float(config["g"]), dtype=torch.float64)
@@ -177,7 +177,7 @@ PRESETS_2D = {
           description="The authors' two-cluster configuration (np.random.seed(42); g = 0 and g = 1, "
                       "t = 1): minima, saddles and maxima of H followed in eps by continuation, the "
                       "fold list, boundary exits, and counts checked against a multi-start search.",
-          presets=PRESETS_2D)
+          presets=PRESETS_2D, reproduces="§ fold bifurcations of the entropy landscape")
 def run_2d(config: dict, *, seed: int, progress: bool) -> Result:
     y, gv = two_clusters(int(config["n_per_cluster"]), int(config["seed"]))
     W, b = core.from_initial_data(core.InitialData(torch.from_numpy(y), torch.from_numpy(gv)),

@@ -115,7 +115,7 @@ def _run_dataset(name, config, seed, progress, only=None):
     },
     units=_units,
     run_unit=_run_unit,
-    assemble=_assemble,
+    assemble=_assemble, reproduces="§ robustness controlled by eps",
 )
 def certified_accuracy(config: dict, *, seed: int, progress: bool) -> Result:
     """The serial run: every dataset, every eps (what ``Experiment.run`` gives too)."""

@@ -93,7 +93,7 @@ class _ScaledLSE(nn.Module):
         "paper": {"dataset": "mnist", "data_dir": None, "pca": 50, "width": 128,
                   "eps": [0.1, 0.3, 1.0, 3.0, 10.0], "n_train": 8000, "n_test": 300, "max_iter": 5000,
                   "lr": 0.005, "threads": 1},
-    },
+    }, reproduces="§ certified robustness (Hessian bound, MNIST)",
 )
 def hessian_mnist(config: dict, *, seed: int, progress: bool) -> Result:
     torch.set_num_threads(config["threads"])

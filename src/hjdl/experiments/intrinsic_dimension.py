@@ -44,7 +44,7 @@ def manifolds(n: int, rng: np.random.Generator, noise: float) -> dict[str, tuple
     description="TwoNN, TwoNN-MLE and Levina-Bickel on linear subspaces, swiss rolls and spheres embedded "
                 "with noise, and on scikit-learn's digits; published scaling exponents as d_eff = 1/alpha.",
     presets={"quick": {"n": 1000, "noise": 1e-3, "digits": True},
-             "paper": {"n": 5000, "noise": 1e-3, "digits": True}},
+             "paper": {"n": 5000, "noise": 1e-3, "digits": True}}, reproduces="§ scaling exponents and intrinsic dimension",
 )
 def intrinsic_dimension_experiment(config: dict, *, seed: int, progress: bool) -> Result:
     rng = np.random.default_rng(seed)

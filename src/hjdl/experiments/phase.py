@@ -153,7 +153,7 @@ SYN = {"quick": {"res": 40, "n_eps": 60, "eps_curve": [0.01, 20.0], "margin": 0.
 @register("phase-synthetic", title="Phase diagram: 16 atoms in two clusters",
           description="H(π) vs eps at three query points, π at a query for three eps, entropy maps "
                       "cold / critical / hot, soft prediction with characteristics ∇u (eps* = 0.25).",
-          presets=SYN)
+          presets=SYN, reproduces="§ particle-to-wave phase diagram (two clusters)")
 def run_synthetic(config, *, seed, progress):
     y, g = two_clusters(8, 42)
     return _result("phase-synthetic", config, y, g, None, [[-1.0, -1.0], [0.0, 0.0], [1.0, 1.0]],
@@ -169,7 +169,7 @@ MN = {"quick": {"res": 40, "n_eps": 60, "eps_curve": [0.01, 20.0], "margin": 2.0
 @register("phase-mnist", title="Phase diagram: MNIST 3 vs 7 in PCA-2",
           description="60 images per class, PCA to 2-D, atoms with g = class (0/1); from "
                       "../shared/data/mnist or config data_dir, else scikit-learn's digits.",
-          presets=MN)
+          presets=MN, reproduces="§ phase diagram (MNIST 3 vs 7)")
 def run_mnist(config, *, seed, progress):
     notes = []
     try:
@@ -199,7 +199,7 @@ DG = {"quick": {"res": 40, "n_eps": 60, "eps_curve": [0.002, 50.0], "margin": 2.
 @register("phase-digits", title="Class scores and class entropy: all ten bundled digits",
           description="scikit-learn's 8x8 digits (all classes; n_per_class = 0 means all 1797), "
                       "PCA-2, class scores p_c = Σ_{j∈c} π_j and the entropy of the class scores.",
-          presets=DG)
+          presets=DG, reproduces="§ phase diagram (all MNIST classes)")
 def run_digits(config, *, seed, progress):
     d = load_digits_fallback()
     n = int(config["n_per_class"])

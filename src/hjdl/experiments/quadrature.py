@@ -194,7 +194,7 @@ _RULES, _CONSTRUCTIONS = ("endpoint", "midpoint"), ("rate", "scaling", "worst")
     },
     units=_units,
     run_unit=_run_unit,
-    assemble=_assemble,
+    assemble=_assemble, reproduces="§ quadrature rate O(N^-1/d)",
 )
 def quadrature(config: dict, *, seed: int, progress: bool) -> Result:
     """The serial run: every unit, one after the other (what ``Experiment.run`` does too)."""

@@ -39,7 +39,7 @@ def _target(x: np.ndarray, t: float = 1.0) -> np.ndarray:
                   "lr": 0.02, "refine_iter": 200, "n_restarts": 1, "threads": 1},
         "paper": {"eps": [0.5, 0.1, 0.04], "width": 10, "n_points": 400, "x_max": 2.5, "max_iter": 3000,
                   "lr": 0.01, "refine_iter": 1000, "n_restarts": 5, "threads": 1},
-    },
+    }, reproduces="§ initial-data recovery",
 )
 def recovery(config: dict, *, seed: int, progress: bool) -> Result:
     x = np.linspace(-config["x_max"], config["x_max"], config["n_points"])

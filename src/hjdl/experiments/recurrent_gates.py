@@ -71,7 +71,7 @@ def _gate_stats(model, tokens):
           description="LSTM/GRU hidden states recomputed with every gate from hjdl.gibbs; gate entropies of "
                       "a small character LSTM (standard-library docstrings) before and after training; the "
                       "backprop co-state of a linear state-space layer against the discrete Riccati equation.",
-          presets=PRESETS)
+          presets=PRESETS, reproduces="§ recurrent architectures (RNN, LSTM, SSM)")
 def run(config: dict, *, seed: int, progress: bool) -> Result:
     with single_thread():
         return _run(config, seed, progress)

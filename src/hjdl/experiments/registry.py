@@ -91,6 +91,8 @@ __all__ = [
     "encode_payload",
     "decode_payload",
     "unit_label",
+    "manifest",
+    "MANIFEST_VERSION",
 ]
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -428,3 +430,39 @@ def names() -> list[str]:
 def all_experiments() -> list[Experiment]:
     """Registered experiments, in registration order."""
     return list(_REGISTRY.values())
+
+
+#: Format version of :func:`manifest` (bumped when its fields change).
+MANIFEST_VERSION = 1
+
+
+def manifest(experiments: list[Experiment] | None = None) -> dict:
+    """What ``hjdl ls`` shows of each experiment, as plain JSON data (no functions).
+
+    ``{"version": 1, "experiments": [{"name", "title", "reproduces", "module",
+    "presets": {preset: {"units": n or None}}}, ...]}`` in registration order, for ``experiments``
+    (default: every registered one). ``units`` is the number of units of the preset's config at
+    seed 0, ``None`` when listing them fails. The commands ship it as ``experiments/manifest.json``
+    so that ``hjdl ls`` answers without importing the experiments (and torch); a test keeps the
+    shipped file equal to this.
+
+    >>> register("zz-manifest", "Demo", "d", {"quick": {}, "paper": {}}, reproduces="Fig. 1")(
+    ...     lambda config, *, seed, progress: None)  # doctest: +ELLIPSIS
+    <function <lambda> at ...>
+    >>> manifest([get("zz-manifest")])["experiments"][0]["presets"]
+    {'quick': {'units': 1}, 'paper': {'units': 1}}
+    >>> unregister("zz-manifest")
+    """
+    rows = []
+    for exp in all_experiments() if experiments is None else experiments:
+        presets = {}
+        for preset in exp.presets:
+            try:
+                n: int | None = len(exp.units(exp.config(preset), 0))
+            except Exception:  # listing must not fail because one experiment's units do
+                n = None
+            presets[preset] = {"units": n}
+        rows.append({"name": exp.name, "title": exp.title, "reproduces": exp.reproduces,
+                     "module": exp.module, "presets": presets})
+    return {"version": MANIFEST_VERSION, "experiments": rows}
+

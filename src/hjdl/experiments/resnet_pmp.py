@@ -97,7 +97,7 @@ def _train_digits(method, cfg, seed, progress):
                       "co-state converges to the adjoint ODE (solve_ivp) with order 1 as depth grows; a "
                       "ResNet on scikit-learn's digits trained by the extended method of successive "
                       "approximations and by Adam.",
-          presets=PRESETS)
+          presets=PRESETS, reproduces="§ residual networks and the maximum principle")
 def run(config: dict, *, seed: int, progress: bool) -> Result:
     with single_thread():
         return _run(config, seed, progress)

@@ -82,7 +82,7 @@ def _search_points(W: torch.Tensor, n: int, edges, gen: torch.Generator) -> torc
                   "n_pairs": 300, "n_ascent": 16, "ascent_steps": 60},
         "paper": {"n_rows": 40, "dim": 8, "eps_min": 0.05, "eps_max": 10.0, "n_eps": 30, "n_points": 4000,
                   "n_pairs": None, "n_ascent": 64, "ascent_steps": 400},
-    },
+    }, reproduces="Cor. 8.2 (robustness vs eps)",
 )
 def robustness_synthetic(config: dict, *, seed: int, progress: bool) -> Result:
     gen = torch.Generator().manual_seed(seed)

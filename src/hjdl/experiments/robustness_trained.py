@@ -70,7 +70,7 @@ def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
     },
     units=_units,
     run_unit=_run_unit,
-    assemble=_assemble,
+    assemble=_assemble, reproduces="§ robustness (Hessian bound, 1-D target)",
 )
 def robustness_trained(config: dict, *, seed: int, progress: bool) -> Result:
     """The serial run: every unit, one after the other (what ``Experiment.run`` does too)."""

@@ -165,7 +165,7 @@ def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
     presets=_PRESETS,
     units=_units,
     run_unit=_run_unit,
-    assemble=_assemble,
+    assemble=_assemble, reproduces="§ scaling law N^-1/d",
 )
 def scaling_trained(config: dict, *, seed: int, progress: bool) -> Result:
     units = _units(config, seed)

@@ -22,7 +22,7 @@ PRESETS = {
 @register("tropical-limit", title="The tropical limit eps → 0",
           description="softplus_eps → ReLU with gap ≤ eps log 2, the paper's two-layer softplus net → "
                       "its ReLU net, and 0 ≤ LSE_eps − max ≤ eps log N on random layers.",
-          presets=PRESETS)
+          presets=PRESETS, reproduces="§ tropical limit eps → 0")
 def run(config: dict, *, seed: int, progress: bool) -> Result:
     z = torch.linspace(*config["z_range"], config["n_points"], dtype=torch.float64)
     epss = [float(e) for e in config["eps"]]
