@@ -7,7 +7,8 @@ paper); ``frames_problems(frames)`` does the same for an animation (a list of fi
 1. every visible axis of a drawing axes names its quantity (an x and a y label). A label may be
    carried by a sibling of a shared axis (``sharex``/``sharey``, ``twinx``); an axes turned off on
    purpose (``ax.axis("off")``, e.g. an image of a digit) needs none;
-2. every colourbar has a label;
+2. every colourbar has a label, and colours read from a continuous colormap are explained by a
+   colourbar (their own, or a labelled one with the same colormap and limits);
 3. colour scales meant to be compared agree: colourbars with the same colormap and the same
    label show the same range;
 4. categories are explained: a scatter of a few (<= MAX_CATEGORIES) integer values drawn with a
@@ -208,6 +209,19 @@ def figure_problems(fig: Figure) -> list[str]:
         if lims[0] is None or lims[1] is None:
             lims = (m.norm.vmin, m.norm.vmax)
         groups.setdefault((m.get_cmap().name, label), []).append(lims)
+    explained = {(m.get_cmap().name, m.norm.vmin, m.norm.vmax) for m, _ in bars}
+    for i, ax in enumerate(fig.axes):
+        for m in _mappables(ax):
+            if getattr(m, "colorbar", None) is not None or id(ax) in cax_ids or not ax.axison:
+                continue                                   # (an axis-free panel is a picture: a digit)
+            cmap = m.get_cmap()
+            if isinstance(cmap, ListedColormap) and cmap.N <= MAX_CATEGORIES:
+                continue                                   # categories: the legend rule below
+            if isinstance(m, ContourSet) and getattr(m, "labelTexts", None):
+                continue                                   # contour lines labelled in place
+            if (cmap.name, m.norm.vmin, m.norm.vmax) not in explained:
+                problems.append(f"{_name(ax, i)}: colours from {cmap.name!r} explained by no colourbar "
+                                "(add one, or share the norm of a labelled one)")
     for (cmap, label), lims in groups.items():
         if len(lims) > 1 and not np.allclose(np.asarray(lims, float), np.asarray(lims[0], float),
                                              rtol=1e-6, atol=1e-12):
@@ -278,7 +292,7 @@ def figure_problems(fig: Figure) -> list[str]:
         if len(cols) >= 2 and not cols <= legend_cols:
             problems.append(f"{where}: {len(cols - legend_cols)} of {len(cols)} line/point colours are "
                             "explained by no legend")
-    return problems
+    return list(dict.fromkeys(problems))                  # one sentence per problem
 
 
 def frames_problems(frames) -> list[str]:

@@ -81,6 +81,17 @@ def test_colourbar_label():
     assert figure_problems(fig) == []
 
 
+def test_colour_scale_needs_a_colourbar():
+    fig, (a, b) = _fig(1, 2)
+    for ax in (a, b):
+        ax.scatter([0, 1, 2], [0, 1, 2], c=[0.1, 0.5, 0.9], vmin=0, vmax=1)
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+    assert _has(figure_problems(fig), "explained by no colourbar")
+    fig.colorbar(a.collections[0], ax=[a, b]).set_label("log10 eps")   # one shared bar explains both
+    assert figure_problems(fig) == []
+
+
 def _two_maps(vmax2, contour=False):
     fig, axes = _fig(1, 2)
     z = np.linspace(0, 1, 16).reshape(4, 4)
