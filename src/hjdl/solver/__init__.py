@@ -1,7 +1,12 @@
-"""Mesh-free viscous Hamilton-Jacobi solver (being written in this session)."""
+"""Mesh-free solver of viscous Hamilton–Jacobi equations ``u_t + ∇uᵀA∇u = eps tr(A∇²u)``
+(THEORY §3): Monte Carlo, quasi-Monte Carlo and importance sampling over the heat kernel through
+Hopf–Cole, and Hopf–Lax optimisation at ``eps = 0``. ``hjdl.solve`` is :func:`solve`.
 
-__all__ = ["solve"]
+:mod:`hjdl.solver.hjb` defines the 100-dimensional HJB of Han, Jentzen & E and an independent
+reference for it (a one-dimensional quadrature, :mod:`hjdl.solver.reference`).
+"""
 
+from ._record import Solution, ToleranceWarning
+from .driver import solve
 
-def solve(*args, **kwargs):  # placeholder until the solver lands
-    raise NotImplementedError("hjdl.solve is being written")
+__all__ = ["solve", "Solution", "ToleranceWarning"]
