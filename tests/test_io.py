@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from hjdl import _io
 from hjdl._io import atomic_open, atomic_write_bytes, atomic_write_json, atomic_write_text, save_figure_atomic
-from hjdl._progress import progress
+from hjdl._progress import Bar, progress, stop_reason
 
 
 def _leftovers(directory):
@@ -83,13 +83,24 @@ class _Tty(io.StringIO):
         return True
 
 
-def test_progress_passthrough_and_plain_lines():
+def test_progress_passthrough_and_one_line_per_loop_when_not_a_terminal():
     assert list(progress(iter("abc"), enabled=False)) == ["a", "b", "c"]
     log = io.StringIO()
     assert list(progress(range(20), desc="work", stream=log)) == list(range(20))
+    text = log.getvalue()
+    assert "\r" not in text and "\x1b" not in text
+    assert text.splitlines() == [text.strip()] and text.startswith("work  20/20 [00:00]")
+
+
+def test_bar_writes_one_line_per_finished_task_when_not_a_terminal():
+    log = io.StringIO()
+    bar = Bar(total=30, desc="reproduce", stream=log)
+    for k in range(30):
+        bar.advance(f"exp unit={k}")
+    bar.close()
     lines = log.getvalue().splitlines()
-    assert "\r" not in log.getvalue() and 2 <= len(lines) <= 12
-    assert lines[-1].startswith("work [########################] 20/20")
+    assert len(lines) == 30 and lines[0].startswith("reproduce   1/30 [") and lines[0].endswith("exp unit=0")
+    assert "<" in lines[14] and lines[-1].startswith("reproduce  30/30 [")  # ETA while running, none at the end
 
 
 def test_progress_redraws_on_a_terminal_and_nests():
@@ -97,11 +108,37 @@ def test_progress_redraws_on_a_terminal_and_nests():
     for _ in progress(range(2), desc="outer", stream=tty, label=lambda i: f"item{i}"):
         list(progress(range(3), desc="inner", stream=tty))
     text = tty.getvalue()
-    assert "\router [" in text and "item1" in text and "3/3" in text and text.endswith("\n")
-    assert all(line.count("outer") <= 1 for line in text.split("\n"))  # inner bars never overwrite outer
+    assert "\router:" in text and "item1" in text and "2/2" in text and "it/s" in text
+    assert "stopped" not in text
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_a_bar_that_stops_early_says_why(tty):
+    stream = _Tty() if tty else io.StringIO()
+    for i in progress(range(10), desc="train", stream=stream):
+        if i == 3:
+            break
+    assert "train: stopped at 3/10 after " in stream.getvalue()
+    assert "the loop was left early" in stream.getvalue()
+
+    def failing():
+        yield 1
+        raise ValueError("x broke")
+
+    stream = _Tty() if tty else io.StringIO()
+    with pytest.raises(ValueError):
+        list(progress(failing(), desc="gen", stream=stream))
+    assert "gen: stopped at 1 item after" in stream.getvalue() and "ValueError: x broke" in stream.getvalue()
+
+    stream = _Tty() if tty else io.StringIO()
+    bar = Bar(total=5, desc="reproduce", stream=stream)
+    bar.advance("a")
+    bar.close(stop_reason(KeyboardInterrupt()))
+    assert "reproduce: stopped at 1/5 after" in stream.getvalue()
+    assert stream.getvalue().rstrip().endswith("interrupted (KeyboardInterrupt)")
 
 
 def test_progress_unknown_total():
     log = io.StringIO()
     assert list(progress((i for i in range(3)), desc="gen", stream=log)) == [0, 1, 2]
-    assert "3 it" in log.getvalue()
+    assert log.getvalue().startswith("gen  3 [")

@@ -734,7 +734,7 @@ def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: P
     write each experiment's folder as soon as its units are done, then the reports; an
     ``OSError`` while writing becomes a :class:`WriteError` naming what was kept."""
     from hjdl._io import UnitStore, atomic_write_text
-    from hjdl._progress import Bar
+    from hjdl._progress import Bar, stop_reason
     from hjdl.experiments.registry import unit_label
     from hjdl.experiments.units import key_text, run_units
     from hjdl.reporting import counts_line, html_report, markdown_report
@@ -786,6 +786,7 @@ def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: P
     serial = args.executor == "local" and (jobs == 1 or len(todo) == 1)
     bar = Bar(total=len(todo), desc=args.command, enabled=show_progress and bool(todo))
     units = run_units(todo, jobs=jobs, executor=args.executor, ray=session, progress=show_progress and serial)
+    stopped_by: BaseException | None = None
     try:
         with contextlib.closing(units):
             for task, record in units:
@@ -797,11 +798,20 @@ def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: P
                     raise WriteError(f"storing a unit of {plan.exp.name!r} failed: {_describe_os_error(exc)}; "
                                      f"the experiment folders in {str(out)!r} are kept as they were") from None
                 plan.records[task.index] = record
-                bar.advance(f"{plan.exp.name} {unit_label(task.unit)}")
+                failed = "" if record.get("status") == "ok" else " (failed)"
+                bar.advance(f"{plan.exp.name} {unit_label(task.unit)}{failed}")
                 if plan.complete:
                     finish(plan)
+    except BaseException as exc:
+        stopped_by = exc
+        raise
     finally:
-        bar.close("done" if all(p.done for p in plans) else "stopped")
+        if all(p.done for p in plans):
+            bar.close("done")
+        elif isinstance(stopped_by, WriteError):
+            bar.close("writing the results failed (see the error below)")
+        else:
+            bar.close(stop_reason(stopped_by) if stopped_by is not None else "the units stopped coming")
     results = [written[p.exp.name][0] for p in plans]
     figures = {p.exp.name: written[p.exp.name][1] for p in plans}
 
