@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import NullFormatter
 
 from hjdl.plotting import style
 from hjdl.plotting.registry import register_figures
@@ -131,10 +132,9 @@ def hallucination_figures(result) -> dict:
     maps = result.series.get("maps", {})
     names = list(maps)
     if names:
-        fig, axes = style.new_figure(1, len(names), panel_size=(4.2, 3.6))
+        fig, axes = style.new_figure(1, len(names), panel_size=(3.8, 3.4))
         vmax = max(float(np.nanmax(maps[n]["ratio"])) for n in names)
-        vmin = max(min(float(np.nanmin(np.asarray(maps[n]["ratio"])[np.asarray(maps[n]["ratio"]) > 0]))
-                       for n in names), vmax * 1e-6)
+        vmin = min(1e-2, vmax / 10)
         norm = LogNorm(vmin=vmin, vmax=vmax)
         im = None
         for ax, n in zip(axes, names):
@@ -143,24 +143,30 @@ def hallucination_figures(result) -> dict:
             ratio = np.clip(np.asarray(m["ratio"], dtype=float), vmin, vmax)
             im = ax.pcolormesh(gx, gy, ratio, norm=norm, cmap="magma", shading="auto")
             ax.contour(gx, gy, np.asarray(m["dist_ratio"]), levels=[1.0], colors="cyan", linewidths=1.2)
+            ax.contour(gx, gy, np.asarray(m["ratio"], dtype=float), levels=[2.0], colors="white", linewidths=0.8,
+                       linestyles="--")
             atoms = np.asarray(m["atoms"])
             ax.plot(atoms[:, 0], atoms[:, 1], ".", ms=1.5, color="white", alpha=0.6, label="atoms (training points)")
             ax.plot([], [], color="cyan", lw=1.2, label="diffusion radius √(2 eps t)")
+            ax.plot([], [], color="white", lw=0.8, ls="--", label="risk = 2 (extrapolated beyond)")
             ax.set_xlabel("x₁" + (" (PC 1)" if "digits" in n else ""))
             ax.set_ylabel("x₂" + (" (PC 2)" if "digits" in n else ""))
-            ax.set_title(f"{n}: eps = {m['eps']:.3g}, N = {len(atoms)}", fontsize=9)
-            ax.legend(fontsize=6, loc="upper right", framealpha=0.7)
+            ax.set_title(f"{n.split(' ')[0]}: eps = {m['eps']:.3g}, N = {len(atoms)}", fontsize=9)
+            ax.set_facecolor("0.5")
+            leg = ax.legend(fontsize=6, loc="upper right", framealpha=0.8)
+            leg.get_frame().set_facecolor("0.6")
         bar = fig.colorbar(im, ax=axes, shrink=0.9)
         bar.set_label("risk Δ / (eps log N)")
         style.set_caption(fig, (
             "Risk map Δ/(eps log N) of the data-anchored LSE model (Δ: gap between its two largest logits) on a "
             "grid, with the set of points within the diffusion radius √(2 eps t) of a training atom (inside "
             "the cyan contour). Where the risk exceeds 1 the output is one atom's affine piece; the tropical "
-            "bound eps log(1 + (N−1)e^(−Δ/eps)) then nearly vanishes. Values are clipped to the colour range."))
+            "bound eps log(1 + (N−1)e^(−Δ/eps)) then nearly vanishes (dashed: risk 2, the report's "
+            "extrapolation threshold). Risk values below the colour range are drawn at its lower end."))
         out["risk_map"] = fig
     curves = result.series.get("error_vs_radius", {})
     if curves:
-        fig2, axes2 = style.new_figure(1, len(curves), panel_size=(4.2, 3.2))
+        fig2, axes2 = style.new_figure(1, len(curves), panel_size=(3.6, 3.0))
         for ax, (n, c) in zip(axes2, curves.items()):
             x = np.asarray(c["centre"], dtype=float)
             m, lo, hi = (np.asarray(c[k], dtype=float) for k in ("mean", "lo", "hi"))
@@ -170,6 +176,9 @@ def hallucination_figures(result) -> dict:
                         color="C0", label="mean error, 95 % interval over seeds")
             ax.axvline(1.0, color="C3", ls="--", lw=1, label="diffusion radius")
             ax.set_xscale("log")
+            ticks = [t for t in (0.25, 0.5, 1, 2, 4, 8, 16) if x[ok].min() / 1.5 <= t <= x[ok].max() * 1.5]
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("distance to nearest atom / √(2 eps t)")
             ax.set_ylabel(c["error_label"])
             ax.set_title(n, fontsize=9)
