@@ -1,0 +1,149 @@
+"""hallucination: the diffusion radius and the tropical gap against independent computations, the
+error-vs-radius measurement on controls that must not confirm, and the experiment's claims/figures."""
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hjdl.attribution import GibbsAverager, hallucination_report
+from hjdl.experiments import THEOREM, VERDICTS, get, jsonable
+from hjdl.experiments import hallucination as hl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plotting"))
+
+SMALL = {"seeds": 4, "n_train": 150, "n_test": 600, "bootstrap": 100, "map_res": 30}
+_CACHE: dict = {}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _payloads():
+    if "p" not in _CACHE:
+        exp = get("hallucination")
+        cfg = exp.config("quick", **SMALL)
+        _CACHE["cfg"] = cfg
+        _CACHE["p"] = [exp.run_unit(cfg, u, seed=0) for u in exp.units(cfg, 0)]
+    return _CACHE["cfg"], _CACHE["p"]
+
+
+def _result():
+    if "r" not in _CACHE:
+        cfg, payloads = _payloads()
+        _CACHE["r"] = get("hallucination").assemble(cfg, payloads, seed=0, preset="quick")
+    return _CACHE["r"]
+
+
+# ---------------------------------------------------------------------------- independent references
+@pytest.mark.parametrize("eps,t", [(0.01, 1.0), (0.05, 0.5), (0.2, 2.0)])
+def test_diffusion_radius_is_the_standard_deviation_of_the_gibbs_kernel(eps, t):
+    """On a fine 1-D grid of atoms the Gibbs weights at x are a discretised Gaussian whose standard
+    deviation is the radius √(2 eps t): measured from the weights, not from the formula."""
+    y = torch.linspace(-20, 20, 40001, dtype=torch.float64)[:, None]
+    m = GibbsAverager(y, torch.zeros(len(y), dtype=torch.float64), eps=eps, t=t)
+    x = torch.tensor([[0.3]], dtype=torch.float64)
+    w = m.weights(x)[0]
+    sd = float(torch.sqrt((w * (y[:, 0] - 0.3) ** 2).sum()))
+    rep = hallucination_report(m, x)
+    assert rep.diffusion_radius == pytest.approx(sd, rel=1e-6)
+
+
+def test_independent_excess_matches_brute_force_and_the_report():
+    rng = np.random.default_rng(0)
+    X, Xt, eps, t = rng.normal(size=(7, 2)), rng.normal(size=(5, 2)) * 3, 0.07, 0.8
+    z = np.array([[-(np.sum((x - y) ** 2)) / (4 * t) + np.sum(x**2) / (4 * t) for y in X] for x in Xt])
+    brute = np.array([eps * math.log(sum(math.exp((zj - max(row)) / eps) for zj in row)) for row in z])
+    np.testing.assert_allclose(hl._independent_excess(Xt, X, eps, t), brute, rtol=1e-13, atol=1e-15)
+    m = GibbsAverager(torch.from_numpy(X), torch.zeros(7, dtype=torch.float64), eps=eps, t=t)
+    rep = hallucination_report(m, torch.from_numpy(Xt))
+    np.testing.assert_allclose(rep.excess.numpy(), brute, rtol=1e-12, atol=1e-14)
+    assert (brute <= rep.bound.numpy() + 1e-14).all()
+
+
+def test_radius_bins_and_error_ratio():
+    m, n = hl.radius_bins([1.0, 2.0, 4.0, 8.0], [0.0, 0.6, 1.0, 9.0])
+    assert n.tolist() == [1, 2, 0, 0, 0, 1] and m[1] == 3.0 and np.isnan(m[2])
+    assert hl.error_ratio([1.0, 3.0], [0.5, 2.0]) == 3.0
+    assert math.isnan(hl.error_ratio([1.0, 3.0], [0.5, 0.7]))  # nothing beyond the radius
+
+
+# ---------------------------------------------------------------------------- negative controls
+def test_shuffled_distances_do_not_confirm_a_rise():
+    """Control: the same errors with distances permuted within each seed carry no information about
+    the radius; the check must not call the rise confirmed."""
+    cfg, payloads = _payloads()
+    rng = np.random.default_rng(5)
+    shuffled = []
+    for p in payloads:
+        q = json.loads(json.dumps(p))
+        for run in q["runs"]:
+            run["rho"] = rng.permutation(run["rho"]).tolist()
+        shuffled.append(q)
+    r = get("hallucination").assemble(cfg, shuffled, seed=0, preset="quick")
+    rows = r.tables["ratio"].rows
+    synthetic = next(row for row in rows if row[0].startswith("synthetic"))
+    assert synthetic[-1] != "confirmed"
+    assert synthetic[7] <= 1.0 <= synthetic[8] or synthetic[8] < 1.0
+
+
+def test_a_bound_that_is_too_small_is_caught(monkeypatch):
+    """Control for the theorem check: a report whose bound is a tenth of the true one must be flagged."""
+    real = hl.hallucination_report
+
+    def shrunk(model, x, **kw):
+        rep = real(model, x, **kw)
+        rep.bound = rep.bound / 10
+        return rep
+
+    monkeypatch.setattr(hl, "hallucination_report", shrunk)
+    exp = get("hallucination")
+    cfg = exp.config("quick", datasets=["synthetic"], seeds=2, n_train=60, n_test=100, bootstrap=10, map_res=10)
+    r = exp.assemble(cfg, [exp.run_unit(cfg, u, seed=0) for u in exp.units(cfg, 0)], seed=0, preset="quick")
+    bound_claim = next(c for c in r.claims if "bounds the gap" in c.statement)
+    assert bound_claim.verdict == "not confirmed"
+
+
+# ---------------------------------------------------------------------------- the experiment
+def test_quick_run_claims_and_serialisation():
+    r = _result()
+    assert r.error is None
+    assert all(c.verdict in VERDICTS for c in r.claims)
+    bound = next(c for c in r.claims if "bounds the gap" in c.statement)
+    assert bound.verdict == THEOREM
+    ident = next(c for c in r.claims if "equals an independent" in c.statement)
+    assert ident.verdict == "identity"
+    radius = [c for c in r.claims if "outside the diffusion radius" in c.statement]
+    assert len(radius) == 3 and all(c.is_evidence and c.rival for c in radius)
+    synthetic = next(c for c in radius if "synthetic" in c.statement)
+    assert synthetic.verdict == "confirmed"  # far from the blobs the smoother extrapolates one atom's value
+    row = next(row for row in r.tables["ratio"].rows if row[0].startswith("synthetic"))
+    assert row[7] > 1.5  # the lower end of the interval: a large effect, not a marginal one
+    json.dumps(jsonable(r.to_json_dict()))
+
+
+def test_figures_follow_the_rules():
+    from figure_rules import figure_problems
+
+    from hjdl.plotting import figures_for
+    figs = figures_for(_result())
+    assert set(figs) == {"risk_map", "error_vs_radius"}
+    for name, fig in figs.items():
+        assert figure_problems(fig) == [], name
+
+
+def test_units_depend_on_seed_and_unit_only():
+    exp = get("hallucination")
+    cfg = exp.config("quick", datasets=["synthetic"], seeds=2, n_train=40, n_test=50, map_res=8)
+    u = exp.units(cfg, 3)[1]
+    assert exp.run_unit(cfg, u, seed=3) == exp.run_unit(cfg, u, seed=3)
+    assert exp.run_unit(cfg, u, seed=3) != exp.run_unit(cfg, u, seed=4)
