@@ -66,7 +66,7 @@ def site(tmp_path_factory):
 
 
 def test_site_builds_strict_and_offline(site):
-    for page in ("index.html", "theory.html", "results.html", "examples/classifier.html",
+    for page in ("index.html", "theory.html", "results.html", "cli.html", "examples/classifier.html",
                  "api/attribution.html", "api/core.html"):
         assert (site / page).is_file(), f"{page} missing from the built site"
 
