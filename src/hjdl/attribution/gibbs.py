@@ -107,7 +107,8 @@ class Attribution(Record):
             :attr:`normalised_entropy`.
         regime: int64 codes into :data:`REGIMES` (particle below :data:`PARTICLE_BELOW`, wave at
             or above :data:`WAVE_ABOVE`, mixed between), ``(...)``.
-        top_indices, top_weights: the ``k`` largest weights and their neurons, ``(..., k)``.
+        top_indices: the neurons of the ``k`` largest weights, ``(..., k)``.
+        top_weights: those ``k`` largest weights, ``(..., k)``.
         input_gradient: ``∇_x f = Σ_j π_j W_j``, ``(..., d)``.
         self_check: ``|f − (⟨π, z⟩ + eps H(π))|`` (T2; rounding only), ``(...)``.
         eps: the temperature (0-d tensor; ``(C,)`` for per-class heads of different temperatures).

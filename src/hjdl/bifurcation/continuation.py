@@ -406,8 +406,11 @@ def continuation(model, *args, b=None, eps_min=None, eps_max=None, bounds=None, 
     * ``continuation(W, b, eps_min, eps_max, bounds, ...)`` — the earlier form (still accepted).
 
     Args:
-        W, b: the layer ``(N, d)``, ``(N,)`` (float64 is used internally).
-        eps_min, eps_max: the eps range, ``0 < eps_min < eps_max``.
+        model: the model (see the call forms); in the earlier form, the layer's weights ``W``
+            ``(N, d)``, followed positionally by its biases ``b`` ``(N,)`` (float64 is used
+            internally).
+        eps_min: the lower end of the eps range, ``0 < eps_min < eps_max``.
+        eps_max: the upper end of the eps range.
         bounds: ``(d, 2)`` box; branches are traced in the box enlarged by 10 % per side and
             counted inside the box.
         n_anchors: number of log-spaced eps values at which seeds are searched.

@@ -106,8 +106,11 @@ class CriticalPoints(Record):
     """Critical points of ``H`` at one eps (see :func:`critical_points`).
 
     Attributes:
-        x: ``(M, d)`` locations; H: ``(M,)`` entropy there; kind: ``(M,)`` codes into :data:`KINDS`;
-        eigenvalues: ``(M, d)`` of ``∇²H``; grad_norm: ``(M,)`` ``|∇H|`` (residual);
+        x: ``(M, d)`` locations.
+        H: ``(M,)`` entropy there.
+        kind: ``(M,)`` codes into :data:`KINDS`.
+        eigenvalues: ``(M, d)`` of ``∇²H``.
+        grad_norm: ``(M,)`` ``|∇H|`` (residual).
         n_plateau: number of starts that ended on an underflow plateau (dropped);
         eps: the temperature.
     """

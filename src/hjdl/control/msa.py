@@ -74,7 +74,8 @@ class MSATrainer:
     Args:
         net: the ResNet (its parameters are updated in place).
         rho: penalty weight of the augmented Hamiltonian (``ρ >= 0``; 0 = plain MSA).
-        inner_steps: Adam ascent steps on ``𝓗̃`` per iteration; inner_lr: their step size.
+        inner_steps: Adam ascent steps on ``𝓗̃`` per iteration.
+        inner_lr: their step size.
         head_params: parameters used inside ``loss`` outside the ResNet (updated by Adam on Φ).
         head_lr: learning rate of those.
 

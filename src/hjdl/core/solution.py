@@ -350,7 +350,8 @@ def normalization(eps, d: int, t, logdet_A=0.0) -> torch.Tensor:
     :func:`hopf_cole` gives the normalised value (``normalized=True``).
 
     Args:
-        eps: ``>= 0``, a number or a tensor; d: the dimension, a positive integer;
+        eps: ``>= 0``, a number or a tensor.
+        d: the dimension, a positive integer.
         t: HJ time ``> 0``, a number or a tensor broadcasting against eps;
         logdet_A: ``log det A``, a finite number or 0-d tensor (0 for the identity).
 
@@ -513,7 +514,9 @@ def pde_residual(x, data: InitialData, eps, t=1.0, normalized: bool = True) -> t
     residual is ~1e-13 relative to the size of the terms.
 
     Args:
-        x: points ``(..., d)``; eps: a number ``>= 0``; t: a number ``> 0``.
+        x: points ``(..., d)``.
+        eps: a number ``>= 0``.
+        t: a number ``> 0``.
 
     Returns:
         residual of shape ``(...)``.

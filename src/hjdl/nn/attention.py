@@ -94,7 +94,8 @@ class GibbsAttention(nn.Module):
     ``MultiheadAttention`` adds it to ``q·k/√d_head``).
 
     Args:
-        embed_dim: ``E``; num_heads: ``H`` (must divide ``E``).
+        embed_dim: ``E``.
+        num_heads: ``H`` (must divide ``E``).
         eps: per-head temperature, a number or ``(H,)`` values ``>= 0`` (``0`` = hard arg-max
             attention); default ``√d_head``, which makes the module equal to
             ``torch.nn.MultiheadAttention`` with the same weights.
@@ -337,10 +338,13 @@ class LSETransformerBlock(nn.Module):
     ``y_{kj} = 2t W_{kj}``, ``g_{kj} = −b_{kj} − t|W_{kj}|²`` (:meth:`ffn_identity_error`).
 
     Args:
-        d_model: model width ``E``; num_heads: attention heads.
+        d_model: model width ``E``.
+        num_heads: attention heads.
         width: atoms per feed-forward unit ``N``.
-        eps: feed-forward temperature ``> 0``; attn_eps: attention temperatures (default √d_head).
-        causal: apply a causal mask in every call; t: HJ time of the T3 reading (a gauge).
+        eps: feed-forward temperature ``> 0``.
+        attn_eps: attention temperatures (default √d_head).
+        causal: apply a causal mask in every call.
+        t: HJ time of the T3 reading (a gauge).
 
     Shapes: ``(B, L, E) → (B, L, E)``.
 

@@ -37,7 +37,8 @@ class LSELayer(TemperedAffine):
         generator: optional ``torch.Generator`` for the initialisation (deterministic init).
 
     Attributes:
-        weight: ``(N, d)`` parameter ``W``; bias: ``(N,)`` parameter ``b``;
+        weight: ``(N, d)`` parameter ``W``.
+        bias: ``(N,)`` parameter ``b``.
         eps: the temperature as a 0-d tensor (assignable: ``layer.eps = 0.1``).
 
     Shapes: ``forward`` maps ``(..., d)`` to ``(...)``. The output is convex in ``x``.

@@ -54,7 +54,8 @@ class GateRecord:
 
     Attributes:
         output: ``(B, T, H)`` last-layer hidden states (batch-first, whatever the module uses).
-        h_n: ``(layers, B, H)``; c_n: ``(layers, B, H)`` for an LSTM, else ``None``.
+        h_n: ``(layers, B, H)`` final hidden states.
+        c_n: ``(layers, B, H)`` final cell states for an LSTM, else ``None``.
         gates: per layer, ``{name: (B, T, H)}`` gate values.
         entropy: per layer, ``{name: (B, T, H)}`` normalised two-atom entropies.
     """

@@ -93,8 +93,9 @@ def attack(model, x, y=None, radius=0.1, steps: int = 50, *, restarts: int = 1,
             from its ``classes_``; regression: targets, whose side of ``threshold`` is the
             decision attacked); default: the model's decision at ``x``.
         radius: a number ``>= 0`` or a ``(B,)`` tensor of them.
-        steps: gradient steps per restart; restarts: number of starts (the first at ``δ = 0``,
-            the others uniformly random in the ball); each an integer in ``[1, 10**6]``.
+        steps: gradient steps per restart, an integer in ``[1, 10**6]``.
+        restarts: number of starts (the first at ``δ = 0``, the others uniformly random in the
+            ball), an integer in ``[1, 10**6]``.
         step_size: ``α``; default ``2.5 · radius / steps``.
         threshold: regression threshold.
         generator: ``torch.Generator`` for the random restarts.

@@ -59,14 +59,16 @@ class Certificate(Record):
 
     Attributes:
         radius: best sound radius (the combined bound, ``>=`` both below), ``(B,)``.
-        radius_second_order: THEORY §6 radius ``(−G + √(G² + 2βm))/β``; radius_first_order:
-            ``m / L``. Each is the smallest over the rivals, which may be another rival than
-            the one binding ``radius`` (whose ``m, G, β, L`` are the fields below).
+        radius_second_order: THEORY §6 radius ``(−G + √(G² + 2βm))/β``, the smallest over the
+            rivals, which may be another rival than the one binding ``radius`` (whose
+            ``m, G, β, L`` are the fields below).
+        radius_first_order: ``m / L``, likewise the smallest over the rivals.
         margin: ``m(x)`` for the binding rival, less the round-off allowance (so it can be
             slightly negative on or near the boundary, where the radius is 0).
-        grad_norm: ``G = |∇m(x)|``; beta: the curvature bound ``β`` used for the binding
-            rival (the module docstring gives it for each ``curvature`` and ``bound``);
-            lipschitz: ``L``.
+        grad_norm: ``G = |∇m(x)|``.
+        beta: the curvature bound ``β`` used for the binding rival (the module docstring
+            gives it for each ``curvature`` and ``bound``).
+        lipschitz: ``L``, a bound on ``|∇m|`` everywhere.
         prediction: predicted head index (classification; for a fitted classifier an index
             into ``classes``) or side ``±1`` (regression).
         rival: the rival class that binds the radius (``-1`` for regression).

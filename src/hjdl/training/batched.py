@@ -211,7 +211,8 @@ def train_many(weight, bias, eps, X, y, *, max_iter: int = 3000, lr: float = 1e-
     are not modified). There is no early stopping: every network takes ``max_iter`` steps.
 
     Args:
-        weight: ``(S, N, d)`` initial weights; bias: ``(S, N)`` initial biases.
+        weight: ``(S, N, d)`` initial weights.
+        bias: ``(S, N)`` initial biases.
         eps: a number ``>= 0`` or ``(S,)`` per-network temperatures.
         X: ``(n, d)`` inputs shared by all networks, or ``(S, n, d)`` one data set per network.
         y: ``(n,)`` or ``(S, n)`` targets. All finite, converted to the dtype of ``weight``.
