@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mkdocs.exceptions import PluginError
-
 _MARKER = re.compile(r"^<!-- readme: (.+?) -->[ \t]*$", re.MULTILINE)
 
 
@@ -38,6 +36,8 @@ def expand(markdown: str, readme: str) -> str:
         try:
             text = readme_section(readme, title)
         except KeyError:
+            from mkdocs.exceptions import PluginError  # here only: the tests read sections without mkdocs
+
             raise PluginError(f"docs: README.md has no section '## {title}' "
                               f"(a page includes it with '<!-- readme: {title} -->')") from None
         return re.sub(r"^(#{3,5}) ", r"#\1 ", text, flags=re.MULTILINE)

@@ -121,6 +121,7 @@ def test_api_pages_render_examples_as_code(site):
 
 
 def test_readme_section_hook():
+    pytest.importorskip("mkdocs", reason="the docs extra (mkdocs-material, mkdocstrings) is not installed")
     hooks = _load("readme_sections")
     readme = "# t\n## A\na1\n### sub\na2\n## B\nb1\n"
     assert hooks.readme_section(readme, "A") == "a1\n### sub\na2"
@@ -135,6 +136,7 @@ def test_readme_section_hook():
 
 
 def test_griffe_role_rewriting():
+    pytest.importorskip("griffe", reason="the docs extra (mkdocstrings[python]) is not installed")
     roles = _load("griffe_roles")
     text = ("See :func:`attribute` and :class:`~hjdl.errors.InputError`, :mod:`hjdl.core`.\n\n"
             "    Example:\n        >>> 1\n")

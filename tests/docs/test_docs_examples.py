@@ -76,6 +76,9 @@ def _pages() -> list[tuple[str, str, int]]:
 
 PAGES = _pages()
 
+#: Optional packages an example may need, and how to install them.
+OPTIONAL = {"transformers": "pip install 'hjdl[hf]'", "pandas": "pip install pandas"}
+
 
 @pytest.mark.parametrize("name, markdown, offset", PAGES, ids=[p[0] for p in PAGES])
 def test_examples_run(name, markdown, offset, tmp_path, monkeypatch):
@@ -92,7 +95,12 @@ def test_examples_run(name, markdown, offset, tmp_path, monkeypatch):
         for line, code in python_blocks(markdown):
             # pad so that a traceback's line number is the line in the Markdown file
             compiled = compile("\n" * (line - 1 + offset) + code, str(ROOT / source), "exec")
-            exec(compiled, namespace)
+            try:
+                exec(compiled, namespace)
+            except ModuleNotFoundError as exc:
+                if exc.name in OPTIONAL:
+                    pytest.skip(f"{source}:{line}: {exc.name} is not installed ({OPTIONAL[exc.name]})")
+                raise
     finally:
         plt.close("all")
 
