@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -34,7 +34,8 @@ class Solution:
         atoms: one :class:`~hjdl.InitialData` per point (a tuple of length B) such that the
             normalised discrete Hopf–Cole value ``hjdl.hopf_cole(x[b], atoms[b], eps, t,
             normalized=True)`` equals ``value[b]``: the solution at ``x[b]`` is an LSE layer.
-            ``None`` when keeping them would exceed ``keep_atoms`` elements.
+            Built on first access; ``None`` when keeping them would exceed ``keep_atoms``
+            elements, and for ``"hopf-lax"``.
         method: the method used; ``reason`` says why (for ``method="auto"``).
         ess: Kish effective sample size ``1/Σ π_j²`` of the final weights (B,).
         n_samples: atoms in the final estimate; ``n_evals``: evaluations of ``g`` in all (pilots,
@@ -47,7 +48,7 @@ class Solution:
     interval: torch.Tensor
     grad: torch.Tensor
     grad_stderr: torch.Tensor
-    atoms: tuple[InitialData, ...] | None
+    make_atoms: Callable[[], tuple[InitialData, ...] | None] = field(repr=False)
     method: str
     reason: str
     ess: torch.Tensor
@@ -56,6 +57,14 @@ class Solution:
     eps: float
     t: float
     info: dict[str, Any] = field(default_factory=dict)
+    _atoms: Any = field(default=None, repr=False, init=False)
+
+    @property
+    def atoms(self) -> tuple[InitialData, ...] | None:
+        """One :class:`~hjdl.InitialData` per point (built on first access), or None."""
+        if self._atoms is None:
+            self._atoms = self.make_atoms()
+        return self._atoms
 
     def __repr__(self) -> str:
         B = self.value.shape[0]

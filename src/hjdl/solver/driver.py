@@ -148,7 +148,7 @@ def solve(g, x, *, t=1.0, eps, A=None, method: str = "auto", budget: int = 1 << 
         value, interval, grad, hl_info, n = hopf_lax(g, xt, tt, Am, C, Cinv, gen, bool(g_convex), K)
         info.update(hl_info)
         sol = Solution(value=value, stderr=nan, interval=interval, grad=grad,
-                       grad_stderr=torch.full_like(grad, math.nan), atoms=None, method=method,
+                       grad_stderr=torch.full_like(grad, math.nan), make_atoms=lambda: None, method=method,
                        reason=reason, ess=torch.ones_like(value), n_samples=0, n_evals=n_evals + n,
                        eps=e, t=tt, info=info)
         if tol_ is not None:
@@ -172,7 +172,6 @@ def solve(g, x, *, t=1.0, eps, A=None, method: str = "auto", budget: int = 1 << 
         n_evals += n - B * N
         info.update(is_info)
     n_evals += B * n_samples
-    atoms = stream.atoms(xt, e, tt, Am)
     interval = torch.stack([value - 2 * stderr, value + 2 * stderr], -1)
     info["bias_estimate"] = stderr * stderr / (2 * e)  # second order: E[−eps log W̄] − u
     if tol_ is not None:
@@ -184,5 +183,5 @@ def solve(g, x, *, t=1.0, eps, A=None, method: str = "auto", budget: int = 1 << 
                           "atoms would reach it (the error bar shrinks as budget^-1/2)",
                           ToleranceWarning, stacklevel=2)
     return Solution(value=value, stderr=stderr, interval=interval, grad=grad, grad_stderr=grad_se,
-                    atoms=atoms, method=method, reason=reason, ess=ess, n_samples=n_samples,
+                    make_atoms=lambda: stream.atoms(xt, e, tt, Am), method=method, reason=reason, ess=ess, n_samples=n_samples,
                     n_evals=n_evals, eps=e, t=tt, info=info)
