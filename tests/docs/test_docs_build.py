@@ -98,6 +98,15 @@ def test_site_loads_nothing_from_the_network(site):
     assert not offenders, "remote assets in the built site:\n" + "\n".join(offenders[:20])
 
 
+def test_lists_render_as_lists(site):
+    """A list item whose continuation is indented too little for Python-Markdown (it needs four
+    spaces) is glued into the previous paragraph as literal ``* **Name.**`` text: refuse that."""
+    glued = re.compile(r"(?:^|[\s>])(?:\*|\d+\.) <strong>", re.MULTILINE)
+    bad = [str(p.relative_to(site)) for p in site.rglob("*.html")
+           if glued.search(p.read_text(encoding="utf-8"))]
+    assert not bad, f"list items rendered as paragraph text in: {bad}"
+
+
 def test_results_page_shows_the_readme_tables(site):
     """Each benchmark named in the README's Benchmarks tables is on the built results page."""
     hooks = _load("readme_sections")
