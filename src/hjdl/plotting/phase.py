@@ -48,7 +48,7 @@ def _axis_names(result) -> tuple[str, str]:
 def _atoms(ax, s, legend: bool = False):
     y, lab = np.asarray(s["atoms"]), np.asarray(s["labels"])
     for c, col in _class_colours(s).items():
-        ax.scatter(y[lab == c, 0], y[lab == c, 1], color=col, s=10, edgecolor="k", linewidth=0.3,
+        ax.scatter(y[lab == c, 0], y[lab == c, 1], color=col, s=14, edgecolor="k", linewidth=0.5,
                    zorder=5, label=_class_name(s, c) if legend else None)
 
 
@@ -57,6 +57,7 @@ def _map(ax, s, m, key, cmap, vmax, title, names):
     levels = np.linspace(0.0, vmax, _LEVELS + 1)
     im = ax.contourf(X1, X2, np.clip(np.asarray(m[key], float), 0.0, vmax), levels=levels, cmap=cmap,
                      vmin=0.0, vmax=vmax)
+    ax.grid(False)
     _atoms(ax, s)
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(names[0], fontsize=8)
