@@ -145,11 +145,11 @@ def phase_figures(result):
             im = _map(ax, s, m, "pred", "RdBu_r", 1.0, f"E_π g, eps = {m['eps']:.3g}", names)
         _arrows(ax, m)
     if multi:
-        _bar(fig2, im, axes2, "entropy of the class scores p_c (nats); top = log 10")
+        _bar(fig2, im, axes2, "class entropy H(p_c) (nats)")
         what = ("the entropy of the class scores p_c = Σ_{j in class c} π_j, from 0 (one class) to "
                 f"log {len(classes)} (all classes alike), on one colour scale (nats)")
     else:
-        _bar(fig2, im, axes2, "soft prediction E_π g (0 = class 0, 1 = class 1)")
+        _bar(fig2, im, axes2, "soft prediction E_π g")
         what = "the soft prediction E_π g = Σ_j π_j g_j on one colour scale [0, 1]"
     _class_legend(fig2, s, ncol=10 if multi else 2)
     style.set_caption(fig2, f"Maps at a cold, the critical and a hot eps of {what}; arrows show the direction "
