@@ -60,7 +60,7 @@ _PRESETS = {
               "seeds": 3, "steps": 150, "bootstrap": 200, "mlp": True, "threads": 1},
     "paper": {**_COMMON, "dims": [1, 2, 3, 4], "sizes": [50, 91, 164, 298, 539, 977, 1767, 3200],
               "targets": list(G.TARGETS), "seeds": 4, "steps": 500, "bootstrap": 1000, "mlp": True,
-              "threads": None},
+              "threads": 1},
 }
 
 
@@ -108,14 +108,10 @@ def _run_unit(config: dict, unit: dict, *, seed: int, progress: bool) -> dict:
     test = {m: np.zeros((K, len(names))) for m in MODELS}
 
     k_nn = G.knn_k(n, d, float(config["knn_scale"]))
-    for k, j in pairs:
-        test["knn"][k, j] = _rmse(G.knn_predict(Xtr[k], ytr[k][j], Xte, k_nn), ute[names[j]])
-        if config["mlp"]:
-            state = int(_seq(seed, d, n, k, 13).generate_state(1)[0] % 2**31)
-            test["mlp"][k, j] = _rmse(G.mlp_predict(Xtr[k], ytr[k][j], Xte, state), ute[names[j]])
-        else:
-            test["mlp"][k, j] = math.nan
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
+    with threadpool_limits(limits=config.get("threads")):  # BLAS threads of scikit-learn (None: unchanged)
+        _fit_classical(config, seed, d, n, k_nn, pairs, names, Xtr, ytr, Xte, ute, test)
     previous = torch.get_num_threads()
     if config.get("threads") is not None:
         torch.set_num_threads(int(config["threads"]))
@@ -149,6 +145,17 @@ def _run_unit(config: dict, unit: dict, *, seed: int, progress: bool) -> dict:
     return {"d": d, "n": n, "N": N0, "eps": eps0, "k": k_nn, "n_val": n_val, "targets": names,
             "test": {m: test[m].tolist() for m in MODELS}, "chosen_factors": chosen,
             "candidates": {"val": val.tolist(), "test": cand.tolist()}}
+
+
+def _fit_classical(config, seed, d, n, k_nn, pairs, names, Xtr, ytr, Xte, ute, test):
+    """k-NN and MLPRegressor on every ``(seed k, target j)``; test RMSE into ``test`` (in place)."""
+    for k, j in pairs:
+        test["knn"][k, j] = _rmse(G.knn_predict(Xtr[k], ytr[k][j], Xte, k_nn), ute[names[j]])
+        if config["mlp"]:
+            state = int(_seq(seed, d, n, k, 13).generate_state(1)[0] % 2**31)
+            test["mlp"][k, j] = _rmse(G.mlp_predict(Xtr[k], ytr[k][j], Xte, state), ute[names[j]])
+        else:
+            test["mlp"][k, j] = math.nan
 
 
 def _lse_stack(config, seed, d, n, tag, N, eps, pairs, Xtr, ytr, Xva, Xte):
