@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -114,9 +115,12 @@ def test_run_writes_everything(capsys, dummies, tmp_path):
     assert (exp / "curve_plot.png").read_bytes()[:4] == b"\x89PNG"
     assert not (exp / "error.txt").exists()
     md = (out_dir / "report.md").read_text()
-    assert md.splitlines()[2] == "## Claims ledger"
+    assert md.splitlines()[2].startswith("**Verdicts:**") and "## Contents" in md and "## Claims ledger" in md
     assert f"![curve plot]({OK}/curve_plot.png)" in md
-    assert f'src="{OK}/curve_plot.png"' in (out_dir / "report.html").read_text()
+    assert "*Figure 1.* OK experiment: curve plot." in md  # no caption set: the title and the figure's name
+    page = (out_dir / "report.html").read_text()
+    png = base64.b64encode((exp / "curve_plot.png").read_bytes()).decode()
+    assert f'src="data:image/png;base64,{png}"' in page and f'src="{OK}/' not in page  # embedded
     # stdout names both reports by absolute path; progress goes to stderr
     assert str((out_dir / "report.html").resolve()) in out and str((out_dir / "report.md").resolve()) in out
     assert "[" in err and "1/1" in err
@@ -137,9 +141,9 @@ def test_reproduce_records_failures_and_continues(capsys, dummies, tmp_path):
     assert "savefig exploded" in (tmp_path / BADFIG / "error.txt").read_text()
     assert not list(tmp_path.rglob("*.tmp"))
     md = (tmp_path / "report.md").read_text()
-    assert md.splitlines()[2] == "## Claims ledger"
+    assert md.splitlines()[2].startswith("**Verdicts:**") and "## Claims ledger" in md
     assert "deliberate failure" in md and "2 experiments failed" in md
-    assert md.index(f"(`{BROKEN}`)") < md.index(f"(`{OK}`)")  # the order asked for
+    assert md.index(f"(`{OK}`)") < md.index(f"(`{BROKEN}`)")  # registration (= report) order
     assert BROKEN in err and "error.txt" in err and err.count("\n") <= 4  # no traceback spam
     # a later successful run removes the stale error file
     assert _run(capsys, "run", OK, "--out", str(tmp_path), "--no-progress")[0] == 0
@@ -247,7 +251,7 @@ def test_animation_frames_become_a_gif_and_data_dir_is_passed(capsys, tmp_path):
         from PIL import Image
         with Image.open(tmp_path / ANIM / "movie.gif") as gif:
             assert gif.n_frames == 3
-        assert "movie.gif" in (tmp_path / "report.html").read_text()
+        assert 'src="data:image/gif;base64,R0lGOD' in (tmp_path / "report.html").read_text()  # GIF89a, embedded
         code, _, err = _run(capsys, "run", ANIM, "--out", str(tmp_path), "--data-dir", str(tmp_path / "nope"))
         assert code == 2 and "--data-dir" in err and "nope" in err
     finally:

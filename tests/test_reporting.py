@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from hjdl.experiments.registry import THEOREM, Claim, Result, Table
+from hjdl.results import THEOREM, Claim, Result, Table
 from hjdl.reporting import (
     FAILED_CHECK,
     LEDGER_COLUMNS,
@@ -88,29 +88,60 @@ def test_counts_line_plurals_and_no_failures():
                                 "2 theorems (sanity checks, not evidence) · 1 identity (not evidence)")
 
 
-def test_markdown_opens_with_the_ledger(results):
-    md = markdown_report(results, FIGURES, meta={"seed": 0, "versions": {"torch": "2.13"}})
+def test_markdown_opens_with_the_verdicts_then_contents_then_the_ledger(results):
+    runs = {"alpha": {"reproduces": "Fig. 2", "git_commit": "abcdef0123456789", "git_dirty": True,
+                      "started_utc": "2026-01-01T00:00:00+00:00", "wall_seconds": 1.5}}
+    md = markdown_report(results, FIGURES, meta={"seed": 0, "versions": {"torch": "2.13"}, "machine": "a CPU, 2 cores"},
+                         runs=runs)
     lines = md.splitlines()
     assert lines[0] == "# hjdl report"
+    counts = lines[2]
+    assert counts == "**Verdicts:** " + counts_line(results)
+    # what the verdicts mean, and what to do about a "not confirmed": rerun with the paper preset
+    assert "*not confirmed*" in md and "--preset paper" in md
+    assert "| preset | quick (all 3 experiments) |" in md and "| commit | abcdef0123 (uncommitted changes) |" in md
+    assert "| versions | torch 2.13 |" in md and "| machine | a CPU, 2 cores |" in md
     headings = [l for l in lines if l.startswith("## ")]
-    assert headings[0] == "## Claims ledger"
-    assert lines[4] == "| " + " | ".join(LEDGER_COLUMNS) + " |"
+    assert headings[:2] == ["## Contents", "## Claims ledger"]
+    contents = md.split("## Contents")[1].split("## Claims ledger")[0]
+    assert "1. [Alpha <test>](#exp-alpha) (`alpha`, Fig. 2): 1 confirmed, 2 sanity checks" in contents
+    assert "(`gamma`): failed" in contents and "1. [Run](#run)" in contents
+    ledger_at = lines.index("## Claims ledger")
+    assert lines[ledger_at + 2] == "| " + " | ".join(LEDGER_COLUMNS) + " |"
     assert "| alpha | f = q - u (T3) | float64 NumPy oracle | — | max err 2e-16 | identity (not evidence) |" in md
     assert "| theorem (sanity check) |" in md and "| slope -2/d | -0.52 [-0.6, -0.45] | confirmed |" in md
-    counts = next(l for l in lines if l.startswith("**Verdicts:**"))
-    assert counts == "**Verdicts:** " + counts_line(results)
-    # the counts line comes after the ledger and before the first experiment section
-    assert lines.index(counts) < lines.index(headings[1])
-    assert headings[1:4] == ["## Alpha <test> (`alpha`)", "## Beta (`beta`)", "## Gamma (`gamma`)"]
+    assert headings[2:5] == ["## Alpha <test> (`alpha`)", "## Beta (`beta`)", "## Gamma (`gamma`)"]
+    assert "Reproduces: Fig. 2 of the paper." in md
     assert "![profiles](alpha/profiles.png)" in md and "![curve one](beta/curve%20one.png)" in md
+    # a figure without a caption is described by its experiment and name, never by a file name
+    assert "*Figure 1.* Alpha <test>: profiles." in md and "*Figure 1.* Beta: curve one." in md
     assert "### errors vs eps" in md and "| 1 | 2.00e-16 |" in md
     assert "RuntimeError: boom" in md and "- a note with | pipe" in md
     assert headings[-1] == "## Run" and "torch 2.13" in md
+    assert "| alpha | quick | 0 | 2026-01-01T00:00:00+00:00 | abcdef0123 (uncommitted changes) | 1.5 | ok |" in md
 
 
 def test_markdown_without_claims():
     md = markdown_report([Result("x", "quick", {})])
-    assert md.splitlines()[2] == "## Claims ledger" and "_No claims were recorded._" in md
+    assert md.splitlines()[2].startswith("**Verdicts:** 0 confirmed") and "_No claims were recorded._" in md
+
+
+def test_figure_captions_and_data_notices_are_shown():
+    r = Result("digits", "quick", {}, title="Digits", notes=["NOTICE: MNIST not found; used the bundled digits."],
+               notices=["CIFAR-10 not found: nothing was run"])
+    figures = {"digits": {"map": {"path": "digits/map.png", "caption": "Entropy of the Gibbs weights over the plane."},
+                          "other": {"path": "digits/other.png"}}}
+    md = markdown_report([r], figures)
+    top = md.split("## Contents")[0]  # the notices are at the top, not only in the section
+    assert "- `digits`: CIFAR-10 not found: nothing was run" in top and "MNIST not found" in top
+    assert "*Figure 1.* Entropy of the Gibbs weights over the plane." in md
+    assert "*Figure 2.* Digits: other." in md
+    page = html_report([r], figures, images={"digits/map.png": b"\x89PNG fake"})
+    assert page.count('class="notice"') == 4  # two at the top, two in the section
+    assert '<figcaption><b>Figure 1.</b> Entropy of the Gibbs weights over the plane.</figcaption>' in page
+    assert 'src="data:image/png;base64,iVBORyBmYWtl"' in page and 'src="digits/other.png"' in page
+    assert "explorer" not in page
+    assert '<a href="explorer/index.html">' in html_report([r], figures, explorer="explorer/index.html")
 
 
 class _Collector(HTMLParser):
@@ -131,21 +162,22 @@ class _Collector(HTMLParser):
             self._in_h2 = False
 
 
-def test_html_is_self_contained_and_opens_with_the_ledger(results):
+def test_html_is_self_contained_and_opens_with_the_verdicts(results):
     page = html_report(results, FIGURES, meta={"seed": 0})
     parser = _Collector()
     parser.feed(page)
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
     assert "<link" not in page and "<script" not in page  # nothing external
-    assert parser.h2[0] == "Claims ledger"
-    assert parser.imgs == ["alpha/profiles.png", "beta/curve one.png"]
+    assert parser.h2[:2] == ["Contents", "Claims ledger"]
+    assert parser.imgs == ["alpha/profiles.png", "beta/curve one.png"]  # no bytes given: linked
     body = page.split("<body>", 1)[1]
-    assert body.index("Claims ledger") < body.index('class="counts"') < body.index('<section id="exp-alpha">')
+    assert body.index('class="counts"') < body.index("--preset paper") < body.index('id="contents"')
+    assert body.index('id="contents"') < body.index('id="claims-ledger"') < body.index('<section id="exp-alpha">')
     for cls in ("v-confirmed", "v-inconclusive", "v-partly", "v-not-confirmed", "v-theorem", "v-identity",
                 "v-failed"):
         assert re.search(rf'\.{cls} \{{ color', page), cls  # each verdict has a colour
         assert f'class="verdict {cls}"' in body
-    ledger = body.split('class="counts"')[0]
+    ledger = body.split('id="claims-ledger"')[1].split("<section")[0]
     for cls, label in (("v-theorem", "theorem (sanity check)"), ("v-inconclusive", "inconclusive"),
                        ("v-failed", "failed sanity check (a bug, not evidence)")):
         assert f'<span class="verdict {cls}">{label}</span>' in ledger, cls

@@ -159,9 +159,23 @@ def _environment() -> dict[str, Any]:
     return {
         "versions": versions,
         "platform": platform.platform(),
+        "machine": _machine(),
         "git_commit": commit,
         "git_dirty": dirty,
     }
+
+
+def _machine() -> str:
+    """The CPU and core count, e.g. ``AMD EPYC 7B13, 2 cores (x86_64)``."""
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    cpu = cpu or platform.processor() or "unknown CPU"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return f"{cpu}, {cores} core{'s' if cores != 1 else ''} ({platform.machine() or 'unknown architecture'})"
 
 
 def _safe_filename(name: str) -> str:
@@ -357,13 +371,14 @@ def _resolve(names: Sequence[str] | None, preset: str) -> list:
     return selected
 
 
-def _save_figures(result, exp_dir: Path, rel_dir: str) -> dict[str, str]:
-    """Save the registered figures of ``result`` (PNG; animations as GIF); returns {figure: path relative to DIR}."""
+def _save_figures(result, exp_dir: Path) -> dict[str, dict]:
+    """Save the registered figures of ``result`` (PNG; animations as GIF) into ``exp_dir``;
+    returns ``{figure: {"file": name in exp_dir, "caption": its caption or None}}``."""
     from hjdl._io import save_animation_atomic, save_figure_atomic
     from hjdl.plotting import figures_for
-    from hjdl.plotting.style import DPI
+    from hjdl.plotting.style import DPI, caption_of
 
-    paths: dict[str, str] = {}
+    saved: dict[str, dict] = {}
     for name, fig in figures_for(result).items():
         if isinstance(fig, list):  # animation frames
             filename = _safe_filename(name) + ".gif"
@@ -371,8 +386,8 @@ def _save_figures(result, exp_dir: Path, rel_dir: str) -> dict[str, str]:
         else:
             filename = _safe_filename(name) + ".png"
             save_figure_atomic(fig, exp_dir / filename, dpi=DPI)
-        paths[name] = f"{rel_dir}/{filename}"
-    return paths
+        saved[name] = {"file": filename, "caption": caption_of(fig)}
+    return saved
 
 
 def _table_csv(table) -> str:
@@ -541,10 +556,10 @@ def _write_into(plan: _Plan, exp_dir: Path, env, command):
     t0 = time.perf_counter()
     result = plan.result()
     ran = not result.failed
-    figures: dict[str, str] = {}
+    figures: dict[str, dict] = {}
     if ran:
         try:
-            figures = _save_figures(result, exp_dir, exp.name)
+            figures = _save_figures(result, exp_dir)
         except OSError:  # the disk, not the experiment: the previous folder must stay
             raise
         except Exception:
@@ -574,6 +589,8 @@ def _write_into(plan: _Plan, exp_dir: Path, env, command):
         "wall_seconds": round(wall, 4),
         "units": units,
         "figures": sorted(figures),
+        "figure_files": figures,
+        "reproduces": getattr(exp, "reproduces", ""),
         **env,
         "command": command,
     }
@@ -733,11 +750,11 @@ def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: P
     """Run the units of ``exps`` into ``out`` (locked; stored units reused unless ``--force``),
     write each experiment's folder as soon as its units are done, then the reports; an
     ``OSError`` while writing becomes a :class:`WriteError` naming what was kept."""
-    from hjdl._io import UnitStore, atomic_write_text
+    from hjdl._io import UnitStore
     from hjdl._progress import Bar, stop_reason
     from hjdl.experiments.registry import unit_label
     from hjdl.experiments.units import key_text, run_units
-    from hjdl.reporting import counts_line, html_report, markdown_report
+    from hjdl.reporting import counts_line
 
     show_progress = not args.no_progress
     env = _environment()
@@ -813,32 +830,19 @@ def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: P
         else:
             bar.close(stop_reason(stopped_by) if stopped_by is not None else "the units stopped coming")
     results = [written[p.exp.name][0] for p in plans]
-    figures = {p.exp.name: written[p.exp.name][1] for p in plans}
+    for r in results:  # what the user must know about the data: on the terminal, not only in the report
+        for notice in r.data_notices():
+            _emit(f"hjdl {args.command}: notice: {r.name}: {notice}", sys.stderr)
+    if args.command == "reproduce" and not getattr(args, "no_explorer", False):
+        _write_explorer(out)
+    rebuild = {"command": " ".join(command), "this run (UTC)": started,
+               "this run's wall seconds": round(time.perf_counter() - t0, 2)}
+    all_results, md_path, html_path = _write_report(out, rebuild)
 
-    report_meta = {
-        "preset": args.preset,
-        "seed": args.seed,
-        "experiments": ", ".join(e.name for e in exps) or "(none)",
-        "started (UTC)": started,
-        "wall seconds": round(time.perf_counter() - t0, 2),
-        "hjdl": __version__,
-        "git commit": env["git_commit"] or "unknown",
-        "git dirty": env["git_dirty"],
-        "platform": env["platform"],
-        "versions": env["versions"],
-        "command": " ".join(command),
-    }
-    md_path, html_path = out / "report.md", out / "report.html"
-    try:
-        atomic_write_text(md_path, markdown_report(results, figures, meta=report_meta))
-        atomic_write_text(html_path, html_report(results, figures, meta=report_meta))
-    except OSError as exc:
-        for stale in (md_path, html_path):  # never one report of this run beside one of another
-            stale.unlink(missing_ok=True)
-        raise WriteError(f"writing the report failed: {_describe_os_error(exc)}; the experiment "
-                         f"folders in {str(out)!r} are complete, the report is missing") from None
-
-    _emit(f"{len(results)} experiment(s): {counts_line(results, sep=', ')}")
+    _emit(f"{len(results)} experiment(s) run: {counts_line(results, sep=', ')}")
+    if len(all_results) > len(results):
+        _emit(f"the report covers the {len(all_results)} experiment(s) in {str(out)!r}: "
+              f"{counts_line(all_results, sep=', ')}")
     _emit("report written to:")
     _emit(f"  {html_path}")
     _emit(f"  {md_path}")
@@ -849,6 +853,169 @@ def _write_runs(exps: list, args: argparse.Namespace, command: list[str], out: P
             _emit(f"  {r.name}: see {out / r.name / 'error.txt'}", sys.stderr)
         return 1
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# the report of a run folder, and the explorer
+# --------------------------------------------------------------------------------------------
+EXPLORER_DIR = "explorer"
+
+
+def _write_explorer(out: Path) -> None:
+    """The browser explorer's self-contained export under ``out/explorer`` when hjdl[explore] is
+    installed; any failure is a one-line notice (the run's results stand without it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("panel") is None:
+        _emit("hjdl reproduce: notice: the browser explorer was not written (pip install 'hjdl[explore]'; "
+              "--no-explorer skips this)", sys.stderr)
+        return
+    try:
+        from hjdl.explore import export_html
+
+        export_html(out / EXPLORER_DIR)
+    except Exception as exc:  # never fail the run for the explorer
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        _emit(f"hjdl reproduce: notice: the browser explorer was not written ({type(exc).__name__}"
+              f"{': ' + text if text else ''})", sys.stderr)
+
+
+def _registry_order() -> list[str]:
+    """Experiment names in registration (= report) order, from the manifest when it is current."""
+    if "hjdl.experiments" in sys.modules:
+        from hjdl.experiments import names
+
+        return names()
+    return [row["name"] for row in _listing()[0]]
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _load_experiment_folder(folder: Path, meta: dict):
+    """The :class:`~hjdl.results.Result` stored in an experiment's folder (a failed one rebuilt
+    from ``error.txt``), its figures ``{name: {"path", "caption"}}`` relative to the run folder."""
+    from hjdl.results import Result
+
+    name = folder.name
+    result = None
+    if meta.get("status") == "ok" and (folder / "result.json").is_file():
+        try:
+            result = Result.from_json_dict(_read_json(folder / "result.json"))
+        except Exception as exc:  # a damaged file: shown as a failure, not a crash of the report
+            error = f"{name}/result.json could not be read: {type(exc).__name__}: {exc}\n"
+    else:
+        error = ""
+        with contextlib.suppress(OSError):
+            error = (folder / "error.txt").read_text(encoding="utf-8", errors="replace")
+        error = error or "The experiment failed (no error.txt was kept).\n"
+    if result is None:
+        config: Any = {}
+        with contextlib.suppress(OSError, ValueError):
+            config = _read_json(folder / "config.json")
+        result = Result(name=name, preset=str(meta.get("preset", "")), config=config if isinstance(config, dict) else {},
+                        title=str(meta.get("title", "")), seed=meta.get("seed"), error=error)
+    figures: dict[str, dict] = {}
+    files = meta.get("figure_files")
+    if isinstance(files, dict):
+        for fig, info in files.items():
+            if isinstance(info, dict) and (folder / str(info.get("file", ""))).is_file():
+                figures[fig] = {"path": f"{name}/{info['file']}", "caption": info.get("caption")}
+    else:  # a folder written before captions were recorded
+        for fig in meta.get("figures", []) or []:
+            for ext in ("png", "gif"):
+                if (folder / f"{_safe_filename(fig)}.{ext}").is_file():
+                    figures[fig] = {"path": f"{name}/{_safe_filename(fig)}.{ext}", "caption": None}
+                    break
+    return result, figures
+
+
+def _load_run_folder(out: Path) -> tuple[list, dict, dict, dict]:
+    """Every experiment folder of ``out`` (one holding a readable ``meta.json``), in report
+    order: results, figures, runs (per-experiment run info) and the newest ``meta.json``."""
+    entries = []
+    for folder in sorted(out.iterdir()) if out.is_dir() else ():
+        if folder.name.startswith(".") or folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            meta = _read_json(folder / "meta.json")
+        except (OSError, ValueError):
+            continue
+        if not isinstance(meta, dict) or meta.get("experiment", folder.name) != folder.name:
+            continue
+        result, figures = _load_experiment_folder(folder, meta)
+        entries.append((folder.name, result, figures, meta))
+    order = {name: i for i, name in enumerate(_registry_order())} if entries else {}
+    entries.sort(key=lambda e: (order.get(e[0], len(order)), e[0]))
+    reproduces = {}
+    if any(not e[3].get("reproduces") for e in entries):
+        with contextlib.suppress(Exception):
+            reproduces = {row["name"]: row.get("reproduces", "") for row in _listing()[0]}
+    runs = {name: {"started_utc": m.get("started_utc"), "git_commit": m.get("git_commit"),
+                   "git_dirty": m.get("git_dirty"), "wall_seconds": m.get("wall_seconds"),
+                   "reproduces": m.get("reproduces") or reproduces.get(name, "")}
+            for name, _, _, m in entries}
+    newest = max((m for *_, m in entries), key=lambda m: str(m.get("started_utc", "")), default={})
+    return [e[1] for e in entries], {e[0]: e[2] for e in entries}, runs, newest
+
+
+def _write_report(out: Path, extra_meta: dict | None = None) -> tuple[list, Path, Path]:
+    """(Re)write ``out/report.md`` and ``out/report.html`` from the experiment folders in ``out``
+    (images embedded in the HTML); returns the results and both paths."""
+    from hjdl._io import atomic_write_text
+    from hjdl.reporting import html_report, markdown_report
+
+    results, figures, runs, newest = _load_run_folder(out)
+    meta = {"versions": newest.get("versions"), "machine": newest.get("machine"), "platform": newest.get("platform"),
+            "hjdl": (newest.get("versions") or {}).get("hjdl"), **(extra_meta or {})}
+    meta = {k: v for k, v in meta.items() if v is not None}
+    images: dict[str, bytes] = {}
+    for entries in figures.values():
+        for info in entries.values():
+            with contextlib.suppress(OSError):
+                images[info["path"]] = (out / info["path"]).read_bytes()
+    explorer = f"{EXPLORER_DIR}/index.html" if (out / EXPLORER_DIR / "index.html").is_file() else None
+    md_path, html_path = out / "report.md", out / "report.html"
+    try:
+        atomic_write_text(md_path, markdown_report(results, figures, meta=meta, runs=runs, explorer=explorer))
+        atomic_write_text(html_path, html_report(results, figures, meta=meta, runs=runs, images=images,
+                                                 explorer=explorer))
+    except OSError as exc:
+        for stale in (md_path, html_path):  # never one report beside an older other
+            stale.unlink(missing_ok=True)
+        raise WriteError(f"writing the report failed: {_describe_os_error(exc)}; the experiment "
+                         f"folders in {str(out)!r} are complete, the report is missing") from None
+    return results, md_path, html_path
+
+
+def _cmd_report(args: argparse.Namespace, command: list[str]) -> int:
+    given = args.dir
+    out = Path(given).expanduser().resolve()
+    if not out.is_dir():
+        raise UsageError(f"DIR: {given!r} is not a folder; expected a run folder written by 'hjdl run' or "
+                         "'hjdl reproduce' (default runs/latest)")
+    results = _load_run_folder(out)[0]
+    if not results:
+        raise UsageError(f"DIR: {given!r} holds no experiment folders (NAME/meta.json); expected a run folder "
+                         "written by 'hjdl run' or 'hjdl reproduce'")
+    with _OutLock(out, given, command):
+        try:
+            results, md_path, html_path = _write_report(out, {"command": " ".join(command)})
+        except WriteError as exc:
+            _emit(f"hjdl report: error: {exc}", sys.stderr)
+            return 1
+    _emit(f"{len(results)} experiment(s): {_counts_text(results)}")
+    _emit("report written to:")
+    _emit(f"  {html_path}")
+    _emit(f"  {md_path}")
+    return 0
+
+
+def _counts_text(results: list) -> str:
+    from hjdl.reporting import counts_line
+
+    return counts_line(results, sep=", ")
 
 
 def _cmd_run(args: argparse.Namespace, command: list[str]) -> int:
@@ -986,6 +1153,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", action="extend", metavar="NAME", help="run only these experiments")
     add_run_options(p)
     p.set_defaults(handler=_cmd_reproduce)
+
+    p.add_argument("--no-explorer", action="store_true",
+                   help="do not write the browser explorer's page (DIR/explorer/index.html, written when "
+                        "hjdl[explore] is installed)")
+
+    p = sub.add_parser("report", help="rebuild DIR/report.md and DIR/report.html from the experiment folders in DIR")
+    p.add_argument("dir", metavar="DIR", nargs="?", default=DEFAULT_OUT,
+                   help=f"a run folder written by 'hjdl run' or 'hjdl reproduce' (default: {DEFAULT_OUT})")
+    p.set_defaults(handler=_cmd_report)
 
     p = sub.add_parser("verify", help="independent checks of the LSE <=> Hamilton-Jacobi correspondence")
     p.add_argument("--json", action="store_true", help="print only JSON on stdout")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -13,6 +14,10 @@ from hjdl.results.formatting import _is_number, _md_cell, format_number, jsonabl
 from hjdl.results.verdicts import _KIND_VERDICTS, KINDS, THEOREM, VERDICTS
 
 __all__ = ["Claim", "Table", "Result"]
+
+#: A note that reports a problem with the data (see :meth:`Result.data_notices`).
+_NOTICE_RE = re.compile(r"^\s*NOTICE\b|\bnot found\b|\bunavailable\b|\bfell back\b|\bfalls back\b|\bfalling back\b",
+                        re.IGNORECASE)
 
 
 @dataclass
@@ -152,7 +157,9 @@ class Result:
     """What one experiment run produced (a record: no I/O).
 
     ``tables`` are shown in the report, ``series`` hold raw arrays for figures and
-    ``result.json``, ``claims`` feed the claims ledger, ``notes`` are free text.
+    ``result.json``, ``claims`` feed the claims ledger, ``notes`` are free text, ``notices`` are
+    what the user must be told about the data (a fallback from MNIST to the bundled digits, a
+    data set not found): ``hjdl run`` prints them on the terminal and the report shows them first.
     :meth:`Experiment.run` fills ``preset``, ``seed``, ``title`` and ``description``.
     ``error`` holds a traceback when the run (or its figures) failed.
     """
@@ -169,6 +176,7 @@ class Result:
     description: str = ""
     seed: int | None = None
     error: str | None = None
+    notices: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if isinstance(self.tables, (list, tuple)):
@@ -189,10 +197,28 @@ class Result:
         if isinstance(self.notes, str):
             self.notes = [self.notes]
         self.notes = [str(n) for n in self.notes]
+        if isinstance(self.notices, str):
+            self.notices = [self.notices]
+        self.notices = [str(n) for n in self.notices]
 
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+    def data_notices(self) -> list[str]:
+        """What the user must hear about the data, on the terminal as well as in the report: the
+        explicit :attr:`notices` (e.g. "MNIST not found, ran on the bundled digits"), then the
+        notes that say so in words (starting with ``NOTICE``, or saying that data were not found,
+        unavailable, or fallen back from).
+
+        >>> Result("x", "quick", {}, notes=["MNIST unavailable, fell back to the digits", "fine"]).data_notices()
+        ['MNIST unavailable, fell back to the digits']
+        """
+        found = list(self.notices)
+        for note in self.notes:
+            if _NOTICE_RE.search(note) and note not in found:
+                found.append(note)
+        return found
 
     def to_json_dict(self, finite: bool = True) -> dict:
         """A JSON-safe dict (see :func:`jsonable`: NaN → ``null``).
@@ -212,6 +238,7 @@ class Result:
             "tables": {k: t.to_json_dict(finite=finite) for k, t in self.tables.items()},
             "series": jsonable(self.series, finite=finite),
             "notes": list(self.notes),
+            "notices": list(self.notices),
             "error": self.error,
         }
 
@@ -239,4 +266,5 @@ class Result:
             description=data.get("description", ""),
             seed=data.get("seed"),
             error=data.get("error"),
+            notices=list(data.get("notices", [])),
         )
