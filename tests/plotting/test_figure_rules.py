@@ -28,12 +28,12 @@ from hjdl.plotting import figures_for, style  # noqa: E402
 #: config overrides (existing keys only) that shrink each quick preset to a second or two
 SMALL: dict[str, dict] = {
     "attention-identity": {"trials": 4},
-    "recovery": {"max_iter": 60, "refine_iter": 20},
+    "recovery": {"max_iter": 40, "refine_iter": 10, "n_points": 60},
     "hessian-mnist": {"n_train": 120, "n_test": 30, "max_iter": 10, "width": 16},
     "certified-accuracy": {"datasets": ["digits"], "n_train": 150, "n_test": 30, "max_iter": 15,
                            "pgd_steps": 3, "n_radii": 3, "eps": [0.3, 1.0]},
-    "bifurcation-1d": {"n_anchors": 5, "n_scan": 8001},
-    "bifurcation": {"n_anchors": 5, "max_checks": 4},
+    "bifurcation-1d": {"n_anchors": 4, "n_scan": 4001},
+    "bifurcation": {"n_anchors": 4, "max_checks": 2},
     "phase-synthetic": {"res": 24, "n_eps": 40},
     "phase-mnist": {"res": 24, "n_eps": 40},
     "phase-digits": {"res": 24, "n_eps": 40},
