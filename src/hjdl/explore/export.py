@@ -1,0 +1,85 @@
+"""A self-contained HTML page: the same views, states precomputed on the eps grid, no server.
+
+Every state of every eps view is computed in Python (:mod:`hjdl.explore.states`) for each point
+of the slider's grid and embedded as JSON; the slider's browser-side callback only *selects* the
+precomputed columns and printed numbers of the chosen grid point (no formula runs in
+JavaScript). BokehJS is inlined (``bokeh.resources.INLINE``), so the file opens from ``file://``
+with no network.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bokeh.embed import file_html
+from bokeh.models import CustomJS
+from bokeh.resources import INLINE
+
+from .app import build_page, eps_html
+from .model import ExploreModel, example_model
+from .views import numbers_html
+
+__all__ = ["export_html", "page_html", "EXPORT_GRID"]
+
+#: Slider positions of the exported page (fewer than the server's 41: every state is embedded).
+EXPORT_GRID = 17
+
+_JS = """
+const k = String(slider.value);
+eps_div.text = eps_texts[k];
+for (const [view, per] of Object.entries(payload)) {
+  const st = per[k];
+  for (const [name, data] of Object.entries(st.sources)) { sources[name].data = data; }
+  divs[view].text = st.html;
+}
+status.text = status_texts[k];
+"""
+
+
+def page_html(model: ExploreModel | None = None, *, n_eps: int = EXPORT_GRID, extra_tabs=()) -> str:
+    """The exported page as one HTML string (see :func:`export_html`)."""
+    m = model if model is not None else example_model()
+    page = build_page(m, n_eps=n_eps, extra_tabs=extra_tabs)
+    payload, sources, divs = {}, {}, {}
+    for v in page.views:
+        if v.state is None:
+            continue
+        per = {}
+        for k, eps in enumerate(page.grid):
+            st = v.state(m, float(eps))
+            per[str(k)] = {"sources": st["sources"], "html": numbers_html(v.name, st["numbers"])}
+        payload[v.name] = per
+        sources.update(v.sources)
+        divs[v.name] = v.numbers
+    eps_texts = {str(k): eps_html(e) for k, e in enumerate(page.grid)}
+    status_texts = {str(k): f'<span id="hj-status" data-state="ready" data-eps="{float(e)!r}">ready (exported '
+                            f'page)</span>' for k, e in enumerate(page.grid)}
+    page.status.text = status_texts[str(int(page.slider.value))]
+    cb = CustomJS(args=dict(slider=page.slider, eps_div=page.eps_div, status=page.status, sources=sources,
+                            divs=divs, payload=json.loads(json.dumps(payload)), eps_texts=eps_texts,
+                            status_texts=status_texts), code=_JS)
+    page.slider.js_on_change("value", cb)
+    return file_html(page.layout, INLINE, title="hjdl explore (exported)")
+
+
+def export_html(out_dir, *, model=None, n_eps: int = EXPORT_GRID) -> Path:
+    """Write ``out_dir/index.html``: the explorer's eps views, self-contained, no server.
+
+    Args:
+        out_dir: a folder (created if missing).
+        model: None (the built-in example), an :class:`~hjdl.explore.model.ExploreModel`, or any
+            model form :func:`hjdl._models.as_model` accepts with one LSE head.
+        n_eps: slider positions (states computed per position and view).
+
+    Returns:
+        the path of the written ``index.html``.
+    """
+    from .._io import atomic_write_text
+    from .model import from_model
+
+    if model is not None and not isinstance(model, ExploreModel):
+        model = from_model(model)
+    path = Path(out_dir) / "index.html"
+    atomic_write_text(path, page_html(model, n_eps=n_eps))
+    return path

@@ -1,0 +1,74 @@
+"""The local server: Panel serves the Bokeh page; slider events run hjdl in Python.
+
+A slider event recomputes the state of the visible view only (cached per eps, see
+:mod:`hjdl.explore.states`); switching tabs brings the new view to the current eps. Any
+exception raised while computing is printed in the page's error banner (``#hj-error``), not only
+in the log. Resources (BokehJS, Panel's JS and CSS) are inlined in the page: nothing is fetched
+from a CDN.
+"""
+
+from __future__ import annotations
+
+import socket
+import traceback
+
+from .app import build_page, eps_html, error_html, status_html
+from .model import ExploreModel
+
+__all__ = ["make_app", "serve", "port_free"]
+
+
+def port_free(port: int, address: str = "127.0.0.1") -> bool:
+    """Whether ``port`` can be bound on ``address`` (0 always can)."""
+    if port == 0:
+        return True
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def wire(page) -> None:
+    """Attach the Python callbacks: slider → state of the visible view; tab switch → same."""
+
+    def refresh(k: int, active: int) -> None:
+        eps = float(page.grid[k])
+        view = page.views[active]
+        page.eps_div.text = eps_html(eps)
+        try:
+            if view.state is not None:
+                view.apply(view.state(page.model, eps))
+            page.error.text = error_html(None)
+        except Exception as exc:  # shown in the page: a server error must not only reach the log
+            traceback.print_exc()
+            page.error.text = error_html(f"{type(exc).__name__}: {exc}")
+        page.status.text = status_html("ready", eps, view.name)
+
+    page.slider.on_change("value", lambda attr, old, new: refresh(int(new), page.tabs.active))
+    page.tabs.on_change("active", lambda attr, old, new: refresh(int(page.slider.value), int(new)))
+
+
+def make_app(model: ExploreModel, *, extra=None, n_eps: int = 41):
+    """A function building one page per browser session (what ``panel.serve`` takes)."""
+    import panel as pn
+
+    def app():
+        tabs = extra() if extra is not None else ()
+        page = build_page(model, n_eps=n_eps, extra_tabs=tabs)
+        wire(page)
+        return pn.pane.Bokeh(page.layout)
+
+    return app
+
+
+def serve(model: ExploreModel, *, port: int = 5006, show: bool = True, threaded: bool = False,
+          extra=None, n_eps: int = 41):
+    """Serve the explorer on ``localhost:port`` (``threaded=True`` returns the server thread)."""
+    import panel as pn
+
+    pn.config.inline = True  # BokehJS and Panel's assets in the page: works offline
+    return pn.serve({"/": make_app(model, extra=extra, n_eps=n_eps)}, port=port, address="127.0.0.1",
+                    websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"], show=show,
+                    threaded=threaded, title="hjdl explore", verbose=not threaded, location=False)
