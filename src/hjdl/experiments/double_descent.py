@@ -10,7 +10,12 @@ Set-up. Inputs on the unit circle in R² (angle uniform), target ``sin(2θ)`` pl
 noise of standard deviation ``noise``. Every point of a circle is a vertex of the convex hull of
 the others, so a convex max-affine function (the ``eps → 0`` limit of ``LSE_eps(Wx + b)``) can take
 *any* values on ``n`` such points with ``N = n`` pieces and in general not with fewer: the
-interpolation threshold of this model sits near ``N = n``, as the claim needs. One LSE layer per
+interpolation threshold of this model sits near ``N = n``, as the claim needs. The training angles
+are stratified (one in the middle half of each of ``n`` equal arcs, so no two are closer than
+``π/n``): with independent uniform angles two training points can be 0.02 rad apart, and
+interpolating different labels there needs slopes no Adam budget reached (training MSE stuck at
+0.024 for ``N = 64``, ``n = 16``; with stratified angles it reaches 1e-31 at ``N = 64`` and stays at
+3e-3 at ``N = 8``, measured). Test angles are uniform. One LSE layer per
 width ``N``, initial atoms ``W_j = r (cos φ_j, sin φ_j)`` at random angles and ``b_j = ȳ − r``
 (every neuron owns an arc of the circle at the start, so none is dead), trained by full-batch Adam
 on the mean squared error with :func:`hjdl.training.train_many` (all seeds of one width together).
@@ -85,10 +90,12 @@ def _target(theta: np.ndarray) -> torch.Tensor:
 
 
 def _data(config: dict, seed: int, k_setting: int, noise: float):
-    """Training inputs, noisy labels, test inputs and noise-free test targets: a function of
-    ``(seed, setting index)`` only (the same points for every width)."""
+    """Training inputs (stratified angles), noisy labels, test inputs (uniform angles) and
+    noise-free test targets: a function of ``(seed, setting index)`` only (the same points for
+    every width)."""
     rng = np.random.default_rng(_seq(seed, k_setting, 1))
-    th_tr = rng.uniform(0, 2 * np.pi, int(config["n_train"]))
+    n = int(config["n_train"])
+    th_tr = 2 * np.pi * (np.arange(n) + rng.uniform(0.25, 0.75, n)) / n  # one per arc, never closer than π/n
     th_te = rng.uniform(0, 2 * np.pi, int(config["n_test"]))
     y = _target(th_tr) + noise * torch.tensor(rng.standard_normal(th_tr.shape))
     return _circle(th_tr), y, _circle(th_te), _target(th_te)
