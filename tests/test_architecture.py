@@ -151,10 +151,17 @@ RULES: list[Rule] = [
         forbidden=lambda t: _HJDL(t) and not _under("hjdl.results", "hjdl.errors")(t),
     ),
     Rule(
-        "hjdl.explore (the browser explorer) is imported by nothing in the library (only by hjdl._cli_explore)",
+        "hjdl.explore (the browser explorer) is imported by nothing in the library (only by the commands "
+        "hjdl._cli_explore and hjdl.cli, for reproduce's export)",
         applies_to=_under("hjdl"),
         forbidden=_under("hjdl.explore"),
-        exempt=_under("hjdl.explore", "hjdl._cli_explore"),
+        exempt=_under("hjdl.explore", "hjdl._cli_explore", "hjdl.cli"),
+    ),
+    Rule(
+        "hjdl.cli imports hjdl.explore only lazily (the explorer is an optional extra)",
+        applies_to=_under("hjdl.cli"),
+        forbidden=_under("hjdl.explore"),
+        top_level_only=True,
     ),
 ]
 
