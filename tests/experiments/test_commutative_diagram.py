@@ -64,9 +64,14 @@ def test_continuum_hopf_lax_matches_scipy_minimisation(g, d):
         assert u == pytest.approx(best, abs=1e-7)
 
 
-def test_continuum_hopf_lax_refuses_points_whose_minimiser_may_leave_the_box():
-    with pytest.raises(ValueError, match="2t"):
+def test_bad_input_gets_a_clear_hjdl_error():
+    from hjdl.errors import DomainError, UnknownNameError
+    with pytest.raises(DomainError, match=r"x: .*\|x\| <= 2t"):
         cd.continuum_hopf_lax("kinked", np.array([[3.0]]), t=1.0)
+    with pytest.raises(UnknownNameError, match="g: unknown construction 'wavy'.*'smooth'"):
+        cd.continuum_hopf_lax("wavy", np.zeros((1, 1)))
+    with pytest.raises(UnknownNameError, match="construction: unknown construction 'dips'.*'dip'"):
+        cd.square_values("dips", 1, [4], [0.1], np.zeros((1, 1)))
 
 
 @pytest.mark.parametrize("construction", ["kinked", "smooth", "unnormalised"])

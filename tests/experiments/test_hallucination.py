@@ -70,6 +70,28 @@ def test_independent_excess_matches_brute_force_and_the_report():
     assert (brute <= rep.bound.numpy() + 1e-14).all()
 
 
+def test_distances_are_in_units_of_the_radius_and_errors_are_absolute():
+    rng = np.random.default_rng(2)
+    X, Xt = rng.normal(size=(30, 2)), rng.normal(size=(40, 2)) * 2
+    v, truth = rng.normal(size=30), rng.normal(size=40)
+    eps, t = 0.03, 1.5
+    run = hl._one_model(X, v, Xt, truth, "synthetic", eps, t, 0)
+    dist = np.sqrt(((Xt[:, None] - X[None]) ** 2).sum(-1)).min(1)
+    np.testing.assert_allclose(run["rho"], dist / math.sqrt(2 * eps * t), rtol=1e-12)
+    logits = -((Xt[:, None] - X[None]) ** 2).sum(-1) / (4 * t * eps)
+    w = np.exp(logits - logits.max(1, keepdims=True))
+    pred = (w / w.sum(1, keepdims=True)) @ v
+    np.testing.assert_allclose(run["err"], np.abs(pred - truth), rtol=1e-10, atol=1e-12)
+
+
+def test_bad_input_gets_a_clear_hjdl_error():
+    from hjdl.errors import InputError, ShapeError
+    with pytest.raises(ShapeError, match="err and rho: .*received shapes \\(2,\\) and \\(3,\\)"):
+        hl.radius_bins([1.0, 2.0], [0.1, 0.2, 0.3])
+    with pytest.raises(InputError, match="rho: expected finite distance ratios >= 0"):
+        hl.error_ratio([1.0], [-0.5])
+
+
 def test_radius_bins_and_error_ratio():
     m, n = hl.radius_bins([1.0, 2.0, 4.0, 8.0], [0.0, 0.6, 1.0, 9.0])
     assert n.tolist() == [1, 2, 0, 0, 0, 1] and m[1] == 3.0 and np.isnan(m[2])

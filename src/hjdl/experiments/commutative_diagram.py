@@ -49,6 +49,7 @@ from scipy import optimize, stats
 
 from hjdl._progress import progress as _progress
 from hjdl.core import InitialData, hopf_cole, hopf_lax
+from hjdl.errors import DomainError, UnknownNameError
 from hjdl.experiments.registry import (
     Claim,
     Result,
@@ -88,6 +89,12 @@ _PRESETS = {
 # --------------------------------------------------------------------------------------------
 # the four corners
 # --------------------------------------------------------------------------------------------
+def _check_name(value, known, arg: str) -> str:
+    if value not in known:
+        raise UnknownNameError(f"{arg}: unknown construction {value!r}; known: {', '.join(map(repr, known))}")
+    return value
+
+
 def midpoint_grid(n: int, d: int, L: float) -> np.ndarray:
     """Cell centres of ``n`` cells per axis on ``[−L, L]^d``, shape ``(n^d, d)``."""
     h = 2 * L / n
@@ -118,9 +125,11 @@ def continuum_hopf_lax(g: str, x: np.ndarray, t: float = 1.0, gap: float = 0.0) 
         >>> continuum_hopf_lax("kinked", np.array([[1.0, 0.0]])).tolist()
         [0.25]
     """
+    _check_name(g, ("kinked", "smooth", "dip"), "g")
     s = np.linalg.norm(x, axis=-1)
     if np.any(s > 2 * t):
-        raise ValueError(f"continuum_hopf_lax: |x| up to {s.max():.3g} > 2t = {2 * t:g}; keep |x| <= 2t")
+        raise DomainError(f"x: received points with |x| up to {s.max():.3g}; accepted |x| <= 2t = {2 * t:g} "
+                          "(where the closed form holds and the minimiser stays in the box)")
     if g in ("kinked", "dip"):
         return s**2 / (4 * t) - (gap if g == "dip" else 0.0)
     out = np.empty_like(s)
@@ -141,6 +150,7 @@ def square_values(construction: str, d: int, ns, eps, x: np.ndarray, *, L: float
     :func:`hjdl.hopf_cole` of the atoms plus ``−ε log w`` (``w = 1/N`` normalised; ``w = 1`` for
     the ``unnormalised`` control); ``u_{0,N}`` is :func:`hjdl.hopf_lax`.
     """
+    _check_name(construction, (*G_FUNCTIONS, *CONTROLS), "construction")
     g_name = "kinked" if construction == "unnormalised" else construction
     e = torch.tensor(np.asarray(eps, dtype=float))
     xt = torch.from_numpy(np.asarray(x, dtype=float))

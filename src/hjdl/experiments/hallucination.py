@@ -40,6 +40,7 @@ from scipy.special import logsumexp
 
 from hjdl._progress import progress as _progress
 from hjdl.attribution import GibbsAverager, hallucination_report
+from hjdl.errors import InputError, ShapeError
 from hjdl.experiments.registry import (
     Claim,
     Result,
@@ -72,6 +73,17 @@ _PRESETS = {
 # --------------------------------------------------------------------------------------------
 # the measurement (pure functions, used by the tests on controls)
 # --------------------------------------------------------------------------------------------
+def _pair(err, rho) -> tuple[np.ndarray, np.ndarray]:
+    err, rho = np.asarray(err, dtype=float), np.asarray(rho, dtype=float)
+    if err.ndim != 1 or err.shape != rho.shape:
+        raise ShapeError(f"err and rho: expected two 1-D arrays of equal length (one error and one distance "
+                         f"ratio per point), received shapes {err.shape} and {rho.shape}")
+    if (rho < 0).any() or not np.isfinite(rho).all():
+        raise InputError("rho: expected finite distance ratios >= 0, received "
+                         f"{rho[(rho < 0) | ~np.isfinite(rho)][0]!r}")
+    return err, rho
+
+
 def radius_bins(err, rho, edges=BIN_EDGES) -> tuple[np.ndarray, np.ndarray]:
     """Mean error and count per bin of ``rho`` (``nan`` mean for an empty bin).
 
@@ -79,7 +91,7 @@ def radius_bins(err, rho, edges=BIN_EDGES) -> tuple[np.ndarray, np.ndarray]:
     >>> m.tolist(), n.tolist()
     ([2.0, 5.0], [2, 1])
     """
-    err, rho = np.asarray(err, dtype=float), np.asarray(rho, dtype=float)
+    err, rho = _pair(err, rho)
     idx = np.searchsorted(np.asarray(edges), rho, side="left") - 1
     idx = np.clip(idx, 0, len(edges) - 2)
     idx[rho == 0] = 0
@@ -97,7 +109,7 @@ def error_ratio(err, rho, *, split: float = 1.0) -> float:
     >>> error_ratio([1.0, 1.0, 3.0], [0.5, 0.9, 2.0])
     3.0
     """
-    err, rho = np.asarray(err, dtype=float), np.asarray(rho, dtype=float)
+    err, rho = _pair(err, rho)
     out, inside = rho > split, rho <= split
     if not out.any() or not inside.any():
         return math.nan
