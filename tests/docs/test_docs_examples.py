@@ -88,7 +88,10 @@ def test_examples_run(name, markdown, offset, tmp_path, monkeypatch):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    import torch
+
     monkeypatch.chdir(tmp_path)
+    rng_state = torch.random.get_rng_state()  # an example may seed torch's global generator
     namespace = {"__name__": "__docs_example__"}
     source = name.split("#")[0]
     try:
@@ -103,6 +106,7 @@ def test_examples_run(name, markdown, offset, tmp_path, monkeypatch):
                 raise
     finally:
         plt.close("all")
+        torch.random.set_rng_state(rng_state)
 
 
 def test_every_example_page_has_code():
