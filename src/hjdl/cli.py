@@ -3,21 +3,26 @@
 ::
 
     hjdl --version
-    hjdl ls
+    hjdl ls [--refresh]
     hjdl run NAME [--preset quick|paper] [--out DIR] [--seed N] [--no-progress] [--model PATH]
                   [--jobs N] [--executor local|ray] [--address HOST:PORT] [--force]
     hjdl reproduce [--preset quick|paper] [--out DIR] [--only NAME ...] [--seed N] [--no-progress]
-                   [--jobs N] [--executor local|ray] [--address HOST:PORT] [--force]
+                   [--jobs N] [--executor local|ray] [--address HOST:PORT] [--force] [--no-explorer]
+    hjdl report [DIR]
     hjdl verify [--json] [--full]
     hjdl probe MODEL (--text FILE | --prompt STR) [--max-length N] [--out DIR] [--batch-size B]
                [--block-size N] [--no-progress]
 
-``ls`` lists the experiments with, for each preset, the number of units and the cost measured
-on a 2-core machine (``hjdl/experiments/costs.json``, written by ``tools/measure_costs.py``).
+``ls`` lists the experiments with what each reproduces of the paper and, for each preset, the
+number of units and the cost measured on a 2-core machine (``hjdl/experiments/costs.json``,
+written by ``tools/measure_costs.py``). It reads ``hjdl/experiments/manifest.json`` (made from the
+registry; ``ls --refresh`` rewrites it, a test keeps it equal), so neither ``hjdl --help`` nor
+``hjdl ls`` imports torch; when the experiment modules differ from those the manifest was made
+from, ``ls`` imports the registry instead.
 
 ``run`` and ``reproduce`` write, under ``DIR`` (default ``runs/latest``)::
 
-    DIR/report.md, DIR/report.html                 claims ledger first, then one section each
+    DIR/report.md, DIR/report.html                 verdicts, contents and ledger, then one section each
     DIR/<experiment>/result.json, config.json, meta.json, <figure>.png, <table>.csv
     DIR/<experiment>/error.txt                     only when the experiment failed
     DIR/.units/<experiment>/<sha256>.json          one stored result per unit of work
@@ -27,7 +32,8 @@ Units of work: each experiment is one or more independent units (config point ×
 ``--jobs N`` local processes (default: the number of cores; with N > 1 each process runs one
 torch thread), or ``--executor ray``: Ray tasks on the cluster at ``--address``, or on a local
 instance bound to 127.0.0.1 with N CPUs (``pip install hjdl[ray]``). The results are those of
-the serial run for the same seed. Progress is drawn per unit with an ETA on stderr;
+the serial run for the same seed. Progress is drawn per unit with an ETA on stderr (tqdm on a
+terminal; one line per finished unit when stderr is a file or a pipe);
 ``--preset paper`` first prints the estimated cost from the measurements.
 
 Resume: each unit's result is stored atomically under ``DIR/.units``, named by the SHA-256 of
@@ -43,8 +49,14 @@ files are written to a hidden staging folder beside it, which then takes its pla
 interrupted run leaves each experiment's folder from one run, complete (leftovers of a killed
 run are tidied by the next). An experiment's folder is written as soon as its units are done.
 The reports are removed when the first folder is replaced and
-written at the end, from the results of this run only, so they never link into folders of another
-run. While ``run`` or ``reproduce`` writes into ``DIR`` it holds a lock on ``DIR/.hjdl.lock``
+written at the end from every experiment folder in ``DIR`` (each section says its own preset,
+seed, date and commit), so ``hjdl run NAME`` into a folder of ``hjdl reproduce`` updates that
+experiment's section and keeps the others; ``hjdl report DIR`` rebuilds them. The HTML embeds
+the figures (data URIs): a copied ``report.html`` is complete on its own. Data notices (MNIST
+replaced by the bundled digits, a data set not found) are printed on stderr as well.
+``reproduce`` also writes the browser explorer's page ``DIR/explorer/index.html`` when
+``hjdl[explore]`` is installed (a failure is a one-line notice; ``--no-explorer`` skips it), and
+the report links to it. While ``run`` or ``reproduce`` writes into ``DIR`` it holds a lock on ``DIR/.hjdl.lock``
 (released by the system even if the process is killed; the file is removed at the end): a second
 ``run`` or ``reproduce`` into the same ``DIR`` is refused up front instead of replacing folders
 that the first one's report will describe (the lock needs ``fcntl``, i.e. a POSIX system).
