@@ -38,7 +38,7 @@ from .montecarlo import monte_carlo, quasi_monte_carlo
 
 #: ``method="auto"`` switches from plain Monte Carlo to importance sampling when the pilot's
 #: effective sample size falls below this fraction of its atoms (the Gibbs weights collapse).
-AUTO_ESS_FRACTION = 0.1
+AUTO_ESS_FRACTION = 0.3
 #: atoms in the pilot that ``method="auto"`` draws to decide
 AUTO_PILOT = 1024
 #: atoms (points × atoms × d) kept in ``Solution.atoms`` by default
@@ -69,7 +69,7 @@ def solve(g, x, *, t=1.0, eps, A=None, method: str = "auto", budget: int = 1 << 
             (importance sampling at the Hopf–Lax minimiser: Laplace, then adaptive Gaussian /
             Student-t), ``"hopf-lax"`` (``eps = 0`` only) or ``"auto"``: ``"hopf-lax"`` at
             ``eps = 0``; else a pilot of 1024 heat-kernel atoms, ``"mc"`` if its effective sample
-            size is at least 10 % of the pilot at every point, ``"is"`` otherwise. The choice and
+            size is at least 30 % of the pilot at every point, ``"is"`` otherwise. The choice and
             the reason are recorded.
         budget: atoms in the final estimate per point (pilots and adaptation come on top and are
             counted in ``n_evals``).

@@ -8,8 +8,8 @@ For ``g(y) = φ(|y|²)`` and an isotropic metric ``A = a·I``, the Hopf–Cole e
     u(x, t) = −eps log ∫_0^∞ f_Q(q) exp(−φ(s² q)/eps) dq,
 
 a one-dimensional integral, computed here with SciPy's adaptive Gauss–Kronrod quadrature
-(``scipy.integrate.quad``) on the integrand in log space (shifted by its maximum, split at the
-peak and at a few widths around it), with the density from SciPy's ``chi2.logpdf`` (central) or
+(``scipy.integrate.quad``) over ``v = log q`` on the integrand in log space (shifted by its
+maximum, split at the peak and at a few widths around it), with the density from SciPy's ``chi2.logpdf`` (central) or
 the Bessel form ``½ e^{−(q+λ)/2} (q/λ)^{d/4−1/2} I_{d/2−1}(sqrt(λ q))`` through the exponentially
 scaled ``scipy.special.ive`` (noncentral). This shares no code with :func:`hjdl.solve`: no
 sampling, no torch, no LSE kernel. The error bound is quad's own estimate of the absolute error
@@ -57,27 +57,33 @@ def radial_reference(phi, x_norm: float, d: int, eps: float, t: float = 1.0, a: 
         q = np.asarray(q, float)
         return _log_density(q, d, nc) - phi(s2 * q) / eps
 
-    # the peak of the integrand, in log q (the integrand is unimodal for the data used here;
-    # the pieces below also cover it if it is not)
-    res = optimize.minimize_scalar(lambda lq: -float(logf(math.exp(lq))), bounds=(-40, 40),
-                                   method="bounded", options={"xatol": 1e-12})
-    qs = math.exp(res.x)
-    top = float(logf(qs))
-    # a width from the curvature in log q (finite differences), at least 1e-6 of the peak position
-    h = 1e-3
-    curv = (float(logf(qs * math.exp(h))) - 2 * top + float(logf(qs * math.exp(-h)))) / h ** 2
-    wl = 1.0 / math.sqrt(max(-curv, 1e-8))
-    edges = sorted({0.0, *[qs * math.exp(k * wl) for k in (-40, -20, -10, -5, -2, 0, 2, 5, 10, 20)]})
+    # integrate over v = log q: ∫ f(q) dq = ∫ f(e^v) e^v dv (no endpoint singularity at q = 0)
+    def h(v):
+        if not -700.0 < v < 700.0:   # q beyond float range: the integrand has long vanished there
+            return -math.inf
+        with np.errstate(all="ignore"):
+            out = float(logf(math.exp(v))) + v
+        return out if out == out else -math.inf
 
-    def f(q):
-        return math.exp(float(logf(q)) - top) if q > 0 else 0.0
+    # the peak (the integrand is unimodal for the data used here; the pieces below also cover it
+    # if it is not), and a width from the curvature there (finite differences)
+    res = optimize.minimize_scalar(lambda v: -h(v), bounds=(-60, 60), method="bounded",
+                                   options={"xatol": 1e-12})
+    vs = float(res.x)
+    top = h(vs)
+    step = 1e-3
+    curv = (h(vs + step) - 2 * top + h(vs - step)) / step ** 2
+    wl = min(max(1.0 / math.sqrt(max(-curv, 1e-12)), 1e-6), 5.0)
+    edges = [vs + k * wl for k in (-40, -20, -10, -5, -2, 0, 2, 5, 10, 20, 40)]
+
+    def f(v):
+        return math.exp(h(v) - top)
 
     total, err = 0.0, 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        v, e = integrate.quad(f, lo, hi, epsabs=0, epsrel=1e-13, limit=400)
-        total, err = total + v, err + e
-    v, e = integrate.quad(f, edges[-1], math.inf, epsabs=0, epsrel=1e-13, limit=400)
-    total, err = total + v, err + e
+    pieces = [(-math.inf, edges[0]), *zip(edges[:-1], edges[1:]), (edges[-1], math.inf)]
+    for lo, hi in pieces:
+        val, e = integrate.quad(f, lo, hi, epsabs=0, epsrel=1e-13, limit=400)
+        total, err = total + val, err + e
     u = -eps * (top + math.log(total))
     bound = eps * err / total + 4 * abs(u) * float(np.finfo(float).eps)
     return float(u), float(bound)
