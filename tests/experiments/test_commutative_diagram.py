@@ -162,6 +162,8 @@ def test_quick_run_claims_tables_and_serialisation():
     assert t1.verdict == THEOREM
     paths = next(c for c in r.claims if "joint limit" in c.statement)
     assert paths.verdict in ("confirmed", "partly") and paths.rival
+    unif = next(c for c in r.claims if "uniformity fails" in c.statement)
+    assert unif.is_evidence and unif.rival and unif.verdict in ("confirmed", "partly", "inconclusive")
     assert by
     order = r.tables["order"]
     checks = {(row[0], row[1]): row[-1] for row in order.rows}
