@@ -43,6 +43,7 @@ def test_without_data_it_says_so_and_runs_nothing(tmp_path):
     res = get("hessian-cifar").run("quick", seed=0, data_dir=str(tmp_path), **TINY)
     assert res.notes and res.notes[0].startswith(mod.NO_DATA) and str(tmp_path) in res.notes[0]
     assert mod.NO_DATA in res.summary and "--data-dir" in res.summary
+    assert res.data_notices() == [res.notes[0]]  # printed on the terminal by the CLI, once
     assert res.claims == [] and res.tables == {} and res.series == {}
     from hjdl.plotting import figures_for
     assert figures_for(res) == {}  # no figure drawn from nothing
@@ -51,7 +52,7 @@ def test_without_data_it_says_so_and_runs_nothing(tmp_path):
 def test_runs_on_a_cifar_format_folder(tmp_path):
     folder = write_cifar(tmp_path / "cifar-10-batches-py")
     res = get("hessian-cifar").run("quick", seed=0, data_dir=str(tmp_path), **TINY)
-    assert not res.failed
+    assert not res.failed and res.data_notices() == []
     assert [c.verdict for c in res.claims][:2] == ["theorem (sanity check)", "identity"]
     assert [c.kind for c in res.claims[2:]] == ["evidence", "evidence"]
     rows = res.tables["bounds"].rows

@@ -141,7 +141,7 @@ def _monotone_claim(eps, values, what: str) -> tuple[Claim, str]:
 def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
     missing = [p["missing"] for p in payloads if "missing" in p]
     if missing:
-        return Result(name="hessian-cifar", preset="", config=config, notes=[missing[0]],
+        return Result(name="hessian-cifar", preset="", config=config, notes=[missing[0]], notices=[missing[0]],
                       summary=f"{NO_DATA}; pass --data-dir with the CIFAR-10 python batches.")
     rows = [p["row"] for p in payloads]
     result = hessian_result("hessian-cifar", "CIFAR-10", rows, config, [payloads[0]["note"]], payloads[0]["dim"])
