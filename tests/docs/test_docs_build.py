@@ -119,10 +119,12 @@ def test_results_page_shows_the_readme_tables(site):
 
 
 def test_api_pages_render_examples_as_code(site):
-    """Docstring ``Example:`` sections render as highlighted code, Sphinx roles as code spans."""
+    """Docstring ``Example:`` sections render as highlighted code, Sphinx roles as links (or code)."""
     page = (site / "api" / "attribution.html").read_text(encoding="utf-8")
     assert "&gt;&gt;&gt;" in page and "highlight" in page
-    assert ":func:`" not in page and ":class:`" not in page
+    assert ":func:`" not in page and ":class:`" not in page and "<autoref" not in page
+    # a role in the package docstring became a link to the documented object
+    assert re.search(r'<a class="autorefs[^"]*"[^>]*href="#hjdl\.attribution\.GibbsAverager"', page)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,10 +149,20 @@ def test_readme_section_hook():
 def test_griffe_role_rewriting():
     pytest.importorskip("griffe", reason="the docs extra (mkdocstrings[python]) is not installed")
     roles = _load("griffe_roles")
-    text = ("See :func:`attribute` and :class:`~hjdl.errors.InputError`, :mod:`hjdl.core`.\n\n"
+    ref = '<autoref identifier="{}"{} optional><code>{}</code></autoref>'
+    text = ("See :func:`attribute` and :class:`~hjdl.errors.InputError`, :func:`hjdl.lse`.\n\n"
             "    Example:\n        >>> 1\n")
-    assert roles.rewrite_roles(text) == ("See `attribute` and `InputError`, `hjdl.core`.\n\n"
-                                         "    Examples:\n        >>> 1\n")
+    out = roles.rewrite_roles(text, "hjdl.attribution.gibbs")
+    assert out == (
+        "See " + ref.format("hjdl.attribution.gibbs.attribute", ' slug="hjdl.attribution.attribute"',
+                            "attribute")
+        + " and " + ref.format("hjdl.errors.InputError", "", "InputError")
+        + ", " + ref.format("hjdl.lse", ' slug="hjdl.core.lse"', "hjdl.lse")
+        + ".\n\n    Examples:\n        >>> 1\n")
+    # a method's docstring looks in its class first, then in its module
+    out = roles.rewrite_roles(":meth:`fit`", "hjdl.training.estimators", "hjdl.training.estimators.HJRegressor")
+    assert 'identifier="hjdl.training.estimators.HJRegressor.fit"' in out
+    assert 'slug="hjdl.training.estimators.fit"' in out
 
 
 # ---------------------------------------------------------------------------------------------
