@@ -79,6 +79,11 @@ def test_bump_statistic():
     assert mod.bump(widths, [1.0, 0.5, 0.9, 1.2, 0.6, 0.4], n=16) == pytest.approx(math.log(1.2 / 0.5))
     assert mod.bump(widths, [1.0, 0.8, 0.6, 0.5, 0.4, 0.3], n=16) < 0
     assert math.isnan(mod.bump([8, 16, 32], [1.0, 2.0, 1.0], n=16))
+    from hjdl.errors import InputError, ShapeError
+    with pytest.raises(ShapeError, match="widths and errors"):
+        mod.bump([2, 4], [1.0], n=4)
+    with pytest.raises(InputError, match="grid"):
+        mod.shock_count(_f64([[1.0, 0.0]]), _f64([0.0]), 1)
 
 
 def _payloads(widths, seeds, error, fraction, sigma_min):

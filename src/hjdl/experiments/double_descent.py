@@ -54,6 +54,7 @@ import numpy as np
 import torch
 
 from hjdl._progress import progress as _progress
+from hjdl.errors import InputError, ShapeError
 from hjdl.experiments.registry import (Claim, Result, Table, combine_verdicts, derived_seeds, interval_verdict,
                                        register, seed_interval, theorem_verdict)
 
@@ -129,6 +130,8 @@ def near_shock_stats(W: torch.Tensor, b: torch.Tensor, eps: float, X: torch.Tens
 def shock_count(W: torch.Tensor, b: torch.Tensor, grid: int) -> int:
     """Shocks on the unit circle: the number of changes of the winning neuron ``argmax_j W_j·x + b_j``
     between consecutive points of a grid of ``grid`` angles (closed around the circle)."""
+    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 2:
+        raise InputError(f"shock_count: grid={grid!r}; expected an integer >= 2 (angles on the circle)")
     theta = np.linspace(0.0, 2 * np.pi, int(grid), endpoint=False)
     win = (_circle(theta).to(W.dtype) @ W.T + b).argmax(-1)
     return int((win != torch.roll(win, 1)).sum())
@@ -210,6 +213,9 @@ def bump(widths, errors, n: int) -> float:
     over the larger of the smallest errors at ``N < n/2`` and at ``N > 2n`` (> 0: a peak at the
     threshold above both sides; ``nan`` when a side has no width)."""
     w, e = np.asarray(widths, float), np.asarray(errors, float)
+    if w.ndim != 1 or w.shape != e.shape:
+        raise ShapeError(f"bump: widths and errors must be 1-d of equal length, received shapes {w.shape} "
+                         f"and {e.shape}")
     mid, left, right = (w >= n / 2) & (w <= 2 * n), w < n / 2, w > 2 * n
     if not (mid.any() and left.any() and right.any()):
         return math.nan
