@@ -21,7 +21,9 @@ paper); ``frames_problems(frames)`` does the same for an animation (a list of fi
    empty is an empty slot too;
 7. nothing silently vanishes from a log axis: plotted data (lines, scatters) on a log axis are
    all > 0 (clip them to a floor and mark/say so);
-8. the figure has a caption (``hjdl.plotting.style.set_caption``).
+8. the figure has a caption (``hjdl.plotting.style.set_caption``);
+9. (only with ``layout=True``: it draws the figure, a few tenths of a second) every axis label,
+   title, colourbar label and legend text lies inside the figure, none cut off at its edge.
 
 These are heuristics over the artists; they exist to fail on the problems listed in issue 17 and
 are tested on hand-made bad and good figures in ``test_figure_rules.py``.
@@ -188,11 +190,36 @@ def _finite(values) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------- the checker
 
-def figure_problems(fig: Figure) -> list[str]:
-    """Every broken figure rule of ``fig``, one sentence each (``[]`` when there is none)."""
+def _clipped_text(fig: Figure) -> list[str]:
+    """Texts (labels, titles, legends) that stick out of the drawn figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    texts = [t for t in (getattr(fig, "_suptitle", None),) if t is not None]
+    for ax in fig.axes:
+        texts += [ax.xaxis.label, ax.yaxis.label, ax.title]
+        if ax.get_legend() is not None:
+            texts += ax.get_legend().get_texts()
+    for leg in fig.legends:
+        texts += leg.get_texts()
+    box, out = fig.bbox, []
+    for t in texts:
+        if t.get_visible() and t.get_text().strip():
+            bb = t.get_window_extent(renderer)
+            if bb.x0 < box.x0 - 1 or bb.y0 < box.y0 - 1 or bb.x1 > box.x1 + 1 or bb.y1 > box.y1 + 1:
+                out.append(f"text {t.get_text()[:50]!r} is cut off at the figure's edge (a larger figure "
+                           "or a shorter text)")
+    return out
+
+
+def figure_problems(fig: Figure, *, layout: bool = False) -> list[str]:
+    """Every broken figure rule of ``fig``, one sentence each (``[]`` when there is none);
+    ``layout=True`` also draws the figure and reports text cut off at its edge."""
     if not isinstance(fig, Figure):
         raise TypeError(f"fig={type(fig).__name__}: expected a matplotlib.figure.Figure")
-    problems: list[str] = []
+    problems: list[str] = _clipped_text(fig) if layout else []
     if caption_of(fig) is None:
         problems.append("figure: no caption (style.set_caption(fig, 'what it shows'))")
     cax_ids = _colorbar_axes(fig)
@@ -295,22 +322,22 @@ def figure_problems(fig: Figure) -> list[str]:
     return list(dict.fromkeys(problems))                  # one sentence per problem
 
 
-def frames_problems(frames) -> list[str]:
+def frames_problems(frames, *, layout: bool = False) -> list[str]:
     """:func:`figure_problems` for each frame of an animation (a list of figures), prefixed by the
     frame index; the caption is read from the first frame (as the report does)."""
     if not isinstance(frames, (list, tuple)) or not frames:
         raise TypeError(f"frames={type(frames).__name__}: expected a non-empty list of Figures")
     out = []
     for k, fig in enumerate(frames):
-        for p in figure_problems(fig):
+        for p in figure_problems(fig, layout=layout):
             if k > 0 and p.startswith("figure: no caption"):
                 continue
             out.append(f"frame {k}: {p}")
     return out
 
 
-def problems_of(fig_or_frames) -> list[str]:
+def problems_of(fig_or_frames, *, layout: bool = False) -> list[str]:
     """Either of the two, by what it is given (a value of ``hjdl.plotting.figures_for``)."""
     if isinstance(fig_or_frames, (list, tuple)):
-        return frames_problems(fig_or_frames)
-    return figure_problems(fig_or_frames)
+        return frames_problems(fig_or_frames, layout=layout)
+    return figure_problems(fig_or_frames, layout=layout)

@@ -253,3 +253,12 @@ def test_frames():
     assert _has(frames_problems(frames), "frame 1: axes 0: no y label")
     with pytest.raises(TypeError):
         frames_problems([])
+
+
+def test_text_cut_off_at_the_edge():
+    fig, (ax,) = _fig()
+    _line(ax, ylabel="a very long label " * 6)
+    assert figure_problems(fig) == []                           # the drawing check is opt-in
+    assert _has(figure_problems(fig, layout=True), "cut off at the figure's edge")
+    ax.set_ylabel("y (s)")
+    assert figure_problems(fig, layout=True) == []

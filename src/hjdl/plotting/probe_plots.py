@@ -86,7 +86,7 @@ def attention_maps(maps, title: str | None = None):
     ``entropy``.
     """
     n = max(len(maps), 1)
-    fig, axes = style.new_figure(1, n, panel_size=(3.6, 3.4),
+    fig, axes = style.new_figure(1, n, panel_size=(3.6, 3.9),
                                  title=title or "Attention maps: most particle-like and most wave-like heads")
     im = None
     vmax = max((float(np.nanmax(np.asarray(m["weights"], dtype=float))) for m in maps), default=1.0)
