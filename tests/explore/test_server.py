@@ -30,6 +30,11 @@ def server(model):
     # warm the caches the first page needs (the static curves and the states at eps0)
     for name in ("deformation", "particle", "folds", "robustness"):
         getattr(S, f"{name}_state")(model, model.eps0)
+    try:
+        S.attention_state(None)
+    except ImportError:
+        pass
+    S.training_state(0.1, 8, 0)
     port = free_port()
     thread = serve(model, port=port, show=False, threaded=True)
     yield f"http://127.0.0.1:{port}/"
@@ -182,3 +187,38 @@ def test_server_error_is_shown_in_the_page(browser, server, model, monkeypatch):
         assert "state failed on purpose" in banner.inner_text()
     finally:
         pg.close()
+
+
+def test_attention_heads_match_the_models_own_attention(page, artifacts):
+    """The heatmap value of a head equals the entropy of the attention weights transformers itself
+    returns (output_attentions), normalised by log of the keys each causal query sees."""
+    pytest.importorskip("transformers")
+    page.get_by_text("Attention", exact=True).click()
+    page.wait_for_selector("#attention-H_norm", timeout=60_000)
+    page.locator("select").select_option("1,2")
+    page.wait_for_selector('#attention-layer[data-value="1.0"]', timeout=60_000)
+    page.wait_for_selector('#attention-head[data-value="2.0"]', timeout=60_000)
+    model, inputs, _ = S.attention_model(None)
+    with torch.no_grad():
+        A = model(**inputs, output_attentions=True).attentions[1][0, 2].double()
+    Q = A.shape[0]
+    Hn = [float(-(A[q, :q + 1] * torch.log(A[q, :q + 1])).sum()) / math.log(q + 1) for q in range(1, Q)]
+    assert number(page, "attention", "H_norm") == pytest.approx(sum(Hn) / len(Hn), rel=1e-5)  # float32 model
+    page.screenshot(path=str(artifacts / "explore-attention.png"), full_page=True)
+
+
+def test_training_fits_live(page, artifacts):
+    from hjdl.training import HJRegressor
+
+    page.get_by_text("Training", exact=True).click()
+    page.wait_for_selector("#training-loss", timeout=60_000)
+    width = page.locator("input.bk-input").nth(1)  # eps, width N, hidden layers
+    width.fill("5")
+    width.press("Enter")
+    page.get_by_role("button", name="Fit").click()
+    page.wait_for_selector('#training-width[data-value="5.0"]', timeout=120_000)
+    X, y = S.training_data()
+    reg = HJRegressor(width=5, eps=0.1, max_iter=300, lr=0.05, random_state=0, n_threads=1).fit(X, y)
+    assert number(page, "training", "loss") == pytest.approx(reg.loss_, rel=1e-9)
+    assert number(page, "training", "n_iter") == reg.n_iter_
+    page.screenshot(path=str(artifacts / "explore-training.png"), full_page=True)

@@ -126,3 +126,60 @@ def eps_grid(m: ExploreModel, n: int = 41) -> np.ndarray:
     grid[int(np.argmin(np.abs(grid - m.eps0)))] = m.eps0
     # 12 significant digits: the states are cached under this rounding, so eps shown = eps used
     return np.array([float(f"{v:.12g}") for v in grid])
+
+
+#: What ``hjdl explore --model`` accepts (named in every refusal).
+MODEL_FILES = ("a file written by torch.save of an hjdl.nn.LSELayer / LSENetwork state_dict "
+               "(keys weight, bias, eps_buffer or log_eps; or heads.0.weight, ...), of such a module, or of "
+               "a fitted HJRegressor / HJClassifier; or a Hugging Face checkpoint folder (config.json) for "
+               "the attention view")
+
+
+def _from_state_dict(sd: dict) -> tuple:
+    """``(W, b, eps)`` of the first LSE head in an LSELayer / LSENetwork ``state_dict``."""
+    for prefix in ("", "heads.0."):
+        if f"{prefix}weight" in sd and f"{prefix}bias" in sd:
+            W, b = sd[f"{prefix}weight"], sd[f"{prefix}bias"]
+            if f"{prefix}eps_buffer" in sd:
+                eps = float(sd[f"{prefix}eps_buffer"])
+            elif f"{prefix}log_eps" in sd:
+                eps = math.exp(float(sd[f"{prefix}log_eps"]))
+            else:
+                eps = 0.0
+            if any(k.startswith("hidden") for k in sd):
+                raise InputError("--model: an LSENetwork with hidden layers; the explorer shows one LSE layer; "
+                                 f"accepted: {MODEL_FILES}")
+            return (W, b, eps)
+    raise InputError(f"--model: a state_dict without LSE weights (keys {sorted(sd)[:6]}); accepted: {MODEL_FILES}")
+
+
+def load_model_file(path) -> ExploreModel:
+    """An :class:`ExploreModel` from a ``torch.save`` file (see :data:`MODEL_FILES`).
+
+    A state_dict is read with ``weights_only=True``; a whole pickled module or estimator is
+    unpickled (only open files you trust), then brought to one layer by :func:`from_model`.
+    """
+    import pickle
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"--model: {str(path)!r} is not a file or checkpoint folder; accepted: {MODEL_FILES}")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError) as first:
+        try:
+            obj = torch.load(p, map_location="cpu", weights_only=False)
+        except Exception:
+            raise InputError(f"--model: {p.name!r} is not an hjdl model or checkpoint ({type(first).__name__}); "
+                             f"accepted: {MODEL_FILES}") from None
+    except Exception as exc:
+        raise InputError(f"--model: {p.name!r} is not an hjdl model or checkpoint ({type(exc).__name__}); "
+                         f"accepted: {MODEL_FILES}") from None
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        obj = _from_state_dict(obj)
+    try:
+        return from_model(obj, name=f"{p.name} ({type(obj).__name__})")
+    except InputError as exc:
+        raise InputError(f"--model: {p.name!r} is not a model the explorer can show ({exc}); "
+                         f"accepted: {MODEL_FILES}") from None

@@ -46,29 +46,46 @@ def wire(page) -> None:
             page.error.text = error_html(f"{type(exc).__name__}: {exc}")
         page.status.text = status_html("ready", eps, view.name)
 
+    def report(message):
+        page.error.text = error_html(message)
+
+    for v in page.views:
+        v.extra["report_error"] = report
     page.slider.on_change("value", lambda attr, old, new: refresh(int(new), page.tabs.active))
     page.tabs.on_change("active", lambda attr, old, new: refresh(int(page.slider.value), int(new)))
 
 
-def make_app(model: ExploreModel, *, extra=None, n_eps: int = 41):
-    """A function building one page per browser session (what ``panel.serve`` takes)."""
+def make_app(model: ExploreModel, *, extra=None, n_eps: int = 41, hf_folder=None):
+    """A function building one page per browser session (what ``panel.serve`` takes).
+
+    ``extra``: a function returning the views without eps (default: attention, of ``hf_folder``
+    or the tiny built-in transformer, and training); ``extra=False``: none."""
     import panel as pn
 
+    from .views_extra import extra_views
+
     def app():
-        tabs = extra() if extra is not None else ()
-        page = build_page(model, n_eps=n_eps, extra_tabs=tabs)
-        wire(page)
-        return pn.pane.Bokeh(page.layout)
+        try:
+            if extra is False:
+                tabs = ()
+            else:
+                tabs = extra() if extra is not None else extra_views(None if hf_folder is None else str(hf_folder))
+            page = build_page(model, n_eps=n_eps, extra_tabs=tabs)
+            wire(page)
+            return pn.pane.Bokeh(page.layout)
+        except Exception as exc:  # the page says what went wrong
+            traceback.print_exc()
+            return pn.pane.HTML(error_html(f"{type(exc).__name__}: {exc}"))
 
     return app
 
 
 def serve(model: ExploreModel, *, port: int = 5006, show: bool = True, threaded: bool = False,
-          extra=None, n_eps: int = 41):
+          extra=None, n_eps: int = 41, hf_folder=None):
     """Serve the explorer on ``localhost:port`` (``threaded=True`` returns the server thread)."""
     import panel as pn
 
     pn.config.inline = True  # BokehJS and Panel's assets in the page: works offline
-    return pn.serve({"/": make_app(model, extra=extra, n_eps=n_eps)}, port=port, address="127.0.0.1",
+    return pn.serve({"/": make_app(model, extra=extra, n_eps=n_eps, hf_folder=hf_folder)}, port=port, address="127.0.0.1",
                     websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"], show=show,
                     threaded=threaded, title="hjdl explore", verbose=not threaded, location=False)

@@ -249,3 +249,99 @@ def robustness_state(m: ExploreModel, eps: float) -> dict:
     radius at ``x0`` (:func:`hjdl.robustness.certify`, threshold: the tropical value at the box
     centre)."""
     return _robustness(m, key(eps))
+
+
+# ---------------------------------------------------------------- attention
+#: The small transformer of the attention view (random weights from a config: no download).
+TINY_GPT2 = dict(n_layer=3, n_head=4, n_embd=32, vocab_size=96, n_positions=64, initializer_range=0.5,
+                 bos_token_id=0, eos_token_id=0)
+ATTENTION_TOKENS = 24
+
+
+@lru_cache(maxsize=4)
+def attention_model(folder: str | None = None):
+    """``(model, inputs, name)``: a Hugging Face checkpoint folder, or a tiny GPT-2 from a config
+    with random weights (seed 0). The inputs are ``ATTENTION_TOKENS`` token ids drawn with seed 0."""
+    import transformers
+
+    if folder is None:
+        torch.manual_seed(0)
+        cfg = transformers.GPT2Config(**TINY_GPT2, attn_implementation="eager")
+        model = transformers.GPT2LMHeadModel(cfg)
+        name = "tiny GPT-2 from a config, random weights (seed 0)"
+    else:
+        model = transformers.AutoModel.from_pretrained(folder, attn_implementation="eager")
+        name = f"checkpoint {folder}"
+    model.eval()
+    vocab = int(getattr(model.config, "vocab_size", 96))
+    ids = torch.randint(0, vocab, (1, ATTENTION_TOKENS), generator=torch.Generator().manual_seed(0))
+    return model, {"input_ids": ids}, name
+
+
+@lru_cache(maxsize=4)
+def attention_state(folder: str | None = None) -> dict:
+    """Mean normalised entropy ``H / log(visible keys)`` per (layer, head) from
+    :func:`hjdl.probe.probe_attention`, and every head's attention map (first sequence)."""
+    from ..probe import probe_attention
+
+    model, inputs, name = attention_model(folder)
+    rec = probe_attention(model, inputs, keep_weights=True)
+    layers, heads, values, maps = [], [], [], {}
+    for lp in rec.layers:
+        per_head = getattr(lp, "head_normalized_entropy", None)
+        if per_head is None:  # older records: .entropy was the normalised entropy
+            per_head = getattr(lp, "normalized_entropy", lp.entropy).mean(dim=(0, 2))
+        for h, v in enumerate(per_head.tolist()):
+            layers.append(lp.layer)
+            heads.append(h)
+            values.append(float(v))
+            maps[(lp.layer, h)] = lp.weights[0, h].double().numpy()
+    return {"layer": layers, "head": heads, "H_norm": values, "maps": maps, "name": name,
+            "n_layers": len(rec.layers), "n_heads": max(heads) + 1 if heads else 0}
+
+
+def attention_map_source(st: dict, layer: int, head: int) -> dict:
+    """One head's attention map as flat columns (query row, key column, weight)."""
+    A = st["maps"][(layer, head)]
+    Q, K = A.shape
+    return {"q": np.repeat(np.arange(Q), K).tolist(), "k": np.tile(np.arange(K), Q).tolist(),
+            "w": A.ravel().tolist()}
+
+
+# ---------------------------------------------------------------- training
+def training_data(n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """The 1-D convex target the training view fits: ``|x| + x²/4`` on ``[-2, 2]``."""
+    x = np.linspace(-2.0, 2.0, n)
+    return x[:, None], np.abs(x) + x ** 2 / 4
+
+
+@lru_cache(maxsize=64)
+def training_state(eps: float, width: int, depth: int, max_iter: int = 300) -> dict:
+    """Fit :class:`hjdl.training.HJRegressor` (seed 0) and read what the theory says of the fit:
+    the loss curve, the recovered initial data ``(y_j, g_j)`` (one layer only) and the forward
+    HJ evolution ``u(x, s)`` (:func:`hjdl.hopf_cole`) next to :func:`hjdl.hopf_lax` at several s."""
+    from ..training import HJRegressor
+
+    X, y = training_data()
+    reg = HJRegressor(width=int(width), hidden=(int(width),) * int(depth), eps=float(eps), max_iter=int(max_iter),
+                      lr=0.05, random_state=0, n_threads=1).fit(X, y)
+    pred = reg.predict(X)
+    out = {"sources": {"tr_loss": {"step": list(range(len(reg.loss_curve_))), "loss": [float(v) for v in reg.loss_curve_]},
+                       "tr_fit": {"x": X[:, 0].tolist(), "y": y.tolist(), "pred": np.asarray(pred, float).tolist()}},
+           "numbers": {"eps": float(reg.eps_), "width": float(width), "depth": float(depth),
+                       "loss": float(reg.loss_), "n_iter": float(reg.n_iter_)}}
+    data = getattr(reg, "initial_data_", None)
+    if depth == 0 and data is not None:
+        out["sources"]["tr_atoms"] = {"y": _list(data.y[:, 0]), "g": _list(data.g)}
+        xs = torch.linspace(-3, 3, 200, dtype=torch.float64)[:, None]
+        cols = {"x": xs[:, 0].tolist()}
+        for i, s in enumerate((0.25, 0.5, 1.0)):
+            cols[f"hc{i}"] = _list(hjdl.hopf_cole(xs, data, float(reg.eps_), t=s))
+            cols[f"hl{i}"] = _list(hjdl.hopf_lax(xs, data, t=s))
+        out["sources"]["tr_hj"] = cols
+        out["numbers"]["hj_gap_max"] = max(float(np.max(np.abs(np.subtract(cols[f"hc{i}"], cols[f"hl{i}"]))))
+                                           for i in range(3))
+    else:
+        out["sources"]["tr_atoms"] = {"y": [], "g": []}
+        out["sources"]["tr_hj"] = {"x": [], **{f"hc{i}": [] for i in range(3)}, **{f"hl{i}": [] for i in range(3)}}
+    return out

@@ -76,7 +76,7 @@ class View:
 
 def _fig(title: str, x_label: str, y_label: str, **kw):
     p = figure(title=title, width=kw.pop("width", 460), height=kw.pop("height", 330),
-               tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above", **kw)
+               tools=kw.pop("tools", "pan,wheel_zoom,box_zoom,reset,save"), toolbar_location="above", **kw)
     p.xaxis.axis_label = x_label
     p.yaxis.axis_label = y_label
     return p
