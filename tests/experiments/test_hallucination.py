@@ -113,7 +113,7 @@ def test_shuffled_distances_do_not_confirm_a_rise():
         shuffled.append(q)
     r = get("hallucination").assemble(cfg, shuffled, seed=0, preset="quick")
     rows = r.tables["ratio"].rows
-    synthetic = next(row for row in rows if row[0].startswith("synthetic"))
+    synthetic = next(row for row in rows if row[0].startswith("synthetic eps"))
     assert synthetic[-1] != "confirmed"
     assert synthetic[7] <= 1.0 <= synthetic[8] or synthetic[8] < 1.0
 
@@ -148,10 +148,10 @@ def test_quick_run_claims_and_serialisation():
     ident = next(c for c in r.claims if "equals an independent" in c.statement)
     assert ident.verdict == "identity"
     radius = [c for c in r.claims if "outside the diffusion radius" in c.statement]
-    assert len(radius) == 3 and all(c.is_evidence and c.rival for c in radius)
-    synthetic = next(c for c in radius if "synthetic" in c.statement)
+    assert len(radius) == 4 and all(c.is_evidence and c.rival for c in radius)
+    synthetic = next(c for c in radius if "(synthetic eps" in c.statement)
     assert synthetic.verdict == "confirmed"  # far from the blobs the smoother extrapolates one atom's value
-    row = next(row for row in r.tables["ratio"].rows if row[0].startswith("synthetic"))
+    row = next(row for row in r.tables["ratio"].rows if row[0].startswith("synthetic eps"))
     assert row[7] > 1.5  # the lower end of the interval: a large effect, not a marginal one
     json.dumps(jsonable(r.to_json_dict()))
 

@@ -80,7 +80,7 @@ _PRESETS = {
               "n_table": {"1": [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
                           "2": [4, 8, 16, 32, 64, 128]},
               "n_extra": {"1": [4096, 8192, 16384, 32768, 65536, 131072, 262144], "2": [256, 512, 1024]},
-              "eps": [float(v) for v in np.round(np.logspace(-3.5, 0, 15), 6)],
+              "eps": [float(v) for v in np.round(np.logspace(-3.5, 0, 22), 6)],
               "eps_fit_max": 1.0, "eps_ref": 0.1, "paths": [0.5, 0.75, 1.0, 1.5, 2.0], "n_points": 24,
               "L": 2.0, "t": 1.0, "gap": 0.25, "resolution": 0.02, "contraction": 0.6, "threads": None},
 }
@@ -399,7 +399,8 @@ def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
         "For Lipschitz g with normalised weights the square commutes: the limits eps -> 0 and N -> oo "
         "give the same value in either order (kinked and smooth g, d = 1 and 2).",
         "each iterated limit of sup_x |u_{eps,N} - u_0| extrapolated by least squares on its expansion "
-        "(c0 + c1 h + c2 h^2 in N, c0 + c1 eps log(1/eps) + c2 eps + c3 eps^2 + c4 eps^3 in eps), 95 % intervals combined; "
+        "(c0 + c1 h + c2 h^2 in N, c0 + c1 eps log(1/eps) + c2 eps + c3 eps^2 + c4 eps^3 in eps), "
+        "95 % intervals combined; "
         f"confirmed when the interval of the difference covers 0 and lies within ±{res:g} (the "
         "smallest difference we call 'order matters', 1 % of the range of g on the box)",
         "; ".join(f"d={r[0]} {r[1]}: diff {format(r[7], '.2g') if r[7] is not None else 'n/a'} {r[8]}"
@@ -429,7 +430,8 @@ def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
         "The joint limit along eps = N^-a converges for every a > 0, at the rate min(a, r/d) (r = 1 kinked, "
         "2 smooth; our derivation from the row + column split).",
         "fit of sup_x |u_{eps,N} - u_0| against N along each path (N^-p (A log N + B) where the row term "
-        f"eps log(1/eps) leads, a <= r/d; a power law otherwise), 95 % interval widened by {TOL_REL:g} x the predicted rate (pre-asymptotic "
+        f"eps log(1/eps) leads, a <= r/d; a power law otherwise), 95 % interval widened by {TOL_REL:g} x the "
+        "predicted rate (pre-asymptotic "
         "bias over a short range of N, a stated tolerance); rival: no convergence (0)",
         "; ".join(f"d={r[0]} {r[1]} a={r[2]:g}: {r[4]:.2f} [{r[5]:.2f}, {r[6]:.2f}] vs {r[7]:.2f}"
                   for r in path_rows),
