@@ -172,6 +172,9 @@ def hallucination_figures(result) -> dict:
         for ax, (n, c) in zip(axes2, curves.items()):
             x = np.asarray(c["centre"], dtype=float)
             m, lo, hi = (np.asarray(c[k], dtype=float) for k in ("mean", "lo", "hi"))
+            lo = np.maximum(lo, 0.0)  # errors are >= 0 (and a rate <= 1): the t-interval is clipped to that range
+            if "rate" in c["error_label"]:
+                hi = np.minimum(hi, 1.0)
             ok = np.isfinite(m)
             yerr = np.vstack([np.clip(m - lo, 0, None), np.clip(hi - m, 0, None)])[:, ok]
             ax.errorbar(x[ok], m[ok], yerr=np.where(np.isfinite(yerr), yerr, 0), fmt="o-", ms=4, capsize=3,
@@ -188,7 +191,8 @@ def hallucination_figures(result) -> dict:
         style.set_caption(fig2, (
             "Prediction error of the data-anchored LSE model against the distance of a test point to its nearest "
             "training atom, in units of the diffusion radius √(2 eps t); points binned by that distance, "
-            "mean per bin with a 95 % Student-t interval over seeds. Bins without points in some seed are "
-            "averaged over the seeds that have them."))
+            "mean per bin with a 95 % Student-t interval over seeds, clipped to the possible range (errors >= 0, "
+            "rates <= 1). Bins without points in some seed are averaged over the seeds that have them; a bin "
+            "with points in one seed only has no interval."))
         out["error_vs_radius"] = fig2
     return out
