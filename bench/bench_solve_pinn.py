@@ -12,12 +12,13 @@ and 512 terminal points for (u(1, x) − g(x))². It trains for a stated wall-cl
 (``--pinn-seconds``, default 60 s), then is evaluated at the 16 points.
 
 hjdl.solve runs on the same points with budgets 2^8 … 2^20 atoms (stopping when one run takes
-longer than the PINN's training). From those runs:
+longer than the PINN's training). Both sides use the same number of torch threads (``--threads``,
+default 1: on a shared, loaded CPU, two threads made the PINN's steps ~70x slower). From those runs:
 * speed at equal accuracy: PINN time / the shortest hjdl time whose max error is at most the PINN's;
 * accuracy at equal time: PINN max error / the smallest hjdl max error reached within the PINN time.
 Goal: either ratio at least 100. Both sides run here, one after the other, on the same CPU.
 
-    .venv/bin/python bench/bench_solve_pinn.py [--pinn-seconds 60] [--seed 0]
+    .venv/bin/python bench/bench_solve_pinn.py [--pinn-seconds 60] [--seed 0] [--threads 1]
 """
 
 from __future__ import annotations
@@ -65,14 +66,17 @@ def train_pinn(seconds, seed):
         loss.backward()
         opt.step()
         steps += 1
-    return net, time.perf_counter() - t0, steps, float(loss)
+    return net, time.perf_counter() - t0, steps, float(loss.detach())
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pinn-seconds", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads for both sides (1: on a shared, loaded CPU more threads spin)")
     args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
     x = make_points(args.seed)
     ref = torch.tensor([hjb_reference(LAM, float(v.norm()), D)[0] for v in x], dtype=torch.float64)
 
