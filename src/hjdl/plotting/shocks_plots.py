@@ -44,12 +44,12 @@ def double_descent_figures(result):
     curves, n = result.series["curves"], result.series["n_train"]
     fig, axes = style.new_figure(2, 2, sharex=True)
     colors = style.colors(len(curves), "tab10" if len(curves) > 1 else "viridis")
-    panels = [("test", "test MSE vs noise-free target (label units²)", True),
-              ("fraction", "near-shock fraction of test points (gap < eps; 0 to 1)", False),
-              ("curvature_mean", "mean ‖∇²f‖₂ over test points (label units per input unit²)", True),
-              ("sigma_min", "1/σ_min of the training Gibbs matrix (dimensionless)", True)]
+    panels = [("test", "test (solid) and training (dotted) MSE", "MSE (label units²)", True),
+              ("fraction", "near-shocks: top-two gap < eps", "fraction of test points", False),
+              ("curvature_mean", "mean input curvature", "‖∇²f‖₂ (label units / input unit²)", True),
+              ("sigma_min", "rival: conditioning of the fit", "1/σ_min of Gibbs matrix (1)", True)]
     clipped = False
-    for (key, label, log), ax in zip(panels, axes):
+    for (key, title, label, log), ax in zip(panels, axes):
         for color, (name, s) in zip(colors, curves.items()):
             N = np.asarray(s["N"], float)
             v = np.asarray(s[key], float)
@@ -66,7 +66,8 @@ def double_descent_figures(result):
         ax.set_xscale("log", base=2)
         if log:
             ax.set_yscale("log")
-        ax.set_ylabel(label + (" (dotted: training MSE)" if key == "test" else ""), fontsize=8)
+        ax.set_ylabel(label, fontsize=8)
+        ax.set_title(title, fontsize=9)
         ax.xaxis.set_major_locator(LogLocator(base=2))
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
