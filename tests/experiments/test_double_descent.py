@@ -158,3 +158,13 @@ def test_tiny_run_end_to_end():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plotting"))
     from figure_rules import figure_problems
     assert figure_problems(figs["double_descent"]) == []
+
+
+def test_a_unit_depends_on_seed_and_unit_only():
+    cfg = get("double-descent").config("quick", **TINY)
+    a = mod._run_unit(cfg, {"setting": 0, "N": 3}, seed=2, progress=False)
+    mod._run_unit(cfg, {"setting": 0, "N": 8}, seed=2, progress=False)  # another unit in between
+    b = mod._run_unit(cfg, {"setting": 0, "N": 3}, seed=2, progress=False)
+    c = mod._run_unit(cfg, {"setting": 0, "N": 3}, seed=3, progress=False)
+    import json
+    assert json.dumps(a) == json.dumps(b) and a["test"] != c["test"]  # (NaN != NaN: compare the text)
