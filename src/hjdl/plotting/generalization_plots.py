@@ -24,7 +24,8 @@ def generalization_rate_figures(result):
     targets = list(dict.fromkeys(k.split("/")[1] for k in curves))
     figures = {}
     for d in dims:
-        fig, axes = style.new_figure(1, len(targets), title=f"Test RMSE vs training samples n, d = {d}")
+        cols = 2 if len(targets) == 4 else len(targets)  # 2 x 2 for four targets, else one row
+        fig, axes = style.new_figure(len(targets) // cols, cols, title=f"Test RMSE vs training samples n, d = {d}")
         for ax, target in zip(axes, targets):
             for m, label in labels.items():
                 s = curves.get(f"{m}/{target}/d{d}")
