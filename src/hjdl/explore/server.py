@@ -10,6 +10,7 @@ from a CDN.
 from __future__ import annotations
 
 import socket
+import threading
 import traceback
 
 from .app import build_page, eps_html, error_html, status_html
@@ -80,12 +81,41 @@ def make_app(model: ExploreModel, *, extra=None, n_eps: int = 41, hf_folder=None
     return app
 
 
+def prewarm(model: ExploreModel, n_eps: int = 41, names=("deformation", "particle", "robustness", "folds")) -> threading.Thread:
+    """Fill the per-eps caches of the eps views in a background thread, nearest grid points to
+    ``eps0`` first, so that slider moves are answered from memory. Returns the (daemon) thread."""
+    import numpy as np
+
+    from . import states as S
+    from .model import eps_grid
+
+    grid = eps_grid(model, n_eps)
+    order = np.argsort(np.abs(np.log(grid / model.eps0)), kind="stable")
+
+    def work():
+        for name in names:
+            fn = getattr(S, f"{name}_state")
+            for k in order:
+                try:
+                    fn(model, float(grid[k]))
+                except Exception:  # the page reports errors when the state is asked for
+                    return
+
+    thread = threading.Thread(target=work, name="hjdl-explore-prewarm", daemon=True)
+    thread.start()
+    return thread
+
+
 def serve(model: ExploreModel, *, port: int = 5006, show: bool = True, threaded: bool = False,
-          extra=None, n_eps: int = 41, hf_folder=None):
-    """Serve the explorer on ``localhost:port`` (``threaded=True`` returns the server thread)."""
+          extra=None, n_eps: int = 41, hf_folder=None, warm: bool = True):
+    """Serve the explorer on ``localhost:port`` (``threaded=True`` returns the server thread).
+
+    ``warm``: compute the states of every grid eps in the background (:func:`prewarm`)."""
     import panel as pn
 
     pn.config.inline = True  # BokehJS and Panel's assets in the page: works offline
+    if warm:
+        prewarm(model, n_eps)
     return pn.serve({"/": make_app(model, extra=extra, n_eps=n_eps, hf_folder=hf_folder)}, port=port, address="127.0.0.1",
                     websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"], show=show,
                     threaded=threaded, title="hjdl explore", verbose=not threaded, location=False)

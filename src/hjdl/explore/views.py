@@ -70,8 +70,15 @@ class View:
     def apply(self, st: dict) -> None:
         """Swap the data of every source and reprint the numbers (Python side)."""
         for name, data in st["sources"].items():
-            self.sources[name].data = data
+            self.sources[name].data = {k: _column(v) for k, v in data.items()}
         self.numbers.text = numbers_html(self.name, st["numbers"])
+
+
+def _column(values):
+    """Numbers as a float64 array (Bokeh sends arrays as binary buffers); labels as they are."""
+    if values and isinstance(values[0], (int, float)) and not isinstance(values[0], bool):
+        return np.asarray(values, dtype=float)
+    return values
 
 
 def _fig(title: str, x_label: str, y_label: str, **kw):

@@ -1,0 +1,132 @@
+"""Slider latency of ``hjdl explore``, measured in headless Chromium.
+
+From the key press that moves the eps slider one grid point to the moment the page shows the
+view at the new eps (``#hj-status`` ready with that eps: the server computed the state and the
+browser applied it), for the deformation and particle ↔ wave views, N = 24 and 256 atoms.
+The server runs as the user runs it (``hjdl explore --no-browser``, its own process, background
+prewarm of the grid on): "first" moves go up the grid soon after the page opened (the state may
+still be computed on the event), "cached" moves come back down (states in memory). Goal:
+median <= 150 ms for N <= 256.
+
+    .venv/bin/python bench/bench_explore.py [--moves 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+
+GOAL_MS = 150.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _eps(page) -> float:
+    return float(page.locator("#hj-eps").get_attribute("data-value"))
+
+
+def _move(page, key: str, target: float) -> float:
+    t0 = time.perf_counter()
+    page.keyboard.press(key)
+    page.wait_for_selector(f'#hj-status[data-state=ready][data-eps="{target!r}"]', timeout=60_000)
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def _serve_subprocess(n_atoms: int, port: int, folder: Path):
+    """``hjdl explore --model <layer of example_model(n_atoms)> --port P --no-browser`` in its own
+    process (as a user runs it: the server does not share the GIL with this client)."""
+    import subprocess
+
+    import torch
+
+    from hjdl.explore.model import example_model
+
+    m = example_model(n_atoms)
+    path = folder / f"layer{n_atoms}.pt"
+    torch.save({"weight": m.W, "bias": m.b, "eps_buffer": torch.tensor(m.eps0)}, path)
+    proc = subprocess.Popen([sys.executable, "-m", "hjdl", "explore", "--model", str(path), "--port", str(port),
+                             "--no-browser"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, path
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("the explorer did not start within 180 s")
+
+
+def measure(n_atoms: int, moves: int, browser, folder: Path) -> dict:
+    from hjdl.explore.model import eps_grid, load_model_file
+
+    port = _free_port()
+    proc, path = _serve_subprocess(n_atoms, port, folder)
+    m = load_model_file(path)
+    out = {}
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}/", timeout=180_000)
+        page.wait_for_selector("#hj-status[data-state=ready]", timeout=180_000)
+        grid = [float(v) for v in eps_grid(m)]
+        for title, view in (("Deformation", "deformation"), ("Particle ↔ wave", "particle")):
+            page.get_by_text(title, exact=True).click()
+            page.wait_for_selector(f'#hj-status[data-view="{view}"]', timeout=60_000)
+            page.locator(".noUi-handle").first.focus()
+            k = grid.index(_eps(page))
+            first, cached = [], []
+            for _ in range(moves):  # up: eps values the server may not have computed yet
+                k += 1
+                first.append(_move(page, "ArrowRight", grid[k]))
+            for _ in range(moves):  # down: cached states
+                k -= 1
+                cached.append(_move(page, "ArrowLeft", grid[k]))
+            out[view] = (statistics.median(first), statistics.median(cached))
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--moves", type=int, default=10)
+    ap.add_argument("--atoms", type=int, nargs="+", default=[24, 256])
+    args = ap.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    chromium = "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        print("bench_explore: /usr/bin/chromium not found (apt-get install chromium)", file=sys.stderr)
+        return 2
+    import tempfile
+
+    ok = True
+    folder = Path(tempfile.mkdtemp(prefix="hjdl-bench-explore-"))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        try:
+            for n in args.atoms:
+                res = measure(n, args.moves, browser, folder)
+                for view, (cold, warm) in res.items():
+                    met = warm <= GOAL_MS
+                    ok &= met
+                    print(f"N = {n:4d}  {view:12s} median slider->view latency: first {cold:7.1f} ms, "
+                          f"cached {warm:7.1f} ms  (goal <= {GOAL_MS:.0f} ms on the cached path: {'met' if met else 'NOT met'})")
+        finally:
+            browser.close()
+    print(f"bench_explore: goal {'met' if ok else 'not met'} ({args.moves} moves per view; machine load "
+          f"affects these numbers)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
