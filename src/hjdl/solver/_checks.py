@@ -118,3 +118,25 @@ def call_g(g, y: torch.Tensor) -> torch.Tensor:
             f"{[round(v, 6) for v in shown]}{' ...' if atom.numel() > 4 else ''}); g must be finite "
             "wherever the heat kernel (or the proposal) puts mass")
     return out.to(y.dtype)
+
+
+def apply(v: torch.Tensor, M: torch.Tensor | None) -> torch.Tensor:
+    """``v Mᵀ`` row by row: ``M`` is None (the identity), a (d,) diagonal or a (d, d) matrix."""
+    if M is None:
+        return v
+    return v * M if M.ndim == 1 else v @ M.T
+
+
+def factors(A: torch.Tensor | None):
+    """``(C, C⁻¹, A⁻¹)`` with ``C Cᵀ = A`` (Cholesky): None for the identity, (d,) vectors for a
+    diagonal A (so that a multiple of the identity costs O(d) per atom, not O(d²))."""
+    if A is None:
+        return None, None, None
+    diag = torch.diagonal(A)
+    if bool((A == torch.diag(diag)).all()):
+        c = torch.sqrt(diag)
+        return c, 1.0 / c, 1.0 / diag
+    d = A.shape[0]
+    C = torch.linalg.cholesky(A)
+    Cinv = torch.linalg.solve_triangular(C, torch.eye(d, dtype=A.dtype, device=A.device), upper=False)
+    return C, Cinv, Cinv.T @ Cinv

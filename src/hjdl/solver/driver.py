@@ -29,6 +29,7 @@ from ._checks import (
     check_scalar_eps,
     check_scalar_time,
     check_tol,
+    factors,
     make_generator,
 )
 from ._record import Solution, ToleranceWarning
@@ -118,10 +119,7 @@ def solve(g, x, *, t=1.0, eps, A=None, method: str = "auto", budget: int = 1 << 
     if e > 0 and method == "hopf-lax":
         raise InputError(f"method: 'hopf-lax' is the eps = 0 limit, received eps = {e}; use "
                          "'mc', 'qmc', 'is' or 'auto' for eps > 0")
-    C = None if Am is None else torch.linalg.cholesky(Am)
-    Cinv = None if C is None else torch.linalg.solve_triangular(
-        C, torch.eye(d, dtype=xt.dtype, device=xt.device), upper=False)
-    Ainv = None if Cinv is None else Cinv.T @ Cinv
+    C, Cinv, Ainv = factors(Am)
     keep = B * N * d <= limit
     info: dict = {"seed": seed_used}
     n_evals = 0

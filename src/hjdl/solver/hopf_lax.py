@@ -19,12 +19,12 @@ import math
 import torch
 
 from ..errors import ConvergenceError, InputError
-from ._checks import call_g
+from ._checks import apply, call_g
 
 
 def cost(g, y, x, Cinv, t):
     """``g(y) + |C⁻¹(y − x)|²/(4t)`` row by row (P,)."""
-    w = y - x if Cinv is None else (y - x) @ Cinv.T
+    w = apply(y - x, Cinv)
     return call_g(g, y) + (w * w).sum(-1) / (4 * t)
 
 
@@ -107,14 +107,13 @@ def hopf_lax(g, x, t, A, C, Cinv, gen, convex: bool, starts: int):
     scales = (0.5, 1.0, 2.0, 4.0)
     for k in range(K - 1):
         Z = torch.randn(B, d, generator=gen, dtype=x.dtype, device=x.device)
-        st.append(x + scales[k % 4] * math.sqrt(2 * t) * (Z if C is None else Z @ C.T))
+        st.append(x + scales[k % 4] * math.sqrt(2 * t) * apply(Z, C))
     y, c, gr, _, n = minimise(g, x, torch.stack(st), Cinv, t)
     Ag = gr if A is None else gr @ A
     gap = t * (gr * Ag).sum(-1)
     lower = c - gap if convex else torch.full_like(c, -math.inf)
     interval = torch.stack([lower, c], -1)
-    Ainv = None if Cinv is None else Cinv.T @ Cinv
-    grad = (x - y) if Ainv is None else (x - y) @ Ainv
+    grad = apply(apply(x - y, Cinv), None if Cinv is None else (Cinv if Cinv.ndim == 1 else Cinv.T))
     info = {"minimiser": y, "duality_gap": gap if convex else None, "starts": K,
             "certified": bool(convex),
             "note": ("convex g: [lower, upper] is a duality-gap certificate" if convex else

@@ -29,7 +29,7 @@ import math
 
 import torch
 
-from ._checks import call_g
+from ._checks import apply, call_g
 from ._estimate import Stream
 from .hopf_lax import minimise
 from .montecarlo import chunk_size
@@ -88,7 +88,7 @@ def _weights(g, x, y, logq, eps, t, Cinv, logdetA):
     """Log-weights ``log K(x − y) − g(y)/eps − log q(y)`` (B, n) and ``y − x`` (B, n, d)."""
     B, n, d = y.shape
     delta = y - x[:, None, :]
-    w = delta if Cinv is None else delta @ Cinv.T
+    w = apply(delta, Cinv)
     logK = -0.5 * d * math.log(4 * math.pi * eps * t) - 0.5 * logdetA - (w * w).sum(-1) / (4 * t * eps)
     gv = call_g(g, y.reshape(-1, d)).reshape(B, n)
     return logK - gv / eps - logq, delta
@@ -207,14 +207,14 @@ def importance(g, x, eps, t, A, Cinv, N, gen, chunk, keep):
     B, d = x.shape
     prop, info, n_evals = fit_proposal(g, x, eps, t, A, Cinv, gen, N)
     logdetA = 0.0 if A is None else float(torch.linalg.slogdet(A)[1])
-    Ainv = None if Cinv is None else Cinv.T @ Cinv
+    Ainv = None if Cinv is None else (Cinv * Cinv if Cinv.ndim == 1 else Cinv.T @ Cinv)
     stream = Stream(keep)
     step = chunk_size(B, d * 2, chunk)
     for n0 in range(0, N, step):
         n = min(step, N - n0)
         y, logq, _ = prop.sample(n, gen)
         ell, delta = _weights(g, x, y, logq, eps, t, Cinv, logdetA)
-        v = -(delta if Ainv is None else delta @ Ainv) / (2 * t)
+        v = -apply(delta, Ainv) / (2 * t)
         stream.add(ell, v, delta if keep else None)
     n_evals += B * N
     return (*stream.estimate(eps), stream, info, n_evals)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from ._checks import call_g
+from ._checks import apply, call_g
 from ._estimate import Stream, combine_replicates
 
 
@@ -24,11 +24,11 @@ def chunk_size(B: int, d: int, chunk: int) -> int:
 
 
 def _heat_chunk(g, x, Z, sigma, C, Ainv, eps, t, stream):
-    delta = sigma * (Z if C is None else Z @ C.T)                 # (n, d), shared by all points
+    delta = sigma * apply(Z, C)                 # (n, d), shared by all points
     B, d = x.shape
     y = (x[:, None, :] + delta[None]).reshape(-1, d)
     ell = -call_g(g, y).reshape(B, -1) / eps
-    v = -(delta if Ainv is None else delta @ Ainv) / (2 * t)
+    v = -apply(delta, Ainv) / (2 * t)
     stream.add(ell, v[None], delta[None] if stream.keep else None)
 
 
