@@ -89,7 +89,7 @@ def test_progress_passthrough_and_one_line_per_loop_when_not_a_terminal():
     assert list(progress(range(20), desc="work", stream=log)) == list(range(20))
     text = log.getvalue()
     assert "\r" not in text and "\x1b" not in text
-    assert text.splitlines() == [text.strip()] and text.startswith("work  20/20 [00:00]")
+    assert text.splitlines() == [text.strip()] and text.startswith("work  20/20 [00:00 elapsed] done")
 
 
 def test_bar_writes_one_line_per_finished_task_when_not_a_terminal():
@@ -100,7 +100,8 @@ def test_bar_writes_one_line_per_finished_task_when_not_a_terminal():
     bar.close()
     lines = log.getvalue().splitlines()
     assert len(lines) == 30 and lines[0].startswith("reproduce   1/30 [") and lines[0].endswith("exp unit=0")
-    assert "<" in lines[14] and lines[-1].startswith("reproduce  30/30 [")  # ETA while running, none at the end
+    assert "elapsed, ETA " in lines[14] and "ETA" not in lines[-1]  # an ETA while running, none at the end
+    assert lines[-1].startswith("reproduce  30/30 [")
 
 
 def test_progress_redraws_on_a_terminal_and_nests():

@@ -12,7 +12,7 @@ Where the output goes decides the form:
 * a terminal (or a Jupyter notebook): tqdm's live bar, with rate and ETA, redrawn in place;
   nested bars are stacked by tqdm;
 * anything else (a log file, a pipe, CI): no redrawing and no carriage returns. A :class:`Bar`
-  writes one line per finished task (``reproduce  3/31 [00:04<00:38] identity whole``), a
+  writes one line per finished task (``reproduce  3/31 [00:04 elapsed, ETA 00:38] identity whole``), a
   :func:`progress` loop one line when it ends, so a redirected run stays readable.
 
 A bar that stops before its total says so and why, on its own line, in both forms:
@@ -77,7 +77,7 @@ class Bar:
     """A progress bar driven by hand: ``advance(label)`` after each finished task, ``close()``.
 
     On a terminal tqdm draws it live (rate, elapsed, ETA); elsewhere each :meth:`advance` writes
-    one line ``desc  k/total [elapsed<ETA] label``. ``close(reason)`` before the total writes
+    one line ``desc  k/total [elapsed, ETA] label``. ``close(reason)`` before the total writes
     ``desc: stopped at k/total after T: reason``. ``eta=False`` leaves the ETA out. ``leave``:
     keep the terminal bar after closing (default True).
     """
@@ -112,9 +112,9 @@ class Bar:
         count = f"{self.k:>{width}}/{self.total}" if self.total else f"{self.k}"
         if self.total and self.eta and 0 < self.k < self.total:
             remaining = elapsed / self.k * (self.total - self.k)
-            timing = f"[{tqdm.format_interval(elapsed)}<{tqdm.format_interval(remaining)}]"
+            timing = f"[{tqdm.format_interval(elapsed)} elapsed, ETA {tqdm.format_interval(remaining)}]"
         else:
-            timing = f"[{tqdm.format_interval(elapsed)}]"
+            timing = f"[{tqdm.format_interval(elapsed)} elapsed]"
         head = f"{self.desc}  " if self.desc else ""
         return f"{head}{count} {timing}" + (f" {label}" if label else "")
 

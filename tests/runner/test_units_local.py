@@ -10,6 +10,7 @@ which units were computed.
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -69,6 +70,8 @@ def test_serial_and_two_processes_give_identical_results_and_failing_units_stay_
     assert sorted(_ran(log)) == sorted([f"{name} {k}" for name in (UNITS, FAILS) for k in range(5)] * 2)
     # progress per unit, with an ETA, on stderr
     assert "12/12" in err and "ETA" in err
+    # stderr is not a terminal here: one line per finished unit, no redrawing
+    assert len([ln for ln in err.splitlines() if re.match(r"reproduce +\d+/12 \[", ln)]) == 12 and "\r" not in err
     meta = json.loads((pool / UNITS / "meta.json").read_text())
     assert [u["unit"] for u in meta["units"]] == [{"k": k} for k in range(5)]
     assert len(_stored(pool, UNITS)) == 5 and len(_stored(pool, "identity")) == 1
