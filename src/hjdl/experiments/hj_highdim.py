@@ -39,8 +39,8 @@ from hjdl.experiments.registry import (
 __all__ = ["hj_highdim"]
 
 _QUICK = {"dims": [2, 10, 100], "rate_eps": 1.0, "rate_N": [128, 256, 512, 1024, 2048, 4096], "rate_seeds": 6,
-          "collapse_eps": [1.0, 0.25, 0.0625], "collapse_N": 1024, "collapse_seeds": 3,
-          "lambdas": [1.0, 10.0, 50.0], "hjb_budget": 8192}
+          "collapse_eps": [1.0, 0.25, 0.0625], "collapse_N": 512, "collapse_seeds": 3,
+          "lambdas": [1.0, 10.0, 50.0], "hjb_budget": 4096}
 _PAPER = {"dims": [2, 10, 100], "rate_eps": 1.0, "rate_N": [256, 1024, 4096, 16384, 65536],
           "rate_seeds": 24, "collapse_eps": [2.0, 1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125],
           "collapse_N": 4096, "collapse_seeds": 12, "lambdas": [1.0, 10.0, 50.0], "hjb_budget": 1 << 20}

@@ -29,6 +29,7 @@ import math
 
 import torch
 
+from ..core import gibbs, lse
 from ._checks import apply, call_g
 from ._estimate import Stream
 from .hopf_lax import minimise
@@ -81,7 +82,7 @@ class Proposal:
         s = self.s[k]                                                               # (B, n)
         y = self.mu[:, None, :] + s[..., None] * torch.einsum("bij,nj->bni", self.L, Z)
         comp = self.log_components(s * s * (Z * Z).sum(-1)[None])
-        return y, torch.logsumexp(comp, -1), comp
+        return y, lse(comp, 1.0), comp
 
 
 def _weights(g, x, y, logq, eps, t, Cinv, logdetA):
@@ -95,7 +96,7 @@ def _weights(g, x, y, logq, eps, t, Cinv, logdetA):
 
 
 def _ess_frac(ell):
-    p = torch.softmax(ell, -1)
+    p = gibbs(ell, 1.0)
     return 1.0 / (p * p).sum(-1) / ell.shape[-1]
 
 
@@ -113,9 +114,9 @@ def _tempered_beta(ell, target):
 def _em_step(prop, y, comp, ell, d, keep=0.2):
     """One annealed EM step of the scale mixture on the tempered pilot weights."""
     beta = _tempered_beta(ell, keep)
-    p = torch.softmax(ell * beta[:, None], -1)                     # (B, n)
+    p = gibbs(ell * beta[:, None], 1.0)                     # (B, n)
     ess = 1.0 / (p * p).sum(-1)
-    resp = torch.softmax(comp, -1)                                 # (B, n, K)
+    resp = gibbs(comp, 1.0)                                 # (B, n, K)
     pr = p[..., None] * resp                                       # (B, n, K)
     inv_s2 = 1.0 / (prop.s * prop.s)
     wy = (pr * inv_s2).sum(-1)                                     # (B, n)
