@@ -1153,7 +1153,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "earlier or interrupted run with the same experiment, config, seed and hjdl "
                             "version are reused)")
 
-    p = sub.add_parser("run", help="run one experiment and write its results and a report")
+    p = sub.add_parser("run", help="run one experiment, write its folder and update its section of the report")
     p.add_argument("name", metavar="NAME", help="experiment name (see 'hjdl ls')")
     p.add_argument("--model", default=None, metavar="PATH",
                    help="a Hugging Face checkpoint folder for attention-entropy-hf (probe it instead of "
