@@ -194,7 +194,7 @@ def test_attention_heads_match_the_models_own_attention(page, artifacts):
     returns (output_attentions), normalised by log of the keys each causal query sees."""
     pytest.importorskip("transformers")
     page.get_by_text("Attention", exact=True).click()
-    page.wait_for_selector("#attention-H_norm", timeout=60_000)
+    page.wait_for_selector("#attention-H_norm_keys", timeout=60_000)
     page.locator("select").select_option("1,2")
     page.wait_for_selector('#attention-layer[data-value="1.0"]', timeout=60_000)
     page.wait_for_selector('#attention-head[data-value="2.0"]', timeout=60_000)
@@ -203,7 +203,7 @@ def test_attention_heads_match_the_models_own_attention(page, artifacts):
         A = model(**inputs, output_attentions=True).attentions[1][0, 2].double()
     Q = A.shape[0]
     Hn = [float(-(A[q, :q + 1] * torch.log(A[q, :q + 1])).sum()) / math.log(q + 1) for q in range(1, Q)]
-    assert number(page, "attention", "H_norm") == pytest.approx(sum(Hn) / len(Hn), rel=1e-5)  # float32 model
+    assert number(page, "attention", "H_norm_keys") == pytest.approx(sum(Hn) / len(Hn), rel=1e-5)  # float32 model
     page.screenshot(path=str(artifacts / "explore-attention.png"), full_page=True)
 
 

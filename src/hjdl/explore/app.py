@@ -64,10 +64,10 @@ def build_page(m: ExploreModel, *, n_eps: int = 41, views=None, extra_tabs=()) -
     built = build_views(m, float(grid[k0]), views)
     slider = Slider(start=0, end=len(grid) - 1, step=1, value=k0, title="eps (log-spaced grid index)",
                     show_value=False, width=420, name="eps-slider")
-    eps_div = Div(text=eps_html(grid[k0]), name="eps-div", width=200,
+    eps_div = Div(text=eps_html(grid[k0]), name="eps-div", width=200, height=30,
                   styles={"font-size": "16px", "font-family": "monospace"})
-    status = Div(text=status_html("ready", grid[k0], built[0].name), name="status-div", width=150)
-    error = Div(text=error_html(None), name="error-div", width=800)
+    status = Div(text=status_html("ready", grid[k0], built[0].name), name="status-div", width=150, height=30)
+    error = Div(text=error_html(None), name="error-div", width=800, height=24)
     header = Div(text=f'<h2 style="margin:4px 0">hjdl explore</h2><div id="hj-model">{html.escape(m.name)}; '
                       f'N = {m.N} neurons, d = {m.d}, x0 = ({", ".join(f"{v:.3g}" for v in m.x0.tolist())})</div>',
                  width=900)

@@ -36,6 +36,9 @@ LABELS = {
     "n_folds": "folds in the diagram",
     "curvature": "‖∇²f(x0)‖₂", "bound": "bound R²/eps", "row_norm": "bound max|W_j|²/eps",
     "radius": "certified radius", "radius_first": "first-order radius", "threshold": "threshold",
+    "layer": "layer", "head": "head", "H_norm_keys": "mean H / log n (n visible keys)",
+    "width": "width N", "depth": "hidden layers", "loss": "final training loss", "n_iter": "Adam steps",
+    "hj_gap_max": "max |Hopf–Cole − Hopf–Lax|",
 }
 KIND_COLOURS = {"minimum": "#1f77b4", "saddle": "#2ca02c", "maximum": "#d62728", "degenerate": "#7f7f7f"}
 
@@ -94,7 +97,9 @@ def _sources(st: dict) -> dict:
 
 
 def _numbers_div(view: str, st: dict) -> Div:
+    # a fixed size: new text does not make Bokeh lay the whole page out again
     return Div(text=numbers_html(view, st["numbers"]), name=f"{view}-numbers-div", width=300,
+               height=24 * len(st["numbers"]) + 8,
                styles={"font-family": "monospace", "font-size": "13px"})
 
 

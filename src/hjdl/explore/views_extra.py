@@ -56,7 +56,7 @@ def attention_view(folder: str | None = None) -> View:
             amap.data = S.attention_map_source(st, layer, head)
             i = st["layer"].index(layer) + head
             numbers.text = numbers_html("attention", {"layer": float(layer), "head": float(head),
-                                                      "H_norm": st["H_norm"][i]})
+                                                      "H_norm_keys": st["H_norm"][i]})
             _report(view, None)
         except Exception as exc:  # shown in the page
             _report(view, exc)
@@ -72,7 +72,7 @@ def attention_view(folder: str | None = None) -> View:
     select.on_change("value", on_select)
     heat.selected.on_change("indices", on_tap)
     numbers.text = numbers_html("attention", {"layer": float(first[0]), "head": float(first[1]),
-                                              "H_norm": st["H_norm"][0]})
+                                              "H_norm_keys": st["H_norm"][0]})
     return view
 
 
