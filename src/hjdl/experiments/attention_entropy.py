@@ -86,7 +86,7 @@ def _effects(rows):
           description="Two tiny causal transformers trained here (associative recall; characters of the "
                       "standard library's docstrings); per-head normalised entropy by depth, particle / "
                       "wave fractions, and the loss change when each head is ablated.",
-          presets=PRESETS)
+          presets=PRESETS, reproduces="§ transformers (attention heads as Gibbs measures)")
 def run(config: dict, *, seed: int, progress: bool) -> Result:
     with single_thread():
         return _run(config, seed, progress)

@@ -170,7 +170,7 @@ def _head_rows(entropy, eps, delta=None):
                       "given as model=PATH, not trained); per-head normalised entropy by depth, and "
                       "Spearman's correlation of entropy with the loss increase when a head is ablated "
                       "(the paper: prune near-maximum-entropy heads, keep near-zero ones).",
-          presets=PRESETS)
+          presets=PRESETS, reproduces="§ transformers (head entropy and pruning)")
 def run(config: dict, *, seed: int, progress: bool) -> Result:
     require_transformers()
     with single_thread():
