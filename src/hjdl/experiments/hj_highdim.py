@@ -226,13 +226,14 @@ def _assemble(config, payloads, *, seed):
             "single N cannot exclude a rival, so agreement is at most inconclusive",
             "; ".join(cm), combine_verdicts(cv) if cv else "inconclusive",
             "ESS/N of i.i.d. heat-kernel atoms is a property of the weight law (it does not depend on N), so "
-            "a collapse scale set by N^(-1/d) would be a coincidence; the table shows where it happens"))
+            "a collapse scale set by N^(-1/d) would be a coincidence; the table shows where it happens",
+            rival="a collapse scale set by the tilt of the weights, independent of N"))
         claims.append(Claim(
             "Importance sampling at the Hopf-Lax minimiser restores the accuracy lost by Monte Carlo at small eps.",
             "per seed, log(|error mc| / |error is|) at the smallest eps and the same N; Student-t interval over "
             "seeds; rival: no gain (0)",
             "; ".join(im), combine_verdicts(iv) if iv else "inconclusive",
-            "confirmed where the interval of the log ratio lies above 0"))
+            "confirmed where the interval of the log ratio lies above 0", rival="no gain (ratio 1)"))
     tables["collapse"] = t_col
 
     # --- hjb ---
