@@ -37,6 +37,13 @@ status.text = status_texts[k];
 """
 
 
+def _short(col):
+    """Plotted columns to 7 significant digits (the printed numbers keep every digit)."""
+    if col and isinstance(col[0], float):
+        return [float(f"{x:.7g}") for x in col]
+    return col
+
+
 def page_html(model: ExploreModel | None = None, *, n_eps: int = EXPORT_GRID, extra_tabs=()) -> str:
     """The exported page as one HTML string (see :func:`export_html`)."""
     m = model if model is not None else example_model()
@@ -48,7 +55,9 @@ def page_html(model: ExploreModel | None = None, *, n_eps: int = EXPORT_GRID, ex
         per = {}
         for k, eps in enumerate(page.grid):
             st = v.state(m, float(eps))
-            per[str(k)] = {"sources": st["sources"], "html": numbers_html(v.name, st["numbers"])}
+            per[str(k)] = {"sources": {n: {c: _short(col) for c, col in data.items()}
+                                       for n, data in st["sources"].items()},
+                           "html": numbers_html(v.name, st["numbers"])}
         payload[v.name] = per
         sources.update(v.sources)
         divs[v.name] = v.numbers
