@@ -241,3 +241,20 @@ def test_duality_gap_certificate_brackets_an_unconverged_minimiser(monkeypatch):
     lo, hi = sol.interval[:, 0].numpy(), sol.interval[:, 1].numpy()
     assert np.all(lo <= u + 1e-12) and np.all(u <= hi + 1e-12)
     assert np.all(hi - lo > 1e-8)                   # not converged: a real gap, still valid
+
+
+@pytest.mark.parametrize("A_form", ["vector", "number"])
+@pytest.mark.parametrize("method", ["mc", "is"])
+def test_diagonal_metric_forms(A_form, method):
+    # a diagonal A given as a (d,) vector or a number takes the O(d) path: value and grad
+    d, eps, t = 6, 1.5, 0.7
+    rng = np.random.default_rng(21)
+    diag = rng.uniform(0.5, 2.0, d) if A_form == "vector" else np.full(d, 1.7)
+    A_arg = torch.tensor(diag) if A_form == "vector" else 1.7
+    a, Q, _, x = _problem(d, seed=21)
+    Q = 0.1 * Q
+    sol = hjdl.solve(quadratic(a, Q, 0.3), torch.tensor(x), t=t, eps=eps, A=A_arg, method=method,
+                     budget=2**13, seed=5)
+    u, grad = quadratic_exact(x, a, Q, 0.3, np.diag(diag), t, eps)
+    assert np.all(np.abs(sol.value.numpy() - u) < 4 * sol.stderr.numpy() + 1e-10)
+    assert np.all(np.abs(sol.grad.numpy() - grad) < 5 * sol.grad_stderr.numpy() + 1e-9)
