@@ -81,9 +81,12 @@ def make_app(model: ExploreModel, *, extra=None, n_eps: int = 41, hf_folder=None
     return app
 
 
-def prewarm(model: ExploreModel, n_eps: int = 41, names=("deformation", "particle", "robustness", "folds")) -> threading.Thread:
+def prewarm(model: ExploreModel, n_eps: int = 41, names=("deformation", "particle", "robustness")) -> threading.Thread:
     """Fill the per-eps caches of the eps views in a background thread, nearest grid points to
-    ``eps0`` first, so that slider moves are answered from memory. Returns the (daemon) thread."""
+    ``eps0`` first, so that slider moves are answered from memory. Returns the (daemon) thread.
+
+    The fold view's states (a Newton search per eps, the costliest) are left to be computed when
+    asked for: warming them would hold the CPU the server needs to answer events."""
     import numpy as np
 
     from . import states as S
