@@ -71,6 +71,20 @@ def test_knn_recovers_its_known_rate():
     assert abs(fit["alpha"] - 0.25) < 0.04, fit
 
 
+def test_bootstrap_interval_reflects_the_spread_over_seeds():
+    # three seeds on exact power laws with exponents 0.2, 0.3, 0.4: the geometric-mean curve is an
+    # exact power law (fit interval of width ~0), so only the resampling of seeds gives the spread;
+    # the mean exponent of a resample of three lies in [0.2, 0.4] and takes each extreme with
+    # probability 1/27 = 3.7 % > 2.5 %, so the 95 % percentile interval is exactly [0.2, 0.4]
+    n = np.array([50.0, 100, 200, 400, 800])
+    R = np.array([2.0 * n ** -a for a in (0.2, 0.3, 0.4)])
+    f = GR.exponent_with_interval(n, R, n_boot=2000, confidence=0.95, rng=np.random.default_rng(1))
+    assert f["alpha"] == pytest.approx(0.3, abs=1e-9)
+    assert f["fit_ci"][1] - f["fit_ci"][0] < 1e-6
+    assert f["boot_ci"] == pytest.approx([0.2, 0.4], abs=1e-9)
+    assert f["ci"] == pytest.approx(f["boot_ci"], abs=1e-6)
+
+
 def test_prescriptions(tiny):
     _, config, units, payloads, _ = tiny
     for u, p in zip(units, payloads):
