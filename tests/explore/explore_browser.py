@@ -48,3 +48,23 @@ def move_slider(page, steps: int, grid) -> float:
     wait_ready(page, target)
     assert shown_eps(page) == target
     return target
+
+
+_FRAME_JS = """(name) => {
+  function* walk(v) { yield v; for (const c of (v.child_views ?? [])) yield* walk(c); }
+  for (const r of Object.values(Bokeh.index)) for (const v of walk(r)) {
+    if (v.model.name === name) {
+      const f = v.frame.bbox; const c = v.canvas_view.el.getBoundingClientRect();
+      return {left: c.left + f.left, top: c.top + f.top, width: f.width, height: f.height,
+              x0: v.frame.x_range.start, x1: v.frame.x_range.end, y0: v.frame.y_range.start, y1: v.frame.y_range.end};
+    } }
+  return null; }"""
+
+
+def click_plot(page, figure_name: str, x: float, y: float) -> None:
+    """A real mouse click at data coordinates ``(x, y)`` of the Bokeh figure named ``figure_name``."""
+    box = page.evaluate(_FRAME_JS, figure_name)
+    assert box is not None, f"no figure named {figure_name!r} in the page"
+    px = box["left"] + (x - box["x0"]) / (box["x1"] - box["x0"]) * box["width"]
+    py = box["top"] + (box["y1"] - y) / (box["y1"] - box["y0"]) * box["height"]
+    page.mouse.click(px, py)

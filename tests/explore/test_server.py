@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from explore_browser import free_port, move_slider, number, open_tab, shown_eps, wait_ready
+from explore_browser import click_plot, free_port, move_slider, number, open_tab, shown_eps, wait_ready
 
 from hjdl.explore import states as S
 from hjdl.explore.model import eps_grid, example_model
@@ -204,6 +204,12 @@ def test_attention_heads_match_the_models_own_attention(page, artifacts):
     Q = A.shape[0]
     Hn = [float(-(A[q, :q + 1] * torch.log(A[q, :q + 1])).sum()) / math.log(q + 1) for q in range(1, Q)]
     assert number(page, "attention", "H_norm_keys") == pytest.approx(sum(Hn) / len(Hn), rel=1e-5)  # float32 model
+    # clicking a head on the heatmap shows that head
+    click_plot(page, "attention-heatmap", 3, 2)
+    page.wait_for_selector('#attention-layer[data-value="2.0"]', timeout=60_000)
+    page.wait_for_selector('#attention-head[data-value="3.0"]', timeout=60_000)
+    st = S.attention_state(None)
+    assert number(page, "attention", "H_norm_keys") == st["H_norm"][st["layer"].index(2) + 3]
     page.screenshot(path=str(artifacts / "explore-attention.png"), full_page=True)
 
 

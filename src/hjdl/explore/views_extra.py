@@ -31,7 +31,7 @@ def attention_view(folder: str | None = None) -> View:
     amap = ColumnDataSource(S.attention_map_source(st, *first), name="at_map")
     mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0)
     hm = _fig("Normalised entropy H/log n per head (click a head)", "head", "layer", width=420, height=320,
-              tools="tap,reset")
+              tools="tap,reset", name="attention-heatmap")
     hm.rect("head", "layer", 0.95, 0.95, source=heat, fill_color={"field": "H_norm", "transform": mapper},
             line_color=None, nonselection_fill_alpha=0.6)
     hm.add_layout(ColorBar(color_mapper=mapper, title="H / log n", ticker=BasicTicker()), "right")
