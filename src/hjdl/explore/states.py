@@ -29,7 +29,7 @@ __all__ = ["key", "deformation_state", "particle_state", "particle_static", "fol
 
 #: Points along the deformation line, and per axis of the entropy map.
 N_LINE = 200
-N_MAP = 48
+N_MAP = 36
 
 
 def key(eps: float) -> float:
