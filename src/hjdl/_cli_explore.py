@@ -98,3 +98,13 @@ def _explore(args) -> int:
     print(f"hjdl explore: serving {model.name} on http://localhost:{port} (Ctrl-C to stop)")
     serve(model, port=port, show=not args.no_browser, hf_folder=hf)
     return 0
+
+
+def write_export(out_dir) -> Path:
+    """``out_dir/index.html`` of the built-in example (for ``hjdl reproduce``'s report link).
+
+    The CLI imports the explorer through this module (the architecture test lets only the
+    explore command and the explorer itself import :mod:`hjdl.explore`)."""
+    from hjdl.explore import export_html
+
+    return export_html(out_dir)
