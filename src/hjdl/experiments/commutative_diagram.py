@@ -496,6 +496,7 @@ def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
                 "normalised weights; both iterated limits and joint limits along eps = N^-a with rates; "
                 "non-commuting controls (unnormalised weights, a point dip in g) flagged by the same check.",
     presets=_PRESETS,
+    reproduces="§ the commutative square (eps → 0 and N → ∞)",
     units=_units,
     run_unit=_run_unit,
     assemble=_assemble,

@@ -340,6 +340,7 @@ def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
                 "early-stopping settings): test error, near-shock fraction, shock density, curvature and the "
                 "conditioning of the fit against N, with correlations over seeds.",
     presets=_PRESETS,
+    reproduces="§ double descent as near-shocks",
     units=_units,
     run_unit=_run_unit,
     assemble=_assemble,

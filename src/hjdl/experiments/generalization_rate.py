@@ -286,6 +286,7 @@ def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
                 "N ∝ n^(d/(d+2)), eps = N^(-1/d), the same chosen on validation, k-NN and MLPRegressor; "
                 "exponents with seed-bootstrap intervals against 1/(d+2), 1/2 and 1/d.",
     presets=_PRESETS,
+    reproduces="§ generalization bound O(n^-1/(d+2)) in the samples",
     units=_units,
     run_unit=_run_unit,
     assemble=_assemble,

@@ -357,6 +357,7 @@ def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
                 "with the tropical bound checked, and prediction error against distance to the nearest atom in "
                 "units of sqrt(2 eps t), with intervals over seeds.",
     presets=_PRESETS,
+    reproduces="§ hallucination outside the diffusion radius",
     units=_units,
     run_unit=_run_unit,
     assemble=_assemble,

@@ -162,6 +162,7 @@ def _assemble(config: dict, payloads: list, *, seed: int) -> Result:
                 "{.1, .3, 1, 3, 10}: max ||∇²f||₂ vs the bounds, and whether it falls monotonically "
                 "with eps. Needs the CIFAR-10 python batches in --data-dir; without them it runs nothing.",
     presets=_PRESETS,
+    reproduces="§ certified robustness (Hessian bound, CIFAR-10)",
     units=_units,
     run_unit=_run_unit,
     assemble=_assemble,

@@ -281,6 +281,7 @@ def _assemble(config, payloads, *, seed):
                  "the collapse of the Gibbs weights as eps -> 0 and importance sampling restoring it, and the "
                  "100-d HJB of Han, Jentzen & E beside the published deep BSDE result."),
     presets={"quick": _QUICK, "paper": _PAPER},
+    reproduces="§ Hopf–Cole solution as an LSE layer (mesh-free HJ in high dimension)",
     units=_units, run_unit=_run_unit, assemble=_assemble,
 )
 def hj_highdim(config, *, seed, progress):
