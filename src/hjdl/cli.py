@@ -1136,7 +1136,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", default=None, metavar="DIR",
                        help="folder with the MNIST IDX files (t10k-images-idx3-ubyte.gz, ...) for the "
                             "experiments that read MNIST (default: ../shared/data/mnist when present, "
-                            "else scikit-learn's bundled digits with a notice)")
+                            "else scikit-learn's bundled digits with a notice); also the CIFAR-10 python "
+                            "batches (data_batch_1..5, test_batch, or their cifar-10-batches-py folder) for "
+                            "hessian-cifar, which runs nothing without them")
         p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
                        help="units run at once: local processes (one torch thread each when N > 1), or "
                             "the CPUs of the local Ray instance (default: the number of cores this "
