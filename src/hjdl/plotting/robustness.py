@@ -5,7 +5,7 @@ from __future__ import annotations
 from hjdl.plotting import style
 from hjdl.plotting.registry import register_figures
 
-__all__ = ["synthetic_figures", "trained_figures", "hessian_mnist_figures", "certified_figures"]
+__all__ = ["synthetic_figures", "trained_figures", "hessian_bounds_figure", "hessian_mnist_figures", "certified_figures"]
 
 
 def _bounds_panel(ax, s, measured_key="measured", label="measured max", title=""):
@@ -50,23 +50,32 @@ def trained_figures(result):
     return {"curvature_vs_bound": fig}
 
 
-@register_figures("hessian-mnist")
-def hessian_mnist_figures(result):
-    s = result.series["bounds"]
+def hessian_bounds_figure(s: dict, *, points: str, eps_unit: str, caption: str):
+    """The largest input-Hessian norm against eps beside the two T6 bounds, for the LSE part (left)
+    and the full model (right): the figure of ``hessian-mnist`` and ``hessian-cifar``, whose
+    ``series["bounds"]`` is ``s``; ``points`` names what the maximum runs over."""
     fig, axes = style.new_figure(1, 2)
     for ax, key, title in ((axes[0], "lse", "LSE part"), (axes[1], "full", "full model (× |w₂|)")):
-        ax.loglog(s["eps"], s[key], "o-", label="measured max over test points")
+        ax.loglog(s["eps"], s[key], "o-", label=f"measured max over {points}")
         ax.loglog(s["eps"], s[f"{key}_row"], "--", label="row-norm bound max|W_j|²/eps")
         ax.loglog(s["eps"], s[f"{key}_ball"], ":", label="ball bound R²/eps")
-        ax.set_xlabel("temperature eps")
+        ax.set_xlabel(f"temperature eps{eps_unit}")
         ax.set_ylabel("‖∇²f‖₂ (label units per PCA unit²)")
         ax.set_title(title, fontsize=9)
     style.finish(axes)
-    style.set_caption(fig, "Digit images projected on their first principal components, an LSE network "
-                           "f = w₂ · LSE_eps(Wx + b) fitted to the digit label: the largest input-Hessian "
-                           "norm over test points against eps, log-log, for the LSE part alone (left) and "
-                           "the full model including |w₂| (right), beside the row-norm bound max|W_j|²/eps "
-                           "and the enclosing-ball bound R²/eps (times |w₂| on the right).")
+    style.set_caption(fig, caption)
+    return fig
+
+
+@register_figures("hessian-mnist")
+def hessian_mnist_figures(result):
+    fig = hessian_bounds_figure(
+        result.series["bounds"], points="test points", eps_unit="",
+        caption="Digit images projected on their first principal components, an LSE network "
+                "f = w₂ · LSE_eps(Wx + b) fitted to the digit label: the largest input-Hessian "
+                "norm over test points against eps, log-log, for the LSE part alone (left) and "
+                "the full model including |w₂| (right), beside the row-norm bound max|W_j|²/eps "
+                "and the enclosing-ball bound R²/eps (times |w₂| on the right).")
     return {"hessian_bounds": fig}
 
 
