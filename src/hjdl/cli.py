@@ -468,6 +468,7 @@ class _Plan:
 
     def unit_meta(self) -> list[dict]:
         return [{"unit": t.unit, "status": r["status"], "seconds": round(float(r.get("seconds", 0.0)), 4),
+                 "cpu_seconds": round(float(r.get("cpu_seconds", 0.0)), 4),
                  "reused": bool(r.get("reused"))} for t, r in zip(self.tasks, self.records)]
 
 

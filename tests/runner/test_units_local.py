@@ -215,3 +215,27 @@ def test_bad_runner_options_are_one_line_exit_2(capsys, tmp_path, argv, words):
 def test_stored_key_text_is_canonical():
     key = unit_key(UNITS, {"b": 1, "a": [1.5, float("nan")]}, {"k": 0}, 2)
     assert key_text(key) == key_text(json.loads(json.dumps(key)))
+
+
+def test_a_record_gives_the_units_cpu_time_apart_from_its_wall_time():
+    # Bug guarded: cpu_seconds taken from the wall clock (then a unit that waits would look as
+    # costly as one that computes, and timings taken on a shared machine could not be told apart
+    # from the work), or not recorded at all.
+    from hjdl.experiments.registry import Experiment, Result
+    from hjdl.experiments.units import execute
+
+    def waits(config, *, seed, progress):
+        time.sleep(0.3)
+        return Result("zz-wait", "", config)
+
+    def computes(config, *, seed, progress):
+        t0 = time.process_time()
+        x = 0
+        while time.process_time() - t0 < 0.3:
+            x += 1
+        return Result("zz-compute", "", config)
+
+    wait = execute(Experiment("zz-wait", "W", "", {"quick": {}, "paper": {}}, waits), {}, {}, 0)
+    work = execute(Experiment("zz-compute", "C", "", {"quick": {}, "paper": {}}, computes), {}, {}, 0)
+    assert wait["seconds"] >= 0.3 and wait["cpu_seconds"] < 0.15
+    assert work["cpu_seconds"] >= 0.3

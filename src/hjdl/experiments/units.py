@@ -4,9 +4,11 @@ A unit is one independent piece of an experiment (a config point × seed, see
 :func:`~hjdl.experiments.register`); an experiment without declared units is one unit, ``{}``.
 :func:`run_units` runs a list of :class:`Task` (the units of any number of experiments, in one
 pool, so small experiments fill cores while big ones run) and yields ``(task, record)`` as each
-unit finishes. A record is ``{"status": "ok", "payload": ..., "seconds": ...}`` or, when the
-unit raised, ``{"status": "failed", "error": <traceback>, "seconds": ...}``; a failing unit
-never stops the others.
+unit finishes. A record is ``{"status": "ok", "payload": ..., "seconds": ..., "cpu_seconds": ...}``
+or, when the unit raised, ``{"status": "failed", "error": <traceback>, "seconds": ...,
+"cpu_seconds": ...}``; a failing unit never stops the others. ``seconds`` is the unit's wall
+time, ``cpu_seconds`` the CPU time of its process meanwhile (all threads): on a machine shared
+with other work the wall time grows, the CPU time much less.
 
 Every executor gives the payloads of the serial run: a payload depends on ``(experiment,
 config, unit, seed)`` only (the experiments derive their randomness from ``seed`` and the unit
@@ -119,12 +121,14 @@ class Task:
 
 def execute(experiment: Experiment, config: dict, unit: dict, seed: int, progress: bool = False) -> dict:
     """Run one unit and return its record (never raises for a failing unit)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         payload = experiment.run_unit(config, unit, seed=seed, progress=progress)
     except Exception:
-        return {"status": "failed", "error": traceback.format_exc(), "seconds": time.perf_counter() - t0}
-    return {"status": "ok", "payload": payload, "seconds": time.perf_counter() - t0}
+        return {"status": "failed", "error": traceback.format_exc(), "seconds": time.perf_counter() - t0,
+                "cpu_seconds": time.process_time() - c0}
+    return {"status": "ok", "payload": payload, "seconds": time.perf_counter() - t0,
+            "cpu_seconds": time.process_time() - c0}
 
 
 def _single_thread() -> None:
