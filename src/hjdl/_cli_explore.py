@@ -51,10 +51,15 @@ def _error(message: str) -> None:
 
 def cmd_explore(args: argparse.Namespace, command=None) -> int:
     """Run ``hjdl explore``; returns the exit code (errors are printed here as one line)."""
+    from hjdl.errors import HJError
+
     try:
         return _explore(args)
     except ExploreUsageError as exc:
         _error(str(exc))
+        return 2
+    except HJError as exc:  # bad input met deeper (e.g. --export DIR an existing file): one line too
+        _error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return 2
 
 
@@ -86,7 +91,13 @@ def _explore(args) -> int:
     if args.export is not None:
         from hjdl.explore import export_html
 
-        path = export_html(args.export, model=model)
+        from hjdl.errors import InputError
+
+        try:
+            path = export_html(args.export, model=model)
+        except InputError as exc:  # the library names its argument out_dir; the user typed --export
+            msg = str(exc).splitlines()[0]
+            raise ExploreUsageError("--export: " + msg.removeprefix("out_dir: ")) from None
         print(f"hjdl explore: wrote {path}")
         return 0
     from hjdl.explore.server import port_free, serve

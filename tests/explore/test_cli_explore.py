@@ -58,3 +58,28 @@ def test_without_panel_names_the_extra(monkeypatch, capsys):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "panel" else real(name, *a))
     code, err = _run(capsys, "--no-browser")
     assert code == 2 and len(err) == 1 and "pip install hjdl[explore]" in err[0]
+
+
+def test_export_into_an_existing_file_is_one_line(tmp_path, capsys):
+    target = tmp_path / "taken.html"
+    target.write_text("already here")
+    code, err = _run(capsys, "--export", str(target))
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("hjdl explore: error: --export:") and "existing file" in err[0]
+    assert str(target) in err[0] and "accepted:" in err[0]
+    assert target.read_text() == "already here"  # nothing overwritten
+    code, err = _run(capsys, "--export", str(target / "sub"))  # a folder under a file
+    assert code == 2 and len(err) == 1 and "existing file" in err[0]
+
+
+def test_library_error_in_the_command_is_one_line(monkeypatch, capsys):
+    """Any hjdl error met while the command runs is printed as one line with exit code 2."""
+    import hjdl.explore as ex
+    from hjdl.errors import InputError
+
+    def refuse(*a, **k):
+        raise InputError("n_eps: received 0; accepted: an integer from 2 to 401\nsecond line")
+
+    monkeypatch.setattr(ex, "export_html", refuse, raising=False)
+    code, err = _run(capsys, "--export", "somewhere")
+    assert code == 2 and err == ["hjdl explore: error: --export: n_eps: received 0; accepted: an integer from 2 to 401"]

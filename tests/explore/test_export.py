@@ -54,3 +54,29 @@ def test_export_is_offline_and_shows_the_librarys_numbers(browser, exported, art
     page.screenshot(path=str(artifacts / "explore-export.png"), full_page=True)
     assert blocked == []
     page.close()
+
+
+@pytest.mark.parametrize("bad", [0, -3, 1, 2.5, 17.0, True, "17", None, 10_000])
+def test_bad_n_eps_is_an_input_error(bad, tmp_path):
+    from hjdl.errors import InputError
+    from hjdl.explore import export_html
+
+    with pytest.raises(InputError) as info:
+        export_html(tmp_path / "out", n_eps=bad)
+    msg = str(info.value)
+    assert msg.startswith("n_eps:") and repr(bad) in msg and "accepted: an integer from 2" in msg
+    assert not (tmp_path / "out").exists()  # refused before any work or any folder
+
+
+def test_out_dir_that_is_a_file_is_an_input_error(tmp_path):
+    from hjdl.errors import InputError
+    from hjdl.explore import export_html
+
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    for target in (f, f / "below"):
+        with pytest.raises(InputError) as info:
+            export_html(target, n_eps=2)
+        msg = str(info.value)
+        assert msg.startswith("out_dir:") and str(target) in msg and "existing file" in msg and "accepted:" in msg
+    assert f.read_text() == "x"
