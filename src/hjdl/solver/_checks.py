@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import NamedTuple
 
 import torch
 
@@ -127,16 +128,27 @@ def apply(v: torch.Tensor, M: torch.Tensor | None) -> torch.Tensor:
     return v * M if M.ndim == 1 else v @ M.T
 
 
-def factors(A: torch.Tensor | None):
-    """``(C, C⁻¹, A⁻¹)`` with ``C Cᵀ = A`` (Cholesky): None for the identity, (d,) vectors for a
-    diagonal A (so that a multiple of the identity costs O(d) per atom, not O(d²))."""
+class Factors(NamedTuple):
+    """The metric's factors, computed once per solve: ``C Cᵀ = A`` (Cholesky), ``C⁻¹``, ``A⁻¹``
+    and ``log det A``. None (and 0.0) for the identity; (d,) vectors for a diagonal A."""
+
+    C: torch.Tensor | None
+    Cinv: torch.Tensor | None
+    Ainv: torch.Tensor | None
+    logdet: float
+
+
+def factors(A: torch.Tensor | None) -> Factors:
+    """:class:`Factors` of ``A``: None for the identity, (d,) vectors for a diagonal A (so that a
+    multiple of the identity costs O(d) per atom, not O(d²)), else the Cholesky factor."""
     if A is None:
-        return None, None, None
+        return Factors(None, None, None, 0.0)
+    logdet = float(torch.linalg.slogdet(A)[1])
     diag = torch.diagonal(A)
     if bool((A == torch.diag(diag)).all()):
         c = torch.sqrt(diag)
-        return c, 1.0 / c, 1.0 / diag
+        return Factors(c, 1.0 / c, 1.0 / diag, logdet)
     d = A.shape[0]
     C = torch.linalg.cholesky(A)
     Cinv = torch.linalg.solve_triangular(C, torch.eye(d, dtype=A.dtype, device=A.device), upper=False)
-    return C, Cinv, Cinv.T @ Cinv
+    return Factors(C, Cinv, Cinv.T @ Cinv, logdet)

@@ -61,20 +61,19 @@ class Stream:
         var_v = (sum_p2v2 - 2 * mean_v * sum_p2v + mean_v * mean_v * sum_p2[:, None]).clamp_min(0)
         return value, stderr, mean_v, torch.sqrt(var_v), 1.0 / sum_p2
 
-    def atoms(self, x: torch.Tensor, eps: float, t: float, A: torch.Tensor | None) -> tuple | None:
+    def atoms(self, x: torch.Tensor, eps: float, t: float, A: torch.Tensor | None, fac) -> tuple | None:
         """One :class:`InitialData` per point whose normalised Hopf–Cole value at that point is
         the estimate: ``K(x − y_j) e^{−g̃_j/eps} = e^{ℓ_j}/N`` with ``K`` the heat kernel of
         covariance ``2 eps t A``, i.e. ``g̃_j = −eps ℓ_j + eps log N − |y_j − x|²_{A⁻¹}/(4t) − n``
-        where ``n`` is :func:`hjdl.normalization`."""
+        where ``n`` is :func:`hjdl.normalization` (``fac``: the solver's ``Factors`` of ``A``)."""
         if not self.keep:
             return None
         ell = torch.cat([k[0] for k in self.kept], 1)
         delta = torch.cat([k[1].expand(ell.shape[0], -1, -1) for k in self.kept], 1)
         B, N, d = delta.shape
-        L = None if A is None else torch.linalg.inv(torch.linalg.cholesky(A))
+        L = None if fac.Cinv is None else (torch.diag(fac.Cinv) if fac.Cinv.ndim == 1 else fac.Cinv)
         s = torch.tensor(0.5 / math.sqrt(t), dtype=x.dtype, device=x.device)
-        logdet = 0.0 if A is None else float(torch.linalg.slogdet(A)[1])
-        norm = float(normalization(eps, d, t, logdet))
+        norm = float(normalization(eps, d, t, fac.logdet))
         out = []
         for b in range(B):
             y = x[b] + delta[b]

@@ -119,7 +119,8 @@ def solve(g, x, *, t=1.0, eps, A=None, method: str = "auto", budget: int = 1 << 
     if e > 0 and method == "hopf-lax":
         raise InputError(f"method: 'hopf-lax' is the eps = 0 limit, received eps = {e}; use "
                          "'mc', 'qmc', 'is' or 'auto' for eps > 0")
-    C, Cinv, Ainv = factors(Am)
+    fac = factors(Am)
+    C, Cinv, Ainv = fac.C, fac.Cinv, fac.Ainv
     keep = B * N * d <= limit
     info: dict = {"seed": seed_used}
     n_evals = 0
@@ -164,7 +165,7 @@ def solve(g, x, *, t=1.0, eps, A=None, method: str = "auto", budget: int = 1 << 
         n_samples = R * 2 ** m
         info.update({"replicates": R, "per_replicate": 2 ** m})
     else:  # "is"
-        value, stderr, grad, grad_se, ess, stream, is_info, n = importance(g, xt, e, tt, Am, Cinv, N,
+        value, stderr, grad, grad_se, ess, stream, is_info, n = importance(g, xt, e, tt, Am, fac, N,
                                                                          gen, ch, keep)
         n_samples = N
         n_evals += n - B * N
@@ -181,5 +182,5 @@ def solve(g, x, *, t=1.0, eps, A=None, method: str = "auto", budget: int = 1 << 
                           "atoms would reach it (the error bar shrinks as budget^-1/2)",
                           ToleranceWarning, stacklevel=2)
     return Solution(value=value, stderr=stderr, interval=interval, grad=grad, grad_stderr=grad_se,
-                    make_atoms=lambda: stream.atoms(xt, e, tt, Am), method=method, reason=reason, ess=ess, n_samples=n_samples,
+                    make_atoms=lambda: stream.atoms(xt, e, tt, Am, fac), method=method, reason=reason, ess=ess, n_samples=n_samples,
                     n_evals=n_evals, eps=e, t=tt, info=info)

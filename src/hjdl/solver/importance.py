@@ -29,7 +29,7 @@ import math
 
 import torch
 
-from ..core import gibbs, lse
+from ..core import gibbs, lse, normalization
 from ._checks import apply, call_g
 from ._estimate import Stream
 from .hopf_lax import minimise
@@ -85,12 +85,19 @@ class Proposal:
         return y, lse(comp, 1.0), comp
 
 
-def _weights(g, x, y, logq, eps, t, Cinv, logdetA):
-    """Log-weights ``log K(x − y) − g(y)/eps − log q(y)`` (B, n) and ``y − x`` (B, n, d)."""
+def log_kernel_peak(eps, d, t, logdet):
+    """``log K(0) = −n/eps`` for the heat kernel ``K`` of covariance ``2 eps t A``, with ``n`` the
+    normalisation :func:`hjdl.normalization` (``eps > 0``)."""
+    return -float(normalization(eps, d, t, logdet)) / eps
+
+
+def _weights(g, x, y, logq, eps, t, Cinv, log_k0):
+    """Log-weights ``log K(x − y) − g(y)/eps − log q(y)`` (B, n) and ``y − x`` (B, n, d), with
+    ``log K(x − y) = log K(0) − |C⁻¹(y − x)|²/(4 t eps)`` and ``log_k0`` from :func:`log_kernel_peak`."""
     B, n, d = y.shape
     delta = y - x[:, None, :]
     w = apply(delta, Cinv)
-    logK = -0.5 * d * math.log(4 * math.pi * eps * t) - 0.5 * logdetA - (w * w).sum(-1) / (4 * t * eps)
+    logK = log_k0 - (w * w).sum(-1) / (4 * t * eps)
     gv = call_g(g, y.reshape(-1, d)).reshape(B, n)
     return logK - gv / eps - logq, delta
 
@@ -141,10 +148,12 @@ def _pick(better, a, b):
                     torch.where(better[:, None], a.alpha, b.alpha))
 
 
-def fit_proposal(g, x, eps, t, A, Cinv, gen, budget, rounds=30):
-    """The adapted proposal, a record of how it was found, and the number of g evaluations."""
+def fit_proposal(g, x, eps, t, A, fac, gen, budget, rounds=30):
+    """The adapted proposal, a record of how it was found, and the number of g evaluations
+    (``fac``: the :class:`~hjdl.solver._checks.Factors` of ``A``)."""
     B, d = x.shape
-    logdetA = 0.0 if A is None else float(torch.linalg.slogdet(A)[1])
+    Cinv = fac.Cinv
+    log_k0 = log_kernel_peak(eps, d, t, fac.logdet)
     Amat = torch.eye(d, dtype=x.dtype, device=x.device) if A is None else A
     n_p = min(budget, max(1024, 20 * d))
     info = {"laplace": True}
@@ -153,7 +162,7 @@ def fit_proposal(g, x, eps, t, A, Cinv, gen, budget, rounds=30):
     def pilot(prop):
         nonlocal n_evals
         y, logq, comp = prop.sample(n_p, gen)
-        ell, _ = _weights(g, x, y, logq, eps, t, Cinv, logdetA)
+        ell, _ = _weights(g, x, y, logq, eps, t, Cinv, log_k0)
         n_evals += B * n_p
         return y, comp, ell
 
@@ -203,19 +212,19 @@ def fit_proposal(g, x, eps, t, A, Cinv, gen, budget, rounds=30):
     return best, info, n_evals
 
 
-def importance(g, x, eps, t, A, Cinv, N, gen, chunk, keep):
-    """(value, stderr, grad, grad_se, ess, stream, info, n_evals)."""
+def importance(g, x, eps, t, A, fac, N, gen, chunk, keep):
+    """(value, stderr, grad, grad_se, ess, stream, info, n_evals); ``fac``: the
+    :class:`~hjdl.solver._checks.Factors` of ``A``."""
     B, d = x.shape
-    prop, info, n_evals = fit_proposal(g, x, eps, t, A, Cinv, gen, N)
-    logdetA = 0.0 if A is None else float(torch.linalg.slogdet(A)[1])
-    Ainv = None if Cinv is None else (Cinv * Cinv if Cinv.ndim == 1 else Cinv.T @ Cinv)
+    prop, info, n_evals = fit_proposal(g, x, eps, t, A, fac, gen, N)
+    log_k0 = log_kernel_peak(eps, d, t, fac.logdet)
     stream = Stream(keep)
     step = chunk_size(B, d * 2, chunk)
     for n0 in range(0, N, step):
         n = min(step, N - n0)
         y, logq, _ = prop.sample(n, gen)
-        ell, delta = _weights(g, x, y, logq, eps, t, Cinv, logdetA)
-        v = -apply(delta, Ainv) / (2 * t)
+        ell, delta = _weights(g, x, y, logq, eps, t, fac.Cinv, log_k0)
+        v = -apply(delta, fac.Ainv) / (2 * t)
         stream.add(ell, v, delta if keep else None)
     n_evals += B * N
     return (*stream.estimate(eps), stream, info, n_evals)
