@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from scipy import integrate, optimize
 from scipy.special import logsumexp
 
@@ -26,21 +25,12 @@ SMALL = {"n_table": {"1": [4, 8, 16, 32, 64, 128], "2": [4, 8, 16, 32]},
          "n_extra": {"1": [256, 512, 1024, 2048, 4096], "2": [64, 128, 256]}, "n_points": 6}
 EPS = [float(v) for v in np.round(np.logspace(-3, 0, 16), 6)]
 
-_CACHE: dict = {}
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _result():
-    if "r" not in _CACHE:
-        _CACHE["r"] = get("commutative-diagram").run("quick", seed=0, **SMALL)
-    return _CACHE["r"]
+@pytest.fixture
+def result(quick_run):
+    return quick_run("commutative-diagram", **SMALL).result
 
 
 def _g(name, y):
@@ -149,8 +139,8 @@ def test_path_rate_recovers_known_rates():
 
 
 # ---------------------------------------------------------------------------- the experiment
-def test_quick_run_claims_tables_and_serialisation():
-    r = _result()
+def test_quick_run_claims_tables_and_serialisation(result):
+    r = result
     assert r.error is None
     assert all(c.verdict in VERDICTS for c in r.claims)
     by = {c.statement.split(":")[0][:40]: c for c in r.claims}
@@ -173,11 +163,11 @@ def test_quick_run_claims_tables_and_serialisation():
     json.dumps(jsonable(r.to_json_dict()))
 
 
-def test_figures_follow_the_rules():
+def test_figures_follow_the_rules(result):
     from figure_rules import figure_problems
 
     from hjdl.plotting import figures_for
-    figs = figures_for(_result())
+    figs = figures_for(result)
     assert set(figs) == {"error_heatmap", "iterated_limits", "joint_paths"}
     for name, fig in figs.items():
         assert figure_problems(fig) == [], name

@@ -15,12 +15,7 @@ TINY = {"n_train": 8, "n_test": 60, "widths": [2, 3, 8, 12, 32], "seeds": 3, "gr
         "settings": [{"name": "noise 0.3, eps 0.05", "noise": 0.3, "eps": 0.05, "steps": 60}]}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _f64(x):
@@ -142,8 +137,8 @@ def test_training_sees_only_training_points(monkeypatch):
     assert not torch.allclose(ytr, torch.sin(2 * torch.atan2(Xtr[:, 1], Xtr[:, 0])))
 
 
-def test_tiny_run_end_to_end():
-    res = get("double-descent").run("quick", seed=0, **TINY)
+def test_tiny_run_end_to_end(quick_run):
+    res = quick_run("double-descent", **TINY).result
     assert not res.failed and len(res.claims) == 5
     assert [c.kind for c in res.claims] == ["evidence"] * 3 + ["theorem"] * 2
     assert all(c.rival for c in res.claims[:3])

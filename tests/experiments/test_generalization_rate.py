@@ -20,13 +20,9 @@ TINY = {"dims": [2], "sizes": [50, 100, 200, 400, 800], "targets": ["point-dista
         "steps": 150, "bootstrap": 50, "mlp": False, "n_test": 600}
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    exp = get("generalization-rate")
-    config = exp.config("quick", **TINY)
-    units = exp.units(config, 3)
-    payloads = [exp.run_unit(config, u, seed=3) for u in units]
-    return exp, config, units, payloads, exp.assemble(config, payloads, seed=3, preset="quick")
+@pytest.fixture
+def tiny(quick_run):
+    return quick_run("generalization-rate", seed=3, **TINY)
 
 
 @pytest.mark.parametrize("d", [1, 2])

@@ -17,31 +17,12 @@ from hjdl.experiments import hallucination as hl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plotting"))
 
 SMALL = {"seeds": 4, "n_train": 150, "n_test": 600, "bootstrap": 100, "map_res": 30}
-_CACHE: dict = {}
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _payloads():
-    if "p" not in _CACHE:
-        exp = get("hallucination")
-        cfg = exp.config("quick", **SMALL)
-        _CACHE["cfg"] = cfg
-        _CACHE["p"] = [exp.run_unit(cfg, u, seed=0) for u in exp.units(cfg, 0)]
-    return _CACHE["cfg"], _CACHE["p"]
-
-
-def _result():
-    if "r" not in _CACHE:
-        cfg, payloads = _payloads()
-        _CACHE["r"] = get("hallucination").assemble(cfg, payloads, seed=0, preset="quick")
-    return _CACHE["r"]
+@pytest.fixture
+def small(quick_run):
+    return quick_run("hallucination", **SMALL)
 
 
 # ---------------------------------------------------------------------------- independent references
@@ -100,10 +81,10 @@ def test_radius_bins_and_error_ratio():
 
 
 # ---------------------------------------------------------------------------- negative controls
-def test_shuffled_distances_do_not_confirm_a_rise():
+def test_shuffled_distances_do_not_confirm_a_rise(small):
     """Control: the same errors with distances permuted within each seed carry no information about
     the radius; the check must not call the rise confirmed."""
-    cfg, payloads = _payloads()
+    cfg, payloads = small.config, small.payloads
     rng = np.random.default_rng(5)
     shuffled = []
     for p in payloads:
@@ -139,8 +120,8 @@ def test_a_bound_that_is_too_small_is_caught(monkeypatch):
 
 
 # ---------------------------------------------------------------------------- the experiment
-def test_quick_run_claims_and_serialisation():
-    r = _result()
+def test_quick_run_claims_and_serialisation(small):
+    r = small.result
     assert r.error is None
     assert all(c.verdict in VERDICTS for c in r.claims)
     bound = next(c for c in r.claims if "bounds the gap" in c.statement)
@@ -156,11 +137,11 @@ def test_quick_run_claims_and_serialisation():
     json.dumps(jsonable(r.to_json_dict()))
 
 
-def test_figures_follow_the_rules():
+def test_figures_follow_the_rules(small):
     from figure_rules import figure_problems
 
     from hjdl.plotting import figures_for
-    figs = figures_for(_result())
+    figs = figures_for(small.result)
     assert set(figs) == {"risk_map", "error_vs_radius"}
     for name, fig in figs.items():
         assert figure_problems(fig) == [], name

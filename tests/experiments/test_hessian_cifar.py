@@ -6,7 +6,6 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
 
 from hjdl.datasets import CIFAR10_FILES
 from hjdl.errors import InputError
@@ -16,12 +15,7 @@ from hjdl.experiments import hessian_cifar as mod
 TINY = {"n_train": 24, "n_test": 12, "width": 8, "max_iter": 5, "eps": [0.3, 1.0, 3.0]}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def write_cifar(folder, n=30):
@@ -39,8 +33,8 @@ def write_cifar(folder, n=30):
     return folder
 
 
-def test_without_data_it_says_so_and_runs_nothing(tmp_path):
-    res = get("hessian-cifar").run("quick", seed=0, data_dir=str(tmp_path), **TINY)
+def test_without_data_it_says_so_and_runs_nothing(tmp_path, quick_run):
+    res = quick_run("hessian-cifar", cache=False, data_dir=str(tmp_path), **TINY).result
     assert res.notes and res.notes[0].startswith(mod.NO_DATA) and str(tmp_path) in res.notes[0]
     assert mod.NO_DATA in res.summary and "--data-dir" in res.summary
     assert res.data_notices() == [res.notes[0]]  # printed on the terminal by the CLI, once
@@ -49,9 +43,9 @@ def test_without_data_it_says_so_and_runs_nothing(tmp_path):
     assert figures_for(res) == {}  # no figure drawn from nothing
 
 
-def test_runs_on_a_cifar_format_folder(tmp_path):
+def test_runs_on_a_cifar_format_folder(tmp_path, quick_run):
     folder = write_cifar(tmp_path / "cifar-10-batches-py")
-    res = get("hessian-cifar").run("quick", seed=0, data_dir=str(tmp_path), **TINY)
+    res = quick_run("hessian-cifar", cache=False, data_dir=str(tmp_path), **TINY).result
     assert not res.failed and res.data_notices() == []
     assert [c.verdict for c in res.claims][:2] == ["theorem (sanity check)", "identity"]
     assert [c.kind for c in res.claims[2:]] == ["evidence", "evidence"]
