@@ -228,3 +228,47 @@ def test_training_fits_live(page, artifacts):
     assert number(page, "training", "loss") == pytest.approx(reg.loss_, rel=1e-9)
     assert number(page, "training", "n_iter") == reg.n_iter_
     page.screenshot(path=str(artifacts / "explore-training.png"), full_page=True)
+
+
+def test_training_fit_does_not_block_the_slider(page, model, monkeypatch):
+    """A fit runs off the server's event loop: while it is held (an Event the test releases), a tab
+    switch and a slider move elsewhere are answered with the library's numbers; then the fit ends
+    and shows the same loss as an independent fit."""
+    import threading
+
+    from hjdl.training import HJRegressor
+
+    release, started = threading.Event(), threading.Event()
+    real = S.training_state
+
+    def held(*args, **kw):
+        started.set()
+        assert release.wait(120), "the test never released the fit"
+        return real(*args, **kw)
+
+    monkeypatch.setattr(S, "training_state", held)
+    grid = eps_grid(model)
+    try:
+        page.get_by_text("Training", exact=True).click()
+        page.wait_for_selector("#training-loss", timeout=60_000)
+        width = page.locator("input.bk-input").nth(1)  # eps, width N, hidden layers
+        width.fill("7")
+        width.press("Enter")
+        page.get_by_role("button", name="Fit").click()
+        page.wait_for_selector('#training-state[data-state="fitting"]', timeout=60_000)
+        assert started.wait(60)
+        open_tab(page, "Deformation", "deformation")
+        eps = move_slider(page, 2, grid)
+        _check_deformation(page, model, eps)
+        assert page.locator("#training-state").get_attribute("data-state") == "fitting"
+        before = page.locator("#training-state").text_content()
+        page.wait_for_timeout(2 * 250 + 200)  # the periodic progress keeps counting the seconds
+        after = page.locator("#training-state").text_content()
+        assert "fitting" in after and after != before
+    finally:
+        release.set()
+    page.wait_for_selector('#training-state[data-state="ready"]', state="attached", timeout=120_000)
+    page.wait_for_selector('#training-width[data-value="7.0"]', state="attached", timeout=60_000)
+    X, y = S.training_data()
+    reg = HJRegressor(width=7, eps=0.1, max_iter=300, lr=0.05, random_state=0, n_threads=1).fit(X, y)
+    assert number(page, "training", "loss") == pytest.approx(reg.loss_, rel=1e-9)

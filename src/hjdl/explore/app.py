@@ -5,6 +5,15 @@ attaches Python callbacks, the exporter (:mod:`hjdl.explore.export`) attaches a 
 precomputed states. Element ids the tests and the bench read: ``#hj-eps`` (the eps shown, with
 ``data-value``), ``#hj-error`` (the error banner, empty when all is well), ``#hj-status`` (the
 state ``ready``/``busy`` with ``data-eps``), the slider is the Bokeh model named ``eps-slider``.
+
+Texts that change on a slider event (the eps shown, the status, the error banner, each view's
+numbers) go through one *text channel* (:func:`text_channel`), not through ``Div.text``: in
+BokehJS a changed ``Div.text`` re-renders the Div and then recomputes the layout of the whole
+page (every figure of every tab measured again), about 40 ms per Div on the development machine,
+three or more per event. The channel is a ``ColumnDataSource`` of (Div id, HTML) rows; its
+browser-side callback writes the HTML into the Div's element and stores it in the Div's model
+without a change event (the Divs have fixed sizes, so no layout is needed). Measured with
+``bench/bench_explore.py`` (README).
 """
 
 from __future__ import annotations
@@ -13,13 +22,13 @@ import html
 from dataclasses import dataclass
 
 import numpy as np
-from bokeh.models import Div, Slider, TabPanel, Tabs
+from bokeh.models import ColumnDataSource, CustomJS, Div, Slider, TabPanel, Tabs
 from bokeh.layouts import column, row
 
 from .model import ExploreModel, eps_grid
 from .views import View, build_views
 
-__all__ = ["Page", "build_page", "eps_html", "status_html", "error_html"]
+__all__ = ["Page", "build_page", "eps_html", "status_html", "error_html", "text_channel"]
 
 
 def eps_html(eps: float) -> str:
@@ -38,6 +47,28 @@ def error_html(message: str | None) -> str:
             f'hjdl error: {html.escape(message)}</div>')
 
 
+#: Browser side of the text channel: each row's HTML into its Div, without a Bokeh re-layout.
+_TEXT_JS = """
+const ids = src.data.id, htmls = src.data.html;
+for (let i = 0; i < ids.length; i++) {
+  const div = divs[ids[i]];
+  if (div == null) continue;
+  div.setv({text: htmls[i]}, {silent: true});  // the model keeps the text (a later render shows it); no event
+  for (const view of Bokeh.index.find(div)) {
+    if (view.markup_el != null) { view.markup_el.innerHTML = htmls[i]; } else { view.rerender(); }
+  }
+}
+"""
+
+
+def text_channel(divs) -> ColumnDataSource:
+    """A ``ColumnDataSource`` ``{"id": [Div id], "html": [text]}`` whose change rewrites those Divs
+    in the browser without re-laying out the page (see the module docstring)."""
+    src = ColumnDataSource(data={"id": [], "html": []}, name="hj-text")
+    src.js_on_change("data", CustomJS(args=dict(src=src, divs={d.id: d for d in divs}), code=_TEXT_JS))
+    return src
+
+
 @dataclass
 class Page:
     model: ExploreModel
@@ -49,9 +80,14 @@ class Page:
     tabs: Tabs
     views: list
     layout: object
+    text: ColumnDataSource | None = None
 
     def view(self, name: str) -> View:
         return next(v for v in self.views if v.name == name)
+
+    def set_text(self, texts: dict) -> None:
+        """New HTML for several Divs (``{Div: html}``) in one message, through the text channel."""
+        self.text.data = {"id": [d.id for d in texts], "html": [str(t) for t in texts.values()]}
 
 
 def build_page(m: ExploreModel, *, n_eps: int = 41, views=None, extra_tabs=()) -> Page:
@@ -75,5 +111,14 @@ def build_page(m: ExploreModel, *, n_eps: int = 41, views=None, extra_tabs=()) -
     tabs = Tabs(tabs=[TabPanel(child=v.layout, title=v.title, name=f"tab-{v.name}") for v in all_views],
                 name="view-tabs")
     layout = column(header, row(slider, eps_div, status), error, tabs)
-    return Page(model=m, grid=grid, slider=slider, eps_div=eps_div, status=status, error=error, tabs=tabs,
-                views=all_views, layout=layout)
+    divs = [eps_div, status, error]
+    for v in all_views:
+        divs += [v.numbers] if v.numbers is not None else []
+        divs += list(v.extra.get("divs", ()))
+    channel = text_channel(divs)
+    layout.tags = [channel]  # in the document (nothing draws it): the server can update it
+    page = Page(model=m, grid=grid, slider=slider, eps_div=eps_div, status=status, error=error, tabs=tabs,
+                views=all_views, layout=layout, text=channel)
+    for v in all_views:
+        v.extra["set_text"] = page.set_text
+    return page

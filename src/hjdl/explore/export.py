@@ -31,13 +31,14 @@ EXPORT_GRID = 17
 
 _JS = """
 const k = String(slider.value);
-eps_div.text = eps_texts[k];
+const ids = [eps_div.id], htmls = [eps_texts[k]];
 for (const [view, per] of Object.entries(payload)) {
   const st = per[k];
   for (const [name, data] of Object.entries(st.sources)) { sources[name].data = data; }
-  divs[view].text = st.html;
+  ids.push(divs[view].id); htmls.push(st.html);
 }
-status.text = status_texts[k];
+ids.push(status.id); htmls.push(status_texts[k]);
+text.data = {id: ids, html: htmls};  // the page's text channel: no re-layout of the page (app.py)
 """
 
 
@@ -69,7 +70,7 @@ def page_html(model: ExploreModel | None = None, *, n_eps: int = EXPORT_GRID, ex
     status_texts = {str(k): f'<span id="hj-status" data-state="ready" data-eps="{float(e)!r}">ready (exported '
                             f'page)</span>' for k, e in enumerate(page.grid)}
     page.status.text = status_texts[str(int(page.slider.value))]
-    cb = CustomJS(args=dict(slider=page.slider, eps_div=page.eps_div, status=page.status, sources=sources,
+    cb = CustomJS(args=dict(slider=page.slider, eps_div=page.eps_div, status=page.status, sources=sources, text=page.text,
                             divs=divs, payload=json.loads(json.dumps(payload)), eps_texts=eps_texts,
                             status_texts=status_texts), code=_JS)
     page.slider.js_on_change("value", cb)

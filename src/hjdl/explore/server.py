@@ -37,18 +37,19 @@ def wire(page) -> None:
     def refresh(k: int, active: int) -> None:
         eps = float(page.grid[k])
         view = page.views[active]
-        page.eps_div.text = eps_html(eps)
+        texts = {page.eps_div: eps_html(eps)}  # every text of the event in one message, after the data
         try:
             if view.state is not None:
-                view.apply(view.state(page.model, eps))
-            page.error.text = error_html(None)
+                view.apply(view.state(page.model, eps), texts)
+            texts[page.error] = error_html(None)
         except Exception as exc:  # shown in the page: a server error must not only reach the log
             traceback.print_exc()
-            page.error.text = error_html(f"{type(exc).__name__}: {exc}")
-        page.status.text = status_html("ready", eps, view.name)
+            texts[page.error] = error_html(f"{type(exc).__name__}: {exc}")
+        texts[page.status] = status_html("ready", eps, view.name)
+        page.set_text(texts)
 
     def report(message):
-        page.error.text = error_html(message)
+        page.set_text({page.error: error_html(message)})
 
     for v in page.views:
         v.extra["report_error"] = report

@@ -70,11 +70,28 @@ class View:
     help: str = ""
     extra: dict = field(default_factory=dict)
 
-    def apply(self, st: dict) -> None:
-        """Swap the data of every source and reprint the numbers (Python side)."""
+    def apply(self, st: dict, texts: dict | None = None) -> None:
+        """Swap the data of every source and reprint the numbers (Python side).
+
+        ``texts``: a ``{Div: html}`` the caller sends later in one message (the page's text
+        channel); the numbers are added to it. Without it the numbers go out at once (through
+        ``extra["set_text"]`` when the page gave one, else as ``Div.text``)."""
         for name, data in st["sources"].items():
             self.sources[name].data = {k: _column(v) for k, v in data.items()}
-        self.numbers.text = numbers_html(self.name, st["numbers"])
+        html_ = numbers_html(self.name, st["numbers"])
+        if texts is not None:
+            texts[self.numbers] = html_
+        else:
+            self.set_text({self.numbers: html_})
+
+    def set_text(self, texts: dict) -> None:
+        """``{Div: html}`` through the page's text channel when there is one, else ``Div.text``."""
+        fn = self.extra.get("set_text")
+        if fn is not None:
+            fn(texts)
+        else:
+            for div, text in texts.items():
+                div.text = text
 
 
 def _column(values):

@@ -3,9 +3,20 @@
 Both answer their own widgets in Python on the server (a head chosen by a click on the heatmap
 or in the selector; a fit started with the button); an exception is printed in the page's error
 banner through ``View.extra["report_error"]`` (set by the server).
+
+A fit runs in a worker thread (:data:`FIT_POOL`), not in the server's event loop: the slider and
+the other views stay responsive while it runs. The page shows ``#training-state``
+(``data-state`` ``fitting``/``ready``, the seconds elapsed, refreshed by a periodic callback of
+the document every :data:`PROGRESS_MS` ms); the result is applied on the server's loop by a
+next-tick callback.
 """
 
 from __future__ import annotations
+
+import html
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from bokeh.layouts import column, row
 from bokeh.models import (BasicTicker, Button, ColorBar, ColumnDataSource, Div, LinearColorMapper, Select,
@@ -15,7 +26,18 @@ from bokeh.palettes import Viridis256
 from . import states as S
 from .views import View, _fig, _help, numbers_html
 
-__all__ = ["attention_view", "training_view", "extra_views"]
+__all__ = ["attention_view", "training_view", "extra_views", "FIT_POOL", "PROGRESS_MS"]
+
+#: One worker for the fits of every page (a second fit waits for the first: the CPU is shared).
+FIT_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hjdl-explore-fit")
+#: How often the page says how long the running fit has taken.
+PROGRESS_MS = 250
+
+
+def fit_state_html(state: str, seconds: float | None = None, what: str = "") -> str:
+    """``#training-state``: ``fitting`` (with the seconds so far) or ``ready``."""
+    text = f"fitting {what}… {seconds:.1f} s" if state == "fitting" else f"ready {what}".strip()
+    return f'<span id="training-state" data-state="{state}">{html.escape(text)}</span>'
 
 
 def _report(view: View, exc: Exception | None) -> None:
@@ -103,16 +125,59 @@ def training_view() -> View:
     text = ("Fit hjdl.training.HJRegressor (Adam, seed 0) to a convex 1-D target. With no hidden layer the "
             "fitted layer is a Hopf–Cole solution whose initial data (y_j, g_j) are read off its weights; the "
             "right panel evolves them forward (viscous, eps) next to the inviscid Hopf–Lax formula.")
-    view = View("training", "Training", column(_help(text), row(eps_in, width_in, depth_in, fit), row(loss, fp, numbers),
-                                               row(ap, hj)), src, numbers, None, help=text)
+    progress = Div(text=fit_state_html("ready"), name="training-state-div", width=260, height=30,
+                   styles={"font-family": "monospace", "font-size": "13px"})
+    view = View("training", "Training", column(_help(text), row(eps_in, width_in, depth_in, fit, progress),
+                                               row(loss, fp, numbers), row(ap, hj)), src, numbers, None, help=text)
+    view.extra["divs"] = [progress]  # in the page's text channel (app.build_page)
+    running = {}
 
-    def run():
+    def finish(future, what):
+        """On the server's loop: the fit is over; show it (or its error)."""
+        doc = running.pop("doc", None)
+        pc = running.pop("periodic", None)
+        if doc is not None and pc is not None:
+            try:
+                doc.remove_periodic_callback(pc)
+            except ValueError:  # already gone with the session
+                pass
+        fit.disabled = False
         try:
-            new = S.training_state(float(eps_in.value), int(width_in.value), int(depth_in.value))
-            view.apply(new)
+            view.apply(future.result())
             _report(view, None)
         except Exception as exc:  # shown in the page
             _report(view, exc)
+        view.set_text({progress: fit_state_html("ready", what=what)})
+
+    def run():
+        if running:  # a fit of this page is under way
+            return
+        try:
+            args = (float(eps_in.value), int(width_in.value), int(depth_in.value))
+        except Exception as exc:  # shown in the page
+            _report(view, exc)
+            return
+        what = f"(eps {args[0]:g}, width {args[1]}, {args[2]} hidden)"
+        doc = fit.document
+        t0 = time.perf_counter()
+        fit.disabled = True
+        view.set_text({progress: fit_state_html("fitting", 0.0, what)})
+        future = FIT_POOL.submit(S.training_state, *args)
+        if doc is None:  # no server (a plain Bokeh layout): wait here
+            running["doc"] = None
+            finish(future, what)
+            return
+        running["doc"] = doc
+        running["periodic"] = doc.add_periodic_callback(
+            lambda: view.set_text({progress: fit_state_html("fitting", time.perf_counter() - t0, what)}), PROGRESS_MS)
+
+        def done(fut):  # in the worker thread: hand the result to the server's loop
+            try:
+                doc.add_next_tick_callback(partial(finish, fut, what))
+            except Exception:  # the session closed while fitting
+                running.clear()
+
+        future.add_done_callback(done)
 
     fit.on_click(run)
     return view
