@@ -19,6 +19,22 @@ def _edges(v):
     return np.exp(np.concatenate([[2 * lv[0] - mid[0]], mid, [2 * lv[-1] - mid[-1]]]))
 
 
+def _panels(axes, dims, gs, series):
+    """The panels of a dims × gs grid (row per dimension key ``"d1"``, column per initial datum):
+    yields ``(ax, column, dk, g, entry)`` for each ``series["dk/g"]``, titled; a panel without an
+    entry is switched off."""
+    for i, dk in enumerate(dims):
+        for j, g in enumerate(gs):
+            ax = axes[i * len(gs) + j]
+            s = series.get(f"{dk}/{g}")
+            if s is None:
+                ax.axis("off")
+                continue
+            ax.set_title(f"d = {dk[1:]}, g = {g}" + (" (control)" if g in ("unnormalised", "dip") else ""),
+                         fontsize=9)
+            yield ax, j, dk, g, s
+
+
 # ------------------------------------------------------------------------------ commutative-diagram
 @register_figures("commutative-diagram")
 def commutative_figures(result) -> dict:
@@ -34,28 +50,20 @@ def commutative_figures(result) -> dict:
     fig, axes = style.new_figure(len(dims), len(gs), panel_size=(3.3, 2.8), sharex=False, sharey=True)
     cols = style.colors(len(paths), "autumn")
     im = None
-    for i, dk in enumerate(dims):
-        for j, g in enumerate(gs):
-            ax = axes[i * len(gs) + j]
-            h = heat.get(f"{dk}/{g}")
-            if h is None:
-                ax.axis("off")
-                continue
-            err = np.maximum(np.asarray(h["error"], dtype=float), floor)
-            N, eps = np.asarray(h["N"], dtype=float), np.asarray(h["eps"], dtype=float)
-            im = ax.pcolormesh(_edges(N), _edges(eps), err, norm=norm, cmap="viridis", shading="flat")
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            for a, c in zip(paths, cols):
-                n_line = np.geomspace(N[0], N[-1], 50)
-                ax.plot(n_line, n_line ** -a, color=c, lw=1.6, label=f"eps = N^-{a:g}")
-            ax.set_ylim(_edges(eps)[0], _edges(eps)[-1])
-            ax.set_xlim(_edges(N)[0], _edges(N)[-1])
-            ax.set_title(f"d = {dk[1:]}, g = {g}" + (" (control)" if g in ("unnormalised", "dip") else ""),
-                         fontsize=9)
-            ax.set_xlabel("N (atoms)")
-            if j == 0:
-                ax.set_ylabel("eps (viscosity)")
+    for ax, j, _, _, h in _panels(axes, dims, gs, heat):
+        err = np.maximum(np.asarray(h["error"], dtype=float), floor)
+        N, eps = np.asarray(h["N"], dtype=float), np.asarray(h["eps"], dtype=float)
+        im = ax.pcolormesh(_edges(N), _edges(eps), err, norm=norm, cmap="viridis", shading="flat")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for a, c in zip(paths, cols):
+            n_line = np.geomspace(N[0], N[-1], 50)
+            ax.plot(n_line, n_line ** -a, color=c, lw=1.6, label=f"eps = N^-{a:g}")
+        ax.set_ylim(_edges(eps)[0], _edges(eps)[-1])
+        ax.set_xlim(_edges(N)[0], _edges(N)[-1])
+        ax.set_xlabel("N (atoms)")
+        if j == 0:
+            ax.set_ylabel("eps (viscosity)")
     axes[0].legend(fontsize=6, frameon=True, loc="lower left")
     bar = fig.colorbar(im, ax=axes, shrink=0.9)
     bar.set_label("sup_x |u_eps,N − u_0|")
@@ -101,23 +109,15 @@ def commutative_figures(result) -> dict:
 
     fig3, axes3 = style.new_figure(len(dims), len(gs), panel_size=(3.3, 2.8))
     ps = result.series["paths"]
-    for i, dk in enumerate(dims):
-        for j, g in enumerate(gs):
-            ax = axes3[i * len(gs) + j]
-            s = ps.get(f"{dk}/{g}")
-            if s is None:
-                ax.axis("off")
-                continue
-            for a, c in zip(paths, style.colors(len(paths), "plasma")):
-                y, below, _ = style.log_floor(s[str(a)], 1e-16)
-                ax.plot(s["N"], y, "o-", ms=3, color=c, label=f"a = {a:g}")
-                style.mark_floor(ax, s["N"], y, below, color=c)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlabel("N (atoms)")
-            ax.set_ylabel("sup_x |u_eps,N − u_0|")
-            ax.set_title(f"d = {dk[1:]}, g = {g}" + (" (control)" if g in ("unnormalised", "dip") else ""),
-                         fontsize=9)
+    for ax, _, _, _, s in _panels(axes3, dims, gs, ps):
+        for a, c in zip(paths, style.colors(len(paths), "plasma")):
+            y, below, _ = style.log_floor(s[str(a)], 1e-16)
+            ax.plot(s["N"], y, "o-", ms=3, color=c, label=f"a = {a:g}")
+            style.mark_floor(ax, s["N"], y, below, color=c)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("N (atoms)")
+        ax.set_ylabel("sup_x |u_eps,N − u_0|")
     style.finish(axes3)
     style.set_caption(fig3, (
         "The joint limit along eps = N^-a: error against N for each a. The fitted rates and their intervals "
