@@ -52,42 +52,21 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from hjdl.errors import InputError, UnknownNameError
-from hjdl.results.formatting import _unwrap_scalar, format_number, jsonable
-from hjdl.results.model import Claim, Result, Table
-from hjdl.results.verdicts import (
-    EVIDENCE_VERDICTS,
-    KINDS,
-    THEOREM,
-    VERDICTS,
-    combine_verdicts,
-    identity_verdict,
-    interval_verdict,
-    seed_interval,
-    theorem_verdict,
-)
+from hjdl import results as _results
+from hjdl.results import *  # noqa: F401,F403  the result data model, re-exported as it is
+from hjdl.results import Result
+from hjdl.results.formatting import _unwrap_scalar
 
+# the data model's names come from hjdl.results.__all__ (one list, so the two cannot drift)
 __all__ = [
-    "VERDICTS",
-    "KINDS",
-    "Claim",
-    "Table",
-    "Result",
+    *_results.__all__,
     "Experiment",
     "register",
     "unregister",
     "get",
     "names",
     "all_experiments",
-    "format_number",
-    "jsonable",
-    "THEOREM",
-    "EVIDENCE_VERDICTS",
-    "interval_verdict",
-    "seed_interval",
     "derived_seeds",
-    "combine_verdicts",
-    "theorem_verdict",
-    "identity_verdict",
     "encode_payload",
     "decode_payload",
     "unit_label",
