@@ -17,3 +17,17 @@ def rng():
 @pytest.fixture(params=[torch.float32, torch.float64], ids=["f32", "f64"])
 def dtype(request):
     return request.param
+
+
+@pytest.fixture
+def cli_run(capsys):
+    """``cli_run(*argv) -> (exit code, stdout, stderr)``: the ``hjdl`` command run in-process on
+    ``argv``, with what it printed (captured by ``capsys`` and cleared after each call)."""
+    from hjdl import cli
+
+    def run(*argv):
+        code = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -73,14 +73,8 @@ def dummies():
         unregister_figures(name)
 
 
-def _run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_version(capsys):
-    code, out, _ = _run(capsys, "--version")
+def test_version(cli_run):
+    code, out, _ = cli_run("--version")
     assert code == 0 and out.strip() == f"hjdl {__version__}"
 
 
@@ -92,16 +86,16 @@ def test_python_dash_m_hjdl():
     assert proc.stdout.strip() == f"hjdl {__version__}"
 
 
-def test_ls(capsys, dummies):
-    code, out, _ = _run(capsys, "ls")
+def test_ls(dummies, cli_run):
+    code, out, _ = cli_run("ls")
     assert code == 0
     line = next(ln for ln in out.splitlines() if ln.startswith(OK))
     assert "OK experiment" in line and line.count("1 unit") == 2  # quick and paper: one unit each
 
 
-def test_run_writes_everything(capsys, dummies, tmp_path):
+def test_run_writes_everything(dummies, tmp_path, cli_run):
     out_dir = tmp_path / "out"
-    code, out, err = _run(capsys, "run", OK, "--out", str(out_dir), "--seed", "7")
+    code, out, err = cli_run("run", OK, "--out", str(out_dir), "--seed", "7")
     assert code == 0, err
     exp = out_dir / OK
     result = json.loads((exp / "result.json").read_text())
@@ -127,9 +121,9 @@ def test_run_writes_everything(capsys, dummies, tmp_path):
     assert not list(out_dir.rglob("*.tmp"))
 
 
-def test_reproduce_records_failures_and_continues(capsys, dummies, tmp_path):
-    code, out, err = _run(
-        capsys, "reproduce", "--only", BROKEN, OK, BADFIG, "--out", str(tmp_path), "--no-progress", "--jobs", "1"
+def test_reproduce_records_failures_and_continues(dummies, tmp_path, cli_run):
+    code, out, err = cli_run(
+        "reproduce", "--only", BROKEN, OK, BADFIG, "--out", str(tmp_path), "--no-progress", "--jobs", "1"
     )
     assert code == 1
     assert "deliberate failure" in (tmp_path / BROKEN / "error.txt").read_text()
@@ -146,7 +140,7 @@ def test_reproduce_records_failures_and_continues(capsys, dummies, tmp_path):
     assert md.index(f"(`{OK}`)") < md.index(f"(`{BROKEN}`)")  # registration (= report) order
     assert BROKEN in err and "error.txt" in err and err.count("\n") <= 4  # no traceback spam
     # a later successful run removes the stale error file
-    assert _run(capsys, "run", OK, "--out", str(tmp_path), "--no-progress")[0] == 0
+    assert cli_run("run", OK, "--out", str(tmp_path), "--no-progress")[0] == 0
     assert not (tmp_path / OK / "error.txt").exists()
 
 
@@ -161,8 +155,8 @@ def test_reproduce_records_failures_and_continues(capsys, dummies, tmp_path):
         (["frobnicate"], ["'frobnicate'", "run", "reproduce"]),
     ],
 )
-def test_bad_arguments_are_one_line_exit_2(capsys, dummies, tmp_path, argv, names):
-    code, out, err = _run(capsys, *argv, "--out", str(tmp_path)) if argv[0] != "frobnicate" else _run(capsys, *argv)
+def test_bad_arguments_are_one_line_exit_2(dummies, tmp_path, argv, names, cli_run):
+    code, out, err = cli_run(*argv, "--out", str(tmp_path)) if argv[0] != "frobnicate" else cli_run(*argv)
     assert code == 2
     assert err.count("\n") == 1 and "Traceback" not in err and out == ""
     for name in names:
@@ -190,8 +184,8 @@ def fake_checks(monkeypatch):
     return calls
 
 
-def test_verify_json(capsys, fake_checks):
-    code, out, err = _run(capsys, "verify", "--json")
+def test_verify_json(fake_checks, cli_run):
+    code, out, err = cli_run("verify", "--json")
     assert code == 1 and fake_checks == [(True, False)]
     data = json.loads(out)  # stdout is exactly one JSON document
     assert list(data) == ["checks"] and len(data["checks"]) == 3
@@ -202,31 +196,31 @@ def test_verify_json(capsys, fake_checks):
     assert "chatter" in err
 
 
-def test_verify_table_and_exit_codes(capsys, fake_checks, monkeypatch):
-    code, out, _ = _run(capsys, "verify", "--full")
+def test_verify_table_and_exit_codes(fake_checks, monkeypatch, cli_run):
+    code, out, _ = cli_run("verify", "--full")
     assert code == 1 and fake_checks == [(False, True)]
     for text in ("autograd PDE residual", "order 1.97", "|p - 2| <= 0.2", "4 standard errors", "PASS", "FAIL"):
         assert text in out
     assert "2/3 checks passed" in out
     monkeypatch.setattr(verification, "run_checks", lambda quick, progress: CHECKS[:2])
-    assert _run(capsys, "verify")[0] == 0
-    code, out, _ = _run(capsys, "verify", "--json")
+    assert cli_run("verify")[0] == 0
+    code, out, _ = cli_run("verify", "--json")
     assert code == 0 and all(c["passed"] for c in json.loads(out)["checks"])
 
 
-def test_verify_crash_is_reported(capsys, monkeypatch):
+def test_verify_crash_is_reported(monkeypatch, cli_run):
     def boom(quick, progress):
         raise NotImplementedError("not yet")
 
     monkeypatch.setattr(verification, "run_checks", boom)
-    code, out, err = _run(capsys, "verify", "--json")
+    code, out, err = cli_run("verify", "--json")
     assert code == 1 and out == "" and "not yet" in err
 
 
 ANIM = "zz-cli-anim"
 
 
-def test_animation_frames_become_a_gif_and_data_dir_is_passed(capsys, tmp_path):
+def test_animation_frames_become_a_gif_and_data_dir_is_passed(tmp_path, cli_run):
     seen = {}
 
     def _anim(config, *, seed, progress):
@@ -245,14 +239,14 @@ def test_animation_frames_become_a_gif_and_data_dir_is_passed(capsys, tmp_path):
 
     register_figures(ANIM)(_frames)
     try:
-        code, _, _ = _run(capsys, "run", ANIM, "--out", str(tmp_path), "--no-progress",
+        code, _, _ = cli_run("run", ANIM, "--out", str(tmp_path), "--no-progress",
                           "--data-dir", str(tmp_path))
         assert code == 0 and seen["data_dir"] == str(tmp_path)
         from PIL import Image
         with Image.open(tmp_path / ANIM / "movie.gif") as gif:
             assert gif.n_frames == 3
         assert 'src="data:image/gif;base64,R0lGOD' in (tmp_path / "report.html").read_text()  # GIF89a, embedded
-        code, _, err = _run(capsys, "run", ANIM, "--out", str(tmp_path), "--data-dir", str(tmp_path / "nope"))
+        code, _, err = cli_run("run", ANIM, "--out", str(tmp_path), "--data-dir", str(tmp_path / "nope"))
         assert code == 2 and "--data-dir" in err and "nope" in err
     finally:
         unregister(ANIM)
@@ -260,7 +254,7 @@ def test_animation_frames_become_a_gif_and_data_dir_is_passed(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["out is a file", "experiment folder is a file", "cannot create"])
-def test_unusable_out_is_one_line_exit_2(capsys, dummies, tmp_path, kind):
+def test_unusable_out_is_one_line_exit_2(dummies, tmp_path, kind, cli_run):
     if kind == "out is a file":
         target = tmp_path / "afile"
         target.write_text("x")
@@ -270,14 +264,14 @@ def test_unusable_out_is_one_line_exit_2(capsys, dummies, tmp_path, kind):
     else:
         (tmp_path / "blocker").write_text("x")
         target = tmp_path / "blocker" / "sub"  # a folder under a file cannot be made
-    code, out, err = _run(capsys, "run", OK, "--out", str(target), "--no-progress")
+    code, out, err = cli_run("run", OK, "--out", str(target), "--no-progress")
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "Traceback" not in err and "--out" in err
 
 
-def test_interrupted_run_keeps_the_previous_folder_whole(capsys, dummies, tmp_path, monkeypatch):
+def test_interrupted_run_keeps_the_previous_folder_whole(dummies, tmp_path, monkeypatch, cli_run):
     # an interrupt after the figures but before the JSON files had left a folder mixing two runs
-    assert _run(capsys, "run", OK, "--out", str(tmp_path), "--seed", "1", "--no-progress")[0] == 0
+    assert cli_run("run", OK, "--out", str(tmp_path), "--seed", "1", "--no-progress")[0] == 0
     before = {p.name: p.read_bytes() for p in (tmp_path / OK).iterdir()}
     import hjdl._io
 
@@ -285,7 +279,7 @@ def test_interrupted_run_keeps_the_previous_folder_whole(capsys, dummies, tmp_pa
         raise KeyboardInterrupt
 
     monkeypatch.setattr(hjdl._io, "atomic_write_json", interrupt)
-    code, _, err = _run(capsys, "run", OK, "--out", str(tmp_path), "--seed", "2", "--no-progress")
+    code, _, err = cli_run("run", OK, "--out", str(tmp_path), "--seed", "2", "--no-progress")
     assert code == 130 and "interrupted" in err
     after = {p.name: p.read_bytes() for p in (tmp_path / OK).iterdir()}
     assert after == before
@@ -293,15 +287,15 @@ def test_interrupted_run_keeps_the_previous_folder_whole(capsys, dummies, tmp_pa
     monkeypatch.undo()
     # a completed run replaces the folder as a whole (no file survives from the earlier run)
     (tmp_path / OK / "stray.txt").write_text("from an older version")
-    assert _run(capsys, "run", OK, "--out", str(tmp_path), "--seed", "3", "--no-progress")[0] == 0
+    assert cli_run("run", OK, "--out", str(tmp_path), "--seed", "3", "--no-progress")[0] == 0
     assert not (tmp_path / OK / "stray.txt").exists()
     assert json.loads((tmp_path / OK / "meta.json").read_text())["seed"] == 3
 
 
-def test_interrupt_between_the_renames_puts_the_old_folder_back(capsys, dummies, tmp_path, monkeypatch):
+def test_interrupt_between_the_renames_puts_the_old_folder_back(dummies, tmp_path, monkeypatch, cli_run):
     import os
 
-    assert _run(capsys, "run", OK, "--out", str(tmp_path), "--seed", "1", "--no-progress")[0] == 0
+    assert cli_run("run", OK, "--out", str(tmp_path), "--seed", "1", "--no-progress")[0] == 0
     before = {p.name: p.read_bytes() for p in (tmp_path / OK).iterdir()}
     real_replace, calls = cli.os.replace, []
 
@@ -312,7 +306,7 @@ def test_interrupt_between_the_renames_puts_the_old_folder_back(capsys, dummies,
         return real_replace(src, dst)
 
     monkeypatch.setattr(cli.os, "replace", flaky)
-    assert _run(capsys, "run", OK, "--out", str(tmp_path), "--seed", "2", "--no-progress")[0] == 130
+    assert cli_run("run", OK, "--out", str(tmp_path), "--seed", "2", "--no-progress")[0] == 130
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in (tmp_path / OK).iterdir()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".units"] == []
@@ -321,7 +315,7 @@ def test_interrupt_between_the_renames_puts_the_old_folder_back(capsys, dummies,
     assert any(str(d).endswith(f".{OK}.old-{os.getpid()}") for _, d in calls)  # it was aside
 
 
-def test_leftovers_of_a_killed_run_are_tidied_and_links_refused(capsys, dummies, tmp_path):
+def test_leftovers_of_a_killed_run_are_tidied_and_links_refused(dummies, tmp_path, cli_run):
     import os
 
     dead = 2 ** 22 + 12345  # beyond the default pid range: no such process
@@ -335,11 +329,11 @@ def test_leftovers_of_a_killed_run_are_tidied_and_links_refused(capsys, dummies,
     old.mkdir()
     (old / "meta.json").write_text("{}")
     (tmp_path / f".{OK}.staging-{dead}").mkdir()
-    assert _run(capsys, "run", OK, "--out", str(tmp_path), "--no-progress")[0] == 0
+    assert cli_run("run", OK, "--out", str(tmp_path), "--no-progress")[0] == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".units"] == []
     assert json.loads((tmp_path / OK / "meta.json").read_text())["status"] == "ok"
     link_dir = tmp_path / "links"
     link_dir.mkdir()
     (link_dir / OK).symlink_to(tmp_path / "nowhere")  # a dangling link where the folder goes
-    code, out, err = _run(capsys, "run", OK, "--out", str(link_dir), "--no-progress")
+    code, out, err = cli_run("run", OK, "--out", str(link_dir), "--no-progress")
     assert code == 2 and err.count("\n") == 1 and "link" in err and "Traceback" not in err

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import hjdl.experiments  # noqa: F401  (the real registrations happen before ours)
-from hjdl import cli
 from hjdl.results import Claim, Result
 from hjdl.experiments.registry import register, unregister
 from hjdl.plotting import register_figures, style, unregister_figures
@@ -54,23 +53,17 @@ def experiments():
         unregister_figures(name)
 
 
-def _run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _sections(md):
     return [line for line in md.splitlines() if line.startswith("## ") and "(`" in line]
 
 
-def test_run_updates_its_section_of_the_folders_report(capsys, experiments, tmp_path):
-    assert _run(capsys, "reproduce", "--only", A, B, "--out", str(tmp_path), "--no-progress", "--jobs", "1",
+def test_run_updates_its_section_of_the_folders_report(experiments, tmp_path, cli_run):
+    assert cli_run("reproduce", "--only", A, B, "--out", str(tmp_path), "--no-progress", "--jobs", "1",
                 "--no-explorer")[0] == 0
     md = (tmp_path / "report.md").read_text()
     assert _sections(md) == ["## Experiment A (`zz-rep-a`)", "## Experiment B (`zz-rep-b`)"]
     # a later run of one experiment replaces its section; the other stays, from its own run
-    code, out, _ = _run(capsys, "run", A, "--out", str(tmp_path), "--no-progress", "--seed", "4")
+    code, out, _ = cli_run("run", A, "--out", str(tmp_path), "--no-progress", "--seed", "4")
     assert code == 0 and "the report covers the 2 experiment(s)" in out
     md = (tmp_path / "report.md").read_text()
     assert _sections(md) == ["## Experiment A (`zz-rep-a`)", "## Experiment B (`zz-rep-b`)"]
@@ -80,12 +73,12 @@ def test_run_updates_its_section_of_the_folders_report(capsys, experiments, tmp_
     assert "*Figure 2.* Experiment A: line." in md  # no caption: never the bare file name
 
 
-def test_report_command_rebuilds_the_report(capsys, experiments, tmp_path):
-    assert _run(capsys, "run", B, "--out", str(tmp_path), "--no-progress")[0] == 0
+def test_report_command_rebuilds_the_report(experiments, tmp_path, cli_run):
+    assert cli_run("run", B, "--out", str(tmp_path), "--no-progress")[0] == 0
     before = (tmp_path / "report.html").read_text()
     (tmp_path / "report.md").unlink()
     (tmp_path / "report.html").unlink()
-    code, out, err = _run(capsys, "report", str(tmp_path))
+    code, out, err = cli_run("report", str(tmp_path))
     assert code == 0, err
     assert str(tmp_path / "report.html") in out and "1 experiment(s)" in out
     after = (tmp_path / "report.html").read_text()
@@ -96,29 +89,29 @@ def test_report_command_rebuilds_the_report(capsys, experiments, tmp_path):
     meta = json.loads((tmp_path / B / "meta.json").read_text())
     (tmp_path / B / "meta.json").write_text(json.dumps({**meta, "status": "failed"}))
     (tmp_path / B / "error.txt").write_text("Traceback: something broke\n")
-    assert _run(capsys, "report", str(tmp_path))[0] == 0
+    assert cli_run("report", str(tmp_path))[0] == 0
     assert "something broke" in (tmp_path / "report.md").read_text()
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "file"])
-def test_report_command_refuses_a_folder_without_runs(capsys, tmp_path, kind):
+def test_report_command_refuses_a_folder_without_runs(tmp_path, kind, cli_run):
     target = {"missing": tmp_path / "nope", "empty": tmp_path, "file": tmp_path / "f"}[kind]
     if kind == "file":
         target.write_text("x")
-    code, out, err = _run(capsys, "report", str(target))
+    code, out, err = cli_run("report", str(target))
     assert code == 2 and out == "" and err.count("\n") == 1 and "DIR" in err
     assert not (tmp_path / "report.md").exists()
 
 
-def test_data_notices_reach_the_terminal(capsys, experiments, tmp_path):
-    code, out, err = _run(capsys, "run", DATA, "--out", str(tmp_path), "--no-progress")
+def test_data_notices_reach_the_terminal(experiments, tmp_path, cli_run):
+    code, out, err = cli_run("run", DATA, "--out", str(tmp_path), "--no-progress")
     assert code == 0
     assert f"hjdl run: notice: {DATA}: MNIST not found in /nowhere; ran on the bundled digits" in err
     md = (tmp_path / "report.md").read_text()
     assert "**Data notices:**" in md.split("## Contents")[0]
 
 
-def test_reproduce_writes_the_explorer_or_says_why_not(capsys, experiments, tmp_path, monkeypatch):
+def test_reproduce_writes_the_explorer_or_says_why_not(experiments, tmp_path, monkeypatch, cli_run):
     import importlib.util
     import sys
     import types
@@ -138,24 +131,24 @@ def test_reproduce_writes_the_explorer_or_says_why_not(capsys, experiments, tmp_
     monkeypatch.setattr(fake, "export_html", fake_export, raising=False)
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "panel" else real_find_spec(name, *a))
-    assert _run(capsys, "reproduce", "--only", B, "--out", str(tmp_path), "--no-progress")[0] == 0
+    assert cli_run("reproduce", "--only", B, "--out", str(tmp_path), "--no-progress")[0] == 0
     assert calls == [tmp_path.resolve() / "explorer"]
     assert '<a href="explorer/index.html">' in (tmp_path / "report.html").read_text()
     # --no-explorer skips it
-    assert _run(capsys, "reproduce", "--only", B, "--out", str(tmp_path), "--no-progress", "--no-explorer")[0] == 0
+    assert cli_run("reproduce", "--only", B, "--out", str(tmp_path), "--no-progress", "--no-explorer")[0] == 0
     assert len(calls) == 1
 
     def broken(out_dir):
         raise RuntimeError("bokeh exploded\nsecond line")
 
     monkeypatch.setattr(fake, "export_html", broken)
-    code, _, err = _run(capsys, "reproduce", "--only", B, "--out", str(tmp_path / "two"), "--no-progress")
+    code, _, err = cli_run("reproduce", "--only", B, "--out", str(tmp_path / "two"), "--no-progress")
     assert code == 0  # never fails the run
     notice = [ln for ln in err.splitlines() if "explorer" in ln]
     assert notice == ["hjdl reproduce: notice: the browser explorer was not written (RuntimeError: bokeh exploded)"]
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "panel" else real_find_spec(name, *a))
-    code, _, err = _run(capsys, "reproduce", "--only", B, "--out", str(tmp_path / "three"), "--no-progress")
+    code, _, err = cli_run("reproduce", "--only", B, "--out", str(tmp_path / "three"), "--no-progress")
     assert code == 0 and "pip install 'hjdl[explore]'" in err
 
 
@@ -171,10 +164,10 @@ def _chromium():
     pytest.skip("no Chromium binary at /usr/bin/chromium: cannot open the report in a browser")
 
 
-def test_a_copied_report_opens_complete_in_chromium_offline(capsys, experiments, tmp_path):
+def test_a_copied_report_opens_complete_in_chromium_offline(experiments, tmp_path, cli_run):
     sync_playwright, chromium = _chromium()
     run = tmp_path / "run"
-    assert _run(capsys, "reproduce", "--only", A, B, "--out", str(run), "--no-progress", "--jobs", "1",
+    assert cli_run("reproduce", "--only", A, B, "--out", str(run), "--no-progress", "--jobs", "1",
                 "--no-explorer")[0] == 0
     alone = tmp_path / "elsewhere"
     alone.mkdir()
