@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -41,6 +43,40 @@ from ..errors import ConvergenceError, InputError, ShapeError
 from ._engine import _check_int, _check_real
 
 __all__ = ["ManyResult", "lse_many", "train_many"]
+
+#: use the compiled fused step (``_fused``, numba) for float64 CPU groups when numba is installed;
+#: the tests switch it off to check the torch step on its own
+USE_COMPILED = True
+_KERNEL: object = False   # not yet looked up
+_FORKED = False           # this process is a fork() child of the one that imported hjdl
+#: one compiled call at a time (numba's workqueue threading layer aborts the process on
+#: concurrent parallel launches from two Python threads)
+_KERNEL_LOCK = threading.Lock()
+
+
+def _mark_forked() -> None:
+    global _FORKED
+    _FORKED = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked)
+
+
+def _compiled():
+    """The compiled fused-step module, or ``None``: when numba is not installed (``pip install
+    'hjdl[fast]'``) or in a fork() child (a parallel numba launch can hang there)."""
+    global _KERNEL
+    if _FORKED or not USE_COMPILED:
+        return None
+    if _KERNEL is False:
+        try:
+            from . import _fused
+        except ImportError:
+            _fused = None
+        _KERNEL = _fused
+    return _KERNEL
+
 
 _MAX_ELEMENTS = 2**20  # logits per group (8 MiB in float64 per (S, n, N) tensor; larger groups measured slower at N = 100, n = 4000: cache)
 
@@ -153,43 +189,64 @@ def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
 
     (THEORY §1: the gradient of LSE is π; no autograd graph; the normalisation is folded into
     the row coefficients ``c``). Otherwise (an eps = 0 network, or an eps outside that range)
-    autograd back-propagates the sum of the per-network losses through :func:`hjdl.lse`."""
+    autograd back-propagates the sum of the per-network losses through :func:`hjdl.lse`.
+    Float64 CPU groups on the direct path run the same step fused in the compiled kernel
+    (:func:`hjdl.training._fused.fused_step`, numba) when it is available, with numba limited
+    to torch's thread count; float32 and other devices keep the torch step."""
     S, N, d = W.shape
     n = X.shape[-2]
     Q = torch.cat([W, b[..., None]], -1).transpose(1, 2).contiguous()
     direct = bool((e > 0).all()) and _lse_weights_accepts(e, Q.dtype)
+    kernel = _compiled() if direct and Q.dtype == torch.float64 and Q.device.type == "cpu" else None
     Q.requires_grad_(not direct)
     m, v = torch.zeros_like(Q), torch.zeros_like(Q)
     curve = torch.empty((S, steps), dtype=Q.dtype, device=Q.device)
-    if direct:
+    if kernel is not None:
+        import numba
+
+        Xa_np = torch.cat([X, torch.ones_like(X[..., :1])], -1).reshape(-1, n, d + 1).contiguous().numpy()
+        y_np, e_np, Q_np = y.reshape(-1, n).contiguous().numpy(), e.contiguous().numpy(), Q.numpy()
+        G = torch.empty_like(Q)
+        losses = torch.empty(S, dtype=Q.dtype)
+        G_np, l_np = G.numpy(), losses.numpy()
+        threads = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    elif direct:
         Xa = torch.cat([X, torch.ones_like(X[..., :1])], -1).expand(S, n, d + 1).contiguous()
         Xt = Xa.transpose(1, 2).contiguous()  # (S, d + 1, n)
         z = torch.empty((S, n, N), dtype=Q.dtype, device=Q.device)
         w_buf, A, G = torch.empty_like(z), torch.empty_like(Xt), torch.empty_like(Q)
         e3 = e[:, None, None]
-    for k in range(1, steps + 1):
-        if direct:
+    try:
+        for k in range(1, steps + 1):
+            if kernel is not None:
+                with _KERNEL_LOCK:
+                    kernel.fused_step(Xa_np, Q_np, e_np, y_np, G_np, l_np)
+            elif direct:
+                with torch.no_grad():
+                    torch.bmm(Xa, Q, out=z)
+                    f, w, total = _lse_weights(z, e3, -1, buf=w_buf)
+                    r = f[..., 0] - y
+                    losses = (r * r).mean(-1)
+                    c = r.mul_(2.0 / n).div_(total[..., 0])
+                    torch.bmm(torch.mul(Xt, c[:, None, :], out=A), w, out=G)
+            else:
+                Q.grad = None
+                losses = ((lse_many(X, Q[:, :d].transpose(1, 2), Q[:, d], e) - y) ** 2).mean(-1)  # (S,)
+            detached = losses.detach()
+            if not bool(torch.isfinite(detached).all()):
+                s = int(torch.nonzero(~torch.isfinite(detached))[0, 0])
+                raise _diverged(offset + s, k - 1, float(detached[s]), float(curve[s, k - 2]) if k > 1 else None)
+            curve[:, k - 1] = detached
+            if not direct:
+                losses.sum().backward()
+                G = Q.grad
             with torch.no_grad():
-                torch.bmm(Xa, Q, out=z)
-                f, w, total = _lse_weights(z, e3, -1, buf=w_buf)
-                r = f[..., 0] - y
-                losses = (r * r).mean(-1)
-                c = r.mul_(2.0 / n).div_(total[..., 0])
-                torch.bmm(torch.mul(Xt, c[:, None, :], out=A), w, out=G)
-        else:
-            Q.grad = None
-            losses = ((lse_many(X, Q[:, :d].transpose(1, 2), Q[:, d], e) - y) ** 2).mean(-1)  # (S,)
-        detached = losses.detach()
-        if not bool(torch.isfinite(detached).all()):
-            s = int(torch.nonzero(~torch.isfinite(detached))[0, 0])
-            raise _diverged(offset + s, k - 1, float(detached[s]), float(curve[s, k - 2]) if k > 1 else None)
-        curve[:, k - 1] = detached
-        if not direct:
-            losses.sum().backward()
-            G = Q.grad
-        with torch.no_grad():
-            _adam(Q, G, m, v, k, lr, b1, b2, adam_eps)
-        bar.update(S) if bar is not None else None
+                _adam(Q, G, m, v, k, lr, b1, b2, adam_eps)
+            bar.update(S) if bar is not None else None
+    finally:
+        if kernel is not None:
+            numba.set_num_threads(threads)
     Q = Q.detach()
     W, b = Q[:, :d].transpose(1, 2).contiguous(), Q[:, d].contiguous()
     with torch.no_grad():
