@@ -3,14 +3,17 @@
 5-fold cross-validation (shuffled, ``random_state=0``; the same folds for every model) on
 scikit-learn's bundled data: classification ``digits``, ``breast_cancer``, ``iris``, ``wine``
 (accuracy); regression ``diabetes`` and generated ``make_friedman1`` (n = 500, noise 1, R²).
-Models: ``HJClassifier()`` / ``HJRegressor()`` with defaults (``random_state=0``),
+Models: ``HJClassifier()`` / ``HJRegressor()`` with defaults (``random_state=0``; for
+``eps="auto"`` that is full-batch L-BFGS on standardised data, weight decay ``alpha = 1`` and
+validation early stopping, see :class:`hjdl.training.HJRegressor`),
 ``MLPClassifier()`` / ``MLPRegressor()`` with defaults (``random_state=0``), and the linear
 baselines ``LogisticRegression`` (standardised inputs) and ``RidgeCV``, plus the mean predictor
 (``DummyRegressor``/``DummyClassifier``). Reported: mean score ± sd over folds and mean fit time.
 
 Goal (issue 14): the default HJ estimators match or beat the MLP defaults in score (within one
 fold standard deviation counts as a match), fit no slower, and never score below the mean
-predictor. Fit times are single-process wall times on whatever machine runs the bench.
+predictor. Fit times are single-process wall times on whatever machine runs the bench; the
+models run one after another on the same folds, so on a shared machine compare their ratio.
 
     python bench/bench_estimators.py [--datasets digits diabetes ...] [--folds 5]
 """
