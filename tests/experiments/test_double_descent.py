@@ -81,6 +81,26 @@ def test_bump_statistic():
         mod.shock_count(_f64([[1.0, 0.0]]), _f64([0.0]), 1)
 
 
+def test_bump_edges_are_inclusive_in_the_middle_only():
+    # n = 4: the middle is 2 <= N <= 8, left N < 2, right N > 8; N = 8 is middle, not right (a
+    # right side that took it would read min(0.5, 1.0) = 0.5 instead of 1.0)
+    widths, errors = [1, 2, 4, 8, 16], [0.1, 0.2, 3.0, 0.5, 1.0]
+    assert mod.bump(widths, errors, n=4) == pytest.approx(math.log(3.0 / 1.0))
+    # and N = 2 = n/2 is middle, not left
+    assert math.isnan(mod.bump([2, 4, 16], [5.0, 1.0, 2.0], n=4))  # no width left of the middle
+    assert mod.bump([1, 2, 16], [0.5, 4.0, 2.0], n=4) == pytest.approx(math.log(4.0 / 2.0))
+
+
+def test_shock_count_closes_the_circle():
+    # three unit atoms at angles 0.3, -0.7 and pi (no biases): three arcs, three shocks; the shock
+    # between the atoms at 0.3 and -0.7 lies at -0.2, between the last angle of an 8-point grid
+    # (-pi/4) and 0, so it is seen only across the wrap-around
+    ang = np.array([0.3, -0.7, math.pi])
+    W = _f64(np.stack([np.cos(ang), np.sin(ang)], 1))
+    assert mod.shock_count(W, _f64([0.0, 0.0, 0.0]), 8) == 3
+    assert mod.shock_count(W, _f64([0.0, 0.0, 0.0]), 1000) == 3
+
+
 def _payloads(widths, seeds, error, fraction, sigma_min):
     out = []
     for N in widths:

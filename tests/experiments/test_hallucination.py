@@ -78,6 +78,10 @@ def test_radius_bins_and_error_ratio():
     assert n.tolist() == [1, 2, 0, 0, 0, 1] and m[1] == 3.0 and np.isnan(m[2])
     assert hl.error_ratio([1.0, 3.0], [0.5, 2.0]) == 3.0
     assert math.isnan(hl.error_ratio([1.0, 3.0], [0.5, 0.7]))  # nothing beyond the radius
+    # a point exactly at the radius (rho = 1) is inside: (5) / mean(1, 1), not mean(1, 5) / 1
+    assert hl.error_ratio([1.0, 1.0, 5.0], [0.5, 1.0, 2.0]) == 5.0
+    # no error inside: the ratio is undefined (nan), not 1 and not inf
+    assert math.isnan(hl.error_ratio([0.0, 0.0, 3.0], [0.5, 0.7, 2.0]))
 
 
 # ---------------------------------------------------------------------------- negative controls

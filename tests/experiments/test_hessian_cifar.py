@@ -74,6 +74,22 @@ def test_train_and_test_images_never_mix(tmp_path):
     assert np.abs(Xtr.mean(0)).max() < 1e-9 and np.abs(Xte.mean(0)).max() > 1e-3
 
 
+def test_pca_projects_on_the_principal_axes_of_the_centred_training_set():
+    # NumPy's eigen-decomposition of the training covariance gives the axes; projections agree up to
+    # the sign of each axis. The data sit far from the origin, so axes of the uncentred matrix differ.
+    rng = np.random.default_rng(0)
+    X_tr = rng.normal(size=(60, 8)) * np.linspace(3.0, 0.3, 8) + 5.0
+    X_te = rng.normal(size=(10, 8)) + 5.0
+    P_tr, P_te = mod._pca(X_tr, X_te, 3)
+    mean = X_tr.mean(0)
+    lam, V = np.linalg.eigh(np.cov(X_tr - mean, rowvar=False))
+    V = V[:, ::-1][:, :3]
+    ref_tr, ref_te = (X_tr - mean) @ V, (X_te - mean) @ V
+    sign = np.sign((P_tr * ref_tr).sum(0))
+    np.testing.assert_allclose(P_tr * sign, ref_tr, atol=1e-9)
+    np.testing.assert_allclose(P_te * sign, ref_te, atol=1e-9)
+
+
 def test_a_corrupt_batch_stops_the_run(tmp_path):
     write_cifar(tmp_path)
     (tmp_path / "test_batch").write_bytes(b"not a pickle at all")
@@ -84,8 +100,10 @@ def test_a_corrupt_batch_stops_the_run(tmp_path):
 @pytest.mark.parametrize("values, verdict", [
     ([9.0, 3.1, 1.0, 0.3, 0.11], "confirmed"),       # falls at every step, slope ~ -1
     ([9.0, 3.1, 4.0, 0.3, 0.11], "partly"),          # falls overall, one step up
+    ([9.0, 3.1, 3.1, 0.3, 0.11], "partly"),          # falls overall, one step flat (not a step down)
     ([1.0, 1.3, 0.8, 1.2, 0.9], "inconclusive"),     # no trend
     ([0.1, 0.3, 1.0, 3.1, 9.0], "not confirmed"),    # rises
+    ([0.63, 0.80, 1.0, 1.23, 1.58], "not confirmed"),  # rises slowly (slope ~ 0.2): still not a fall
 ])
 def test_monotone_claim_follows_the_curvatures(values, verdict):
     claim, v = mod._monotone_claim([0.1, 0.3, 1.0, 3.0, 10.0], values, "test")
