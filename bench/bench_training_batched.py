@@ -17,8 +17,12 @@ interleaved warm calls, best taken). Goal (issue 14): batched >= 10x faster than
 Large widths are compute-bound (each network already fills the cores with ``n · N`` logits per
 step), so the gain there is small; the goal is about the per-step overhead of small networks.
 
+The batched side runs the compiled fused step (``hjdl[fast]``, numba) when numba is installed,
+else the torch step (``--engine torch`` forces it); the header names the engine and the torch
+and numba thread counts.
+
     python bench/bench_training_batched.py [--widths 10 100 1000] [--steps 100] [--networks 32]
-        [--rounds 1] [--threads N]
+        [--rounds 1] [--threads N] [--engine compiled|torch]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import argparse
 import numpy as np
 import torch
 
+import hjdl.training.batched as batched_module
 from hjdl.nn import LSELayer
 from hjdl.scaling import epsilon_star
 from hjdl.training import HJRegressor, train, train_many
@@ -51,16 +56,26 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=1, help="warm runs of each side (interleaved; best taken)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's setting)")
+    ap.add_argument("--engine", choices=["compiled", "torch"], default="compiled",
+                    help="batched step: the compiled fused kernel where numba is installed, or torch's")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    batched_module.USE_COMPILED = args.engine == "compiled"
+    if batched_module._compiled() is not None:
+        import numba
+
+        engine = (f"compiled fused step (numba {numba.__version__}, "
+                  f"{min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)} numba thread(s))")
+    else:
+        engine = "torch step" + (" (numba not installed)" if args.engine == "compiled" else "")
     rng = np.random.default_rng(args.seed)
     X = rng.uniform(-2, 2, size=(args.n, args.d))
     y = np.linalg.norm(X, axis=1)
     Xt, yt = torch.tensor(X), torch.tensor(y)
     S = args.networks
     print(f"config: d={args.d} n={args.n} lr={args.lr} steps={args.steps} networks={S} "
-          f"torch threads={torch.get_num_threads()}; best of {args.rounds} warm run(s) after a cold one")
+          f"torch threads={torch.get_num_threads()}; batched engine: {engine}; best of {args.rounds} warm run(s) after a cold one")
     ratios = {}
     for N in args.widths:
         eps = [float(epsilon_star(N, args.d)) if k % 2 == 0 else args.fixed_eps for k in range(S)]

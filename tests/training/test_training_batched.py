@@ -50,8 +50,12 @@ def _problem(S=4, N=6, d=2, n=50, per_network=False, seed=0):
     return X, y, W0, b0, eps
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled-if-installed", "torch-step"])
 @pytest.mark.parametrize("per_network", [False, True], ids=["shared-data", "per-network-data"])
-def test_batched_losses_equal_separate_engine_runs_and_numpy_adam(per_network):
+def test_batched_losses_equal_separate_engine_runs_and_numpy_adam(per_network, compiled, monkeypatch):
+    import hjdl.training.batched as batched
+
+    monkeypatch.setattr(batched, "USE_COMPILED", compiled)
     X, y, W0, b0, eps = _problem(per_network=per_network)
     res = train_many(W0, b0, eps, X, y, max_iter=STEPS, lr=LR)
     assert res.loss_curve.shape == (4, STEPS) and res.n_iter == STEPS
@@ -165,3 +169,22 @@ def test_float32_training_matches_separate_runs():
         one = train(lay, lambda p, t: torch.mean((p - t) ** 2), X32, y32,
                     max_iter=20, lr=LR, refine=None, n_iter_no_change=21)
         np.testing.assert_allclose(res.loss_curve[s].numpy(), np.array(one.loss_curve[:20]), rtol=1e-4, atol=0)
+
+
+def test_without_numba_the_torch_step_runs(monkeypatch):
+    # numba missing (an import of it fails): the kernel lookup gives None and the torch step
+    # trains, to the same losses as the NumPy oracle
+    import sys
+
+    import hjdl.training.batched as batched
+
+    monkeypatch.setitem(sys.modules, "numba", None)
+    monkeypatch.delitem(sys.modules, "hjdl.training._fused", raising=False)
+    monkeypatch.delattr(sys.modules["hjdl.training"], "_fused", raising=False)
+    monkeypatch.setattr(batched, "_KERNEL", False)
+    assert batched._compiled() is None
+    X, y, W0, b0, eps = _problem(S=2)
+    res = train_many(W0, b0, eps[:2], X, y, max_iter=15, lr=LR)
+    for s in range(2):
+        losses, _, _ = _numpy_adam(X, y, W0[s].numpy(), b0[s].numpy(), eps[s], 15, LR)
+        np.testing.assert_allclose(res.loss_curve[s].numpy(), losses, rtol=1e-10, atol=0)

@@ -14,13 +14,21 @@ divergence checks are explicit. The per-network losses equal those of ``S`` sepa
 :func:`hjdl.training.train` (``refine=None``, no early stopping) from the same initial weights up
 to the rounding of the summation order (about 1e-12 relative in float64).
 
-Measured (``bench/bench_training_batched.py --threads 1``, a 2-core machine under a load of about
-6, n = 4000, d = 2, 32 networks, float64): batched / HJRegressor loop 3.2x at N = 10, 2.8x at
-N = 100, 1.9x at N = 1000 (before the one-pass step: 2.1x, 1.3x, 1.2x in the same session). The
-step costs 6-12 ns per logit (the row maximum with its index, the exponential and the two
-products are most of it) against 15-30 ns per logit for one network alone with autograd (1.3, 6
-and 90 ms per step at N = 10, 100, 1000), so the 10x of issue 14 is out of reach on such a CPU:
-the loop is itself within 2-3x of the batched per-logit cost. Networks are processed in groups of at
+Two forms of the direct step: with numba installed (``pip install 'hjdl[fast]'``), float64 CPU
+groups run the compiled fused step of :mod:`hjdl.training._fused` (per network and row, the
+logits, the row maximum, a vectorised exponential, LSE and the gradient rows in one pass over a
+row buffer in cache, never the ``(S, n, N)`` tensor; rows split into blocks run in parallel
+with numba limited to torch's thread count); float32 groups, other devices, and processes
+without numba (or fork() children) run the torch step described in :func:`_train_group`. Both
+give the same losses to ~1e-13 (float64).
+
+Measured (2-core machine, one thread, loads of 3 to 10 from other jobs: ratios within one run
+only): the torch step costs 6-12 ns per logit (the row maximum with its index, the exponential
+and the two products are most of it), the compiled step 9, 3 and 2.2-3.3 ns per logit at
+N = 10, 100, 1000 (n = 4000, d = 2, 32 networks; at N = 10 the per-row work, ``log1p`` and
+short loops, dominates), against 15-30 ns per logit for one network alone with autograd (the
+HJRegressor loop). BENCH_RESULTS
+Networks are processed in groups of at
 most ``max_elements`` logits (``S_group · n · N``) to bound memory; the groups are independent, so
 grouping does not change any number.
 """
@@ -272,7 +280,8 @@ def train_many(weight, bias, eps, X, y, *, max_iter: int = 3000, lr: float = 1e-
         bias: ``(S, N)`` initial biases.
         eps: a number ``>= 0`` or ``(S,)`` per-network temperatures.
         X: ``(n, d)`` inputs shared by all networks, or ``(S, n, d)`` one data set per network.
-        y: ``(n,)`` or ``(S, n)`` targets. All finite, converted to the dtype of ``weight``.
+        y: ``(n,)`` or ``(S, n)`` targets. All finite, converted to the dtype of ``weight``
+            (float64 runs the compiled step where numba is installed; float32 the torch step).
         max_iter: Adam steps; lr, betas, adam_eps: Adam's hyper-parameters.
         max_elements: networks are trained in groups of at most this many logits
             ``S_group · n · N`` (at least one network per group); groups change no number.
