@@ -239,3 +239,51 @@ def test_a_record_gives_the_units_cpu_time_apart_from_its_wall_time():
     work = execute(Experiment("zz-compute", "C", "", {"quick": {}, "paper": {}}, computes), {}, {}, 0)
     assert wait["seconds"] >= 0.3 and wait["cpu_seconds"] < 0.15
     assert work["cpu_seconds"] >= 0.3
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by init) is not running
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc and uses pgrep (Linux)")
+def test_workers_stop_when_the_run_is_killed(tmp_path, log):
+    # Bug guarded: a run stopped by SIGKILL (or SIGTERM) left its worker processes computing
+    # their units as orphans (seen on a paper run: two workers 11 minutes into their units),
+    # beside the rerun that resumes it.
+    out = tmp_path / "out"
+    script = _KILLED_RUN.format(here=str(HERE), out=str(out), jobs="2")
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+    errors = tmp_path / "stderr.txt"
+    with open(errors, "wb") as err:  # a file, not a pipe: orphaned workers would hold a pipe open
+        proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL,
+                                stderr=err, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_ran(log)) < 1 or len(_children(proc.pid)) < 2:
+            assert proc.poll() is None, errors.read_text()
+            assert time.monotonic() < deadline, "the workers did not start within 120 s"
+            time.sleep(0.05)
+        workers = _children(proc.pid)
+        proc.kill()  # the command only: its workers are left to notice
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in workers if _alive(p)], "worker processes outlived the killed run"
+    finally:
+        try:  # whatever is left of the command's session
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -58,7 +58,7 @@ __all__ = [
 #: The executors of ``hjdl run`` / ``hjdl reproduce`` (``--executor``).
 EXECUTORS: tuple[str, ...] = ("local", "ray")
 #: Environment variables that cap the thread pools of BLAS / OpenMP in worker processes.
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def default_jobs() -> int:
@@ -146,6 +146,23 @@ def _single_thread() -> None:
         pass
 
 
+def _watch_parent(parent: int, interval: float = 1.0) -> None:
+    """Worker-process initializer: exit as soon as the process that started the pool is gone.
+
+    A run stopped by ``SIGTERM`` or ``SIGKILL`` cannot stop its workers itself; without this
+    they would go on computing their units (up to the longest unit's time) as orphans, beside
+    the rerun that resumes the run."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="hjdl-watch-parent", daemon=True).start()
+
+
 def _execute_in_worker(experiment: Experiment, config: dict, unit: dict, seed: int, single_thread: bool) -> dict:
     if single_thread:
         _single_thread()
@@ -204,7 +221,8 @@ def _run_pool(tasks: list[Task], jobs: int) -> Iterator[tuple[Task, dict]]:
         for task in here:
             yield task, execute(task.experiment, task.config, task.unit, task.seed)
         return
-    pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(remote)), mp_context=multiprocessing.get_context("spawn"))
+    pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(remote)), mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_watch_parent, initargs=(os.getpid(),))
     finished = False
     try:
         futures = {
