@@ -64,11 +64,11 @@ product subtracts the top column of the same ``W q`` (an exact zero); the uncent
 from __future__ import annotations
 
 import math
-import os
-import threading
 
 import numpy as np
 import torch
+
+from .._compiled import LAUNCH_LOCK, forked, load
 
 __all__ = ["top_eig_cov"]
 
@@ -306,20 +306,8 @@ USE_COMPILED = True
 #: torch engine (tests every other step stopped at the second eigenvalue of crowded spectra
 #: more often, with the stopped-moving rule seeing a plateau; and saved no time)
 _FIRST_CHECK_C, _EVERY_C = 12, 4
-#: one compiled call at a time (each is parallel inside; numba's workqueue threading layer
-#: aborts the process on concurrent launches from two Python threads)
-_KERNEL_LOCK = threading.Lock()
+_KERNEL_LOCK = LAUNCH_LOCK  # one compiled call at a time (hjdl._compiled)
 _KERNEL: object = False   # not yet looked up
-_FORKED = False           # this process is a fork() child of the one that imported hjdl
-
-
-def _mark_forked() -> None:
-    global _FORKED
-    _FORKED = True
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_mark_forked)
 
 
 def compiled_kernel():
@@ -328,14 +316,10 @@ def compiled_kernel():
     DataLoader worker, say): an OpenMP thread pool does not survive a fork, and numba's parallel
     launch hung there, so forked children run the torch engine."""
     global _KERNEL
-    if _FORKED:
+    if forked():
         return None
     if _KERNEL is False:
-        try:
-            from . import _lanczos_kernel
-        except ImportError:
-            _lanczos_kernel = None
-        _KERNEL = _lanczos_kernel
+        _KERNEL = load("hjdl.robustness._lanczos_kernel")
     return _KERNEL
 
 

@@ -40,12 +40,11 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
-import threading
 from dataclasses import dataclass
 
 import torch
 
+from .._compiled import LAUNCH_LOCK, forked, load
 from .._progress import progress
 from .._validation import as_tensor, check_finite
 from ..core import lse
@@ -59,33 +58,17 @@ __all__ = ["ManyResult", "lse_many", "train_many"]
 #: the tests switch it off to check the torch step on its own
 USE_COMPILED = True
 _KERNEL: object = False   # not yet looked up
-_FORKED = False           # this process is a fork() child of the one that imported hjdl
-#: one compiled call at a time (numba's workqueue threading layer aborts the process on
-#: concurrent parallel launches from two Python threads)
-_KERNEL_LOCK = threading.Lock()
-
-
-def _mark_forked() -> None:
-    global _FORKED
-    _FORKED = True
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_mark_forked)
+_KERNEL_LOCK = LAUNCH_LOCK  # one compiled call at a time (hjdl._compiled)
 
 
 def _compiled():
     """The compiled fused-step module, or ``None``: when numba is not installed (``pip install
     'hjdl[fast]'``) or in a fork() child (a parallel numba launch can hang there)."""
     global _KERNEL
-    if _FORKED or not USE_COMPILED:
+    if forked() or not USE_COMPILED:
         return None
     if _KERNEL is False:
-        try:
-            from . import _fused
-        except ImportError:
-            _fused = None
-        _KERNEL = _fused
+        _KERNEL = load("hjdl.training._fused")
     return _KERNEL
 
 
