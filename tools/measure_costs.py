@@ -5,6 +5,11 @@ starts. Usage (from the repository root)::
 
     python tools/measure_costs.py                         # quick: every unit; paper: one unit each
     python tools/measure_costs.py --only quadrature --presets paper --unit-timeout 600
+    python tools/measure_costs.py --from-run runs/paper    # every unit of a finished run
+
+With ``--from-run DIR`` nothing runs: each experiment of the finished run in ``DIR`` (its
+``meta.json``) gives its preset's entry, ``measured``, as the sum of its units' wall seconds
+(``cpu_seconds`` beside it, the CPU time of the units' processes, when the run recorded it).
 
 For a preset marked ``measured`` every unit ran, one after the other in one process (wall
 seconds; with ``--full`` including assembly, else each unit in a child process). Otherwise (the default for ``paper``) the first ``--sample`` units and the last
@@ -114,6 +119,25 @@ def _write(out: Path, data: dict, loads: list, all_experiments) -> None:
     out.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
+def _from_run(run: Path, only) -> dict:
+    """``{name: (preset, entry)}`` from the ``meta.json`` of each experiment folder of ``run``."""
+    found = {}
+    for meta_path in sorted(run.glob("*/meta.json")):
+        meta = json.loads(meta_path.read_text())
+        name, units = meta.get("experiment"), meta.get("units") or []
+        if meta.get("status") != "ok" or not units or (only and name not in only):
+            continue
+        entry = {"units": len(units), "seconds": round(sum(float(u.get("seconds", 0)) for u in units), 1),
+                 "kind": "measured",
+                 "source": f"every unit of the run in {run.name!r} (started {meta.get('started_utc', '?')}; "
+                           "each unit's own wall seconds, one torch thread per process)"}
+        cpu = [u.get("cpu_seconds") for u in units]
+        if all(isinstance(c, (int, float)) and c > 0 for c in cpu):
+            entry["cpu_seconds"] = round(sum(cpu), 1)
+        found[name] = (meta.get("preset"), entry)
+    return found
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", metavar="NAME", help="these experiments (default: all)")
@@ -123,6 +147,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sample", type=int, default=1, help="units timed per experiment otherwise (default 1)")
     parser.add_argument("--unit-timeout", type=float, default=120.0, help="seconds before a sampled unit is cut off")
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--from-run", metavar="DIR", help="take every entry from the finished run in DIR instead")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -136,6 +161,13 @@ def main(argv=None) -> int:
     loads = list(data.get("machine", {}).get("load_average_during", []))  # earlier runs' loads stay
     if hasattr(os, "getloadavg"):
         loads.append(os.getloadavg()[0])
+    if args.from_run:
+        for name, (preset, entry) in _from_run(Path(args.from_run), args.only).items():
+            data["experiments"].setdefault(name, {})[preset] = entry
+            print(f"{name} {preset}: {entry}", flush=True)
+        _write(out, data, loads[:-1], all_experiments)
+        print(f"written {out}")
+        return 0
     for exp in exps:
         for preset in args.presets:
             if preset not in exp.presets:
