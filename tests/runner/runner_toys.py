@@ -57,9 +57,22 @@ def _assemble(config, payloads, *, seed):
                   notes=[f"sum of draws {total!r}"])
 
 
+def _rendezvous(folder: str, parties: int = 2, timeout: float = 60.0) -> None:
+    """Wait until ``parties`` processes have reached this point (files in ``folder``), so that a
+    slow-starting second worker (a loaded machine) cannot leave every unit to the first one;
+    gives up after ``timeout`` seconds (then the test's own assertion says what went wrong)."""
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, str(os.getpid())), "w").close()
+    deadline = time.monotonic() + timeout
+    while len(os.listdir(folder)) < parties and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _node_unit(config, unit, *, seed, progress):
     import ray
 
+    if os.environ.get("HJDL_TOY_RENDEZVOUS"):
+        _rendezvous(os.environ["HJDL_TOY_RENDEZVOUS"])
     time.sleep(config["sleep"])
     node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else "no ray"
     ip = ray.util.get_node_ip_address() if ray.is_initialized() else "no ray"

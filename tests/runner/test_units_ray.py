@@ -39,8 +39,11 @@ def _result(out: Path, name: str) -> dict:
     return json.loads((out / name / "result.json").read_text())
 
 
-def test_a_local_ray_instance_gives_the_serial_results(capsys, tmp_path):
+def test_a_local_ray_instance_gives_the_serial_results(capsys, tmp_path, monkeypatch):
     serial, on_ray = tmp_path / "serial", tmp_path / "ray"
+    # each node unit first waits (up to 60 s) for a second worker process to reach it: on a
+    # loaded machine the second worker can start after the first has run every unit
+    monkeypatch.setenv("HJDL_TOY_RENDEZVOUS", str(tmp_path / "rendezvous"))
     names = [UNITS, "identity"]
     assert _run(capsys, "reproduce", "--only", *names, "--out", str(serial), "--seed", "2", "--jobs", "1",
                 "--no-progress")[0] == 0
