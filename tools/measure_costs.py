@@ -163,6 +163,7 @@ def main(argv=None) -> int:
         loads.append(os.getloadavg()[0])
     if args.from_run:
         for name, (preset, entry) in _from_run(Path(args.from_run), args.only).items():
+            entry["measured_utc"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
             data["experiments"].setdefault(name, {})[preset] = entry
             print(f"{name} {preset}: {entry}", flush=True)
         _write(out, data, loads[:-1], all_experiments)
