@@ -213,14 +213,19 @@ def test_attention_heads_match_the_models_own_attention(page, artifacts):
     page.screenshot(path=str(artifacts / "explore-attention.png"), full_page=True)
 
 
+def _training_width(page, value):
+    """Open the Training view and set its width N (the inputs are eps, width N, hidden layers)."""
+    page.get_by_text("Training", exact=True).click()
+    page.wait_for_selector("#training-loss", timeout=60_000)
+    width = page.locator("input.bk-input").nth(1)
+    width.fill(str(value))
+    width.press("Enter")
+
+
 def test_training_fits_live(page, artifacts):
     from hjdl.training import HJRegressor
 
-    page.get_by_text("Training", exact=True).click()
-    page.wait_for_selector("#training-loss", timeout=60_000)
-    width = page.locator("input.bk-input").nth(1)  # eps, width N, hidden layers
-    width.fill("5")
-    width.press("Enter")
+    _training_width(page, 5)
     page.get_by_role("button", name="Fit").click()
     page.wait_for_selector('#training-width[data-value="5.0"]', timeout=120_000)
     X, y = S.training_data()
@@ -249,11 +254,7 @@ def test_training_fit_does_not_block_the_slider(page, model, monkeypatch):
     monkeypatch.setattr(S, "training_state", held)
     grid = eps_grid(model)
     try:
-        page.get_by_text("Training", exact=True).click()
-        page.wait_for_selector("#training-loss", timeout=60_000)
-        width = page.locator("input.bk-input").nth(1)  # eps, width N, hidden layers
-        width.fill("7")
-        width.press("Enter")
+        _training_width(page, 7)
         page.get_by_role("button", name="Fit").click()
         page.wait_for_selector('#training-state[data-state="fitting"]', timeout=60_000)
         assert started.wait(60)
