@@ -21,6 +21,7 @@ from hjdl.training import _fused  # noqa: E402
 def _autograd(X, Q, eps, y):
     """Losses and ``∂L_s/∂Q_s`` by autograd through hjdl.lse (no shared code with the kernel)."""
     Qt = torch.tensor(Q, requires_grad=True)
+    eps = np.asarray(eps, dtype=np.float64)
     Xt = torch.tensor(X)
     Xa = torch.cat([Xt, torch.ones_like(Xt[..., :1])], -1)
     z = torch.matmul(Xa, Qt)  # (S, n, N)
@@ -30,13 +31,14 @@ def _autograd(X, Q, eps, y):
     return losses.detach().numpy(), Qt.grad.numpy()
 
 
-def _kernel(X, Q, eps, y):
+def _kernel(X, Q, eps, y, layout=None):
     S, D, N = Q.shape
     n = X.shape[-2]
     Xa = np.concatenate([X, np.ones(X.shape[:-1] + (1,))], -1).reshape(-1, n, D)
     G, L = np.empty_like(Q), np.empty(S)
-    _fused.fused_step(np.ascontiguousarray(Xa), Q, np.asarray(eps, dtype=np.float64),
-                      np.ascontiguousarray(np.reshape(y, (-1, n))), G, L)
+    rows, width = layout or _fused.layout(N)
+    _fused.fused_step(np.ascontiguousarray(Xa.transpose(0, 2, 1)), Q, np.asarray(eps, dtype=np.float64),
+                      np.ascontiguousarray(np.reshape(y, (-1, n))), G, L, rows, width)
     return L, G
 
 
@@ -58,10 +60,24 @@ def test_losses_and_gradients_equal_autograd_through_lse(S, n, N, d, per_network
     np.testing.assert_allclose(G, G_ref, rtol=0, atol=1e-13 * np.abs(G_ref).max())
 
 
-def test_ties_give_the_top_weight_one_once():
+@pytest.mark.parametrize("layout", [(512, 16), (64, 24), (1024, 256)])
+def test_the_task_and_block_layout_changes_only_rounding(layout):
+    # several tasks per network, blocks that do not divide the tasks, a last partial block
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-2, 2, size=(1000, 2))
+    Q = rng.normal(size=(3, 3, 37))
+    eps = np.array([0.05, 0.3, 2.0])  # float64 (a list would reach autograd as float32)
+    L, G = _kernel(X, Q, eps, X[:, 0], layout=layout)
+    L_ref, G_ref = _autograd(X, Q, eps, X[:, 0])
+    np.testing.assert_allclose(L, L_ref, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(G, G_ref, rtol=0, atol=1e-13 * np.abs(G_ref).max())
+
+
+@pytest.mark.parametrize("d", [1, 2])  # the generic logit pass and the d = 2 one
+def test_ties_give_the_top_weight_one_once(d):
     # every logit equal: π is uniform, LSE = z + eps log N (a kernel that sums the top's 1
     # twice, or misses it, gets both wrong)
-    S, n, N, d = 2, 20, 5, 1
+    S, n, N = 2, 20, 5
     X = np.zeros((n, d))
     Q = np.zeros((S, d + 1, N))
     eps = np.array([0.5, 0.25])
@@ -72,8 +88,8 @@ def test_ties_give_the_top_weight_one_once():
 
 def test_exp_matches_numpy_over_its_domain_and_underflows_like_it():
     a = np.concatenate([-np.linspace(0, 800, 400_001), -np.logspace(-300, 2.9, 10_001), [0.0, -0.0, -1e300]])
-    out, ibuf = np.empty_like(a), np.empty(a.size, dtype=np.int64)
-    _fused._exp_neg(a, out, ibuf)
+    out = np.empty_like(a)
+    _fused.exp_neg(a, out)
     ref = np.exp(a)
     assert np.isfinite(out).all()
     normal = ref >= np.finfo(np.float64).tiny
@@ -83,6 +99,17 @@ def test_exp_matches_numpy_over_its_domain_and_underflows_like_it():
     assert np.max(np.abs(out[sub] - ref[sub])) <= 2.0 ** -1074
     assert (out[a < -745.2] == 0).all() and (out[a == 0] == 1.0).all()
     assert (out[(a > -745.1) & (a < -708.4)] > 0).all()
+
+
+def test_log1p_matches_numpy_over_its_domain():
+    a = np.concatenate([[0.0, 5e-324, 1e-300, 1e-17, 2.0 ** -53, 1.0, 2.0, 3.0],
+                        np.logspace(-300, 12, 200_001), np.linspace(0, 1000, 200_001)])
+    out = np.empty_like(a)
+    _fused.log1p_nonneg(a, out)
+    ref = np.log1p(a)
+    nz = ref != 0
+    assert np.max(np.abs(out[nz] / ref[nz] - 1)) < 4.5e-16
+    assert (out[~nz] == 0).all()
 
 
 def test_train_many_compiled_equals_the_torch_step_over_50_steps(monkeypatch):
@@ -107,6 +134,8 @@ def test_the_compiled_step_is_the_one_that_runs(monkeypatch):
     assert real is not None
 
     class Spy:
+        layout = staticmethod(real.layout)
+
         @staticmethod
         def fused_step(*args):
             calls.append(1)
@@ -118,6 +147,14 @@ def test_the_compiled_step_is_the_one_that_runs(monkeypatch):
     assert len(calls) == 4
     train_many(np.ones((2, 3, 1), dtype=np.float32), np.zeros((2, 3)), 0.1, X, X[:, 0] ** 2, max_iter=4)
     assert len(calls) == 4  # float32 keeps the torch step
+    # it holds no logits: networks the torch step would take one at a time (n N = 1.2e6 logits
+    # each, over max_elements) run in one call per step; max_elements still bounds its slots
+    X = np.linspace(-1, 1, 4000)[:, None]
+    W0 = np.random.default_rng(0).normal(size=(3, 300, 1))
+    train_many(W0, np.zeros((3, 300)), 0.1, X, X[:, 0] ** 2, max_iter=2)
+    assert len(calls) == 4 + 2
+    train_many(W0, np.zeros((3, 300)), 0.1, X, X[:, 0] ** 2, max_iter=2, max_elements=2 * 2400)
+    assert len(calls) == 6 + 2 * 2  # slots of 4 tasks x 2 x 300 per network: groups of 2 and 1
 
 
 def test_one_and_two_threads_give_the_same_bits():
@@ -131,7 +168,7 @@ def test_one_and_two_threads_give_the_same_bits():
     try:
         for t in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(t)
-            out.append(_kernel(X, Q, [0.1], X[:, 0]))
+            out.append(_kernel(X, Q, [0.1], X[:, 0], layout=(512, 64)))  # three tasks
     finally:
         numba.set_num_threads(before)
     assert np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1])
@@ -146,6 +183,11 @@ def test_non_finite_parameters_or_targets_give_a_nan_loss_for_that_network_only(
     y[2, 7] = np.nan
     L, _ = _kernel(X, Q, [0.1, 0.1, 0.1], y)
     assert np.isfinite(L[0]) and np.isnan(L[1]) and np.isnan(L[2])
+    # finite inputs and weights whose logits overflow: an infinite row maximum
+    X3 = np.stack([X, X, X])
+    X3[0, 9] = 1e308  # times weights >= 2: +inf
+    L, _ = _kernel(X3, np.abs(Q[[0, 0, 0]]) + 2.0, [0.1, 0.1, 0.1], np.tile(X[:, 0], (3, 1)))
+    assert np.isnan(L[0]) and np.isfinite(L[1:]).all()
 
 
 def test_divergence_on_the_compiled_path_names_the_network():

@@ -170,6 +170,19 @@ def _diverged(index, step, value, last):
         f"finite loss {last_text}. Likely fixes: a smaller lr, a larger eps, or standardised inputs/targets")
 
 
+def _direct(e, dtype) -> bool:
+    """Whether the step needs no autograd: every eps > 0 and within ``_lse_weights``' range."""
+    return bool((e > 0).all()) and _lse_weights_accepts(e, dtype)
+
+
+def _kernel_for(e, dtype, device):
+    """The compiled fused-step module when it runs the step of networks with temperatures ``e``
+    (float64 on the CPU, on the direct path, numba installed), else ``None``."""
+    if dtype != torch.float64 or device.type != "cpu" or not _direct(e, dtype):
+        return None
+    return _compiled()
+
+
 def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
     """Adam on ``Q = [W, b]^T`` of shape ``(S, d + 1, N)`` (Adam acts elementwise, so one tensor
     for both is the same update as two; this layout makes both batched products below read
@@ -190,16 +203,17 @@ def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
     S, N, d = W.shape
     n = X.shape[-2]
     Q = torch.cat([W, b[..., None]], -1).transpose(1, 2).contiguous()
-    direct = bool((e > 0).all()) and _lse_weights_accepts(e, Q.dtype)
-    kernel = _compiled() if direct and Q.dtype == torch.float64 and Q.device.type == "cpu" else None
+    direct = _direct(e, Q.dtype)
+    kernel = _kernel_for(e, Q.dtype, Q.device)
     Q.requires_grad_(not direct)
     m, v = torch.zeros_like(Q), torch.zeros_like(Q)
     curve = torch.empty((S, steps), dtype=Q.dtype, device=Q.device)
     if kernel is not None:
         import numba
 
-        Xa_np = torch.cat([X, torch.ones_like(X[..., :1])], -1).reshape(-1, n, d + 1).contiguous().numpy()
+        Xt_np = torch.cat([X, torch.ones_like(X[..., :1])], -1).reshape(-1, n, d + 1).transpose(1, 2).contiguous().numpy()
         y_np, e_np, Q_np = y.reshape(-1, n).contiguous().numpy(), e.contiguous().numpy(), Q.numpy()
+        rows, width = kernel.layout(N)
         G = torch.empty_like(Q)
         losses = torch.empty(S, dtype=Q.dtype)
         G_np, l_np = G.numpy(), losses.numpy()
@@ -215,7 +229,7 @@ def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
         for k in range(1, steps + 1):
             if kernel is not None:
                 with _KERNEL_LOCK:
-                    kernel.fused_step(Xa_np, Q_np, e_np, y_np, G_np, l_np)
+                    kernel.fused_step(Xt_np, Q_np, e_np, y_np, G_np, l_np, rows, width)
             elif direct:
                 with torch.no_grad():
                     torch.bmm(Xa, Q, out=z)
@@ -269,8 +283,10 @@ def train_many(weight, bias, eps, X, y, *, max_iter: int = 3000, lr: float = 1e-
         y: ``(n,)`` or ``(S, n)`` targets. All finite, converted to the dtype of ``weight``
             (float64 runs the compiled step where numba is installed; float32 the torch step).
         max_iter: Adam steps; lr, betas, adam_eps: Adam's hyper-parameters.
-        max_elements: networks are trained in groups of at most this many logits
-            ``S_group · n · N`` (at least one network per group); groups change no number.
+        max_elements: networks are trained in groups (at least one network each) whose largest
+            array has at most this many elements: the torch step's logits ``S_group · n · N``,
+            or the compiled step's per-task gradient slots ``S_group · ⌈n / rows⌉ · (d + 1) · N``
+            (it holds no logits). Groups change no number.
         verbose: a progress bar over network-steps.
 
     Returns:
@@ -299,7 +315,12 @@ def train_many(weight, bias, eps, X, y, *, max_iter: int = 3000, lr: float = 1e-
     b1, b2 = float(betas[0]), float(betas[1])
     S, N, _ = W.shape
     n = Xt.shape[-2]
-    group = max(1, max_elements // max(1, n * N))
+    kernel = _kernel_for(e, W.dtype, W.device)
+    if kernel is not None:  # no logits held: its largest array is the per-task gradient slots
+        per_network = -(-n // kernel.layout(N)[0]) * (W.shape[-1] + 1) * N
+    else:  # the (S_group, n, N) logits
+        per_network = n * N
+    group = max(1, max_elements // max(1, per_network))
     outs = []
     bar = None
     if verbose:
