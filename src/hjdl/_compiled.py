@@ -7,14 +7,18 @@
   launch hung there, so forked children run the torch engines;
 - :data:`LAUNCH_LOCK` lets one compiled call run at a time in a process (each is parallel
   inside; numba's workqueue threading layer aborts the process on concurrent parallel launches
-  from two Python threads, whichever kernels they are).
+  from two Python threads, whichever kernels they are);
+- :func:`torch_threads` runs compiled calls on torch's thread count and leaves both counts as
+  they were.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import threading
+from collections.abc import Iterator
 from types import ModuleType
 
 LAUNCH_LOCK = threading.Lock()
@@ -41,3 +45,23 @@ def load(module: str) -> ModuleType | None:
         return importlib.import_module(module)
     except ImportError:
         return None
+
+
+@contextlib.contextmanager
+def torch_threads() -> Iterator[None]:
+    """Within the block numba uses torch's thread count (at most numba's own maximum); after it,
+    numba's count and torch's are what they were. Torch's is read before any numba call: numba's
+    first call starts its OpenMP threading layer, which sets the process's OpenMP thread count,
+    and so torch's (a ``torch.set_num_threads(1)`` read 2 afterwards, and the compiled call ran
+    on 2 threads)."""
+    import numba
+    import torch
+
+    wanted = torch.get_num_threads()
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+        torch.set_num_threads(wanted)

@@ -124,6 +124,7 @@ def test_train_many_compiled_equals_the_torch_step_over_50_steps(monkeypatch):
     assert batched._compiled() is None
     slow = train_many(W0, b0, eps, X, y, max_iter=50, lr=2e-2)
     np.testing.assert_allclose(fast.loss_curve.numpy(), slow.loss_curve.numpy(), rtol=1e-10, atol=0)
+    np.testing.assert_allclose(fast.loss.numpy(), slow.loss.numpy(), rtol=1e-10, atol=0)  # after the last step
     np.testing.assert_allclose(fast.weight.numpy(), slow.weight.numpy(), rtol=0, atol=1e-10)
     np.testing.assert_allclose(fast.bias.numpy(), slow.bias.numpy(), rtol=0, atol=1e-10)
 
@@ -144,17 +145,17 @@ def test_the_compiled_step_is_the_one_that_runs(monkeypatch):
     monkeypatch.setattr(batched, "_compiled", lambda: Spy)
     X = np.linspace(-1, 1, 30)[:, None]
     train_many(np.ones((2, 3, 1)), np.zeros((2, 3)), 0.1, X, X[:, 0] ** 2, max_iter=4)
-    assert len(calls) == 4
+    assert len(calls) == 4 + 1  # one per step, and one for the final losses
     train_many(np.ones((2, 3, 1), dtype=np.float32), np.zeros((2, 3)), 0.1, X, X[:, 0] ** 2, max_iter=4)
-    assert len(calls) == 4  # float32 keeps the torch step
+    assert len(calls) == 5  # float32 keeps the torch step
     # it holds no logits: networks the torch step would take one at a time (n N = 1.2e6 logits
     # each, over max_elements) run in one call per step; max_elements still bounds its slots
     X = np.linspace(-1, 1, 4000)[:, None]
     W0 = np.random.default_rng(0).normal(size=(3, 300, 1))
     train_many(W0, np.zeros((3, 300)), 0.1, X, X[:, 0] ** 2, max_iter=2)
-    assert len(calls) == 4 + 2
+    assert len(calls) == 5 + 3
     train_many(W0, np.zeros((3, 300)), 0.1, X, X[:, 0] ** 2, max_iter=2, max_elements=2 * 2400)
-    assert len(calls) == 6 + 2 * 2  # slots of 4 tasks x 2 x 300 per network: groups of 2 and 1
+    assert len(calls) == 8 + 2 * 3  # slots of 4 tasks x 2 x 300 per network: groups of 2 and 1
 
 
 def test_one_and_two_threads_give_the_same_bits():
@@ -197,3 +198,5 @@ def test_divergence_on_the_compiled_path_names_the_network():
     y[1] *= 1e200
     with pytest.raises(ConvergenceError, match=r"network 1 .*step 0.*none"):
         train_many(rng.normal(size=(3, 4, 2)), np.zeros((3, 4)), 0.1, X, y, max_iter=5)
+
+

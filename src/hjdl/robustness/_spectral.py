@@ -68,7 +68,7 @@ import math
 import numpy as np
 import torch
 
-from .._compiled import LAUNCH_LOCK, forked, load
+from .._compiled import LAUNCH_LOCK, forked, load, torch_threads
 
 __all__ = ["top_eig_cov"]
 
@@ -345,8 +345,6 @@ def _random_starts(B: int, d: int, seed: int, dtype, device) -> torch.Tensor:
 def _top_eig_compiled(kernel, p: torch.Tensor, W: torch.Tensor, seed: int, stats: dict | None):
     """The Lanczos process by the compiled kernel, in float64 whatever the input dtype (the same
     random starts as the torch engine); points it flags are finished by ``eigh``."""
-    import numba
-
     B, N = p.shape
     d = W.shape[1]
     W64 = W.detach().to(torch.float64)
@@ -361,17 +359,12 @@ def _top_eig_compiled(kernel, p: torch.Tensor, W: torch.Tensor, seed: int, stats
     out = np.empty(B)
     status = np.empty(B, dtype=np.int8)
     steps = np.empty(B, dtype=np.int64)
-    threads = numba.get_num_threads()  # torch's thread count for this call, the caller's after
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        # each kernel thread calls BLAS on its own chunk: BLAS must not start threads of its own
-        # (OpenBLAS inside OpenMP threads oversubscribes and warns that it may hang)
-        with _KERNEL_LOCK, kernel.blas_controller().limit(limits=1, user_api="blas"):
-            kernel.lanczos_top(P.numpy(), Wn.numpy(), D2.numpy(), R.numpy(), _TOL,
-                               _STILL * torch.finfo(torch.float64).eps, _FIRST_CHECK_C,
-                               _EVERY_C, out, status, steps)
-    finally:
-        numba.set_num_threads(threads)
+    # each kernel thread calls BLAS on its own chunk: BLAS must not start threads of its own
+    # (OpenBLAS inside OpenMP threads oversubscribes and warns that it may hang)
+    with torch_threads(), _KERNEL_LOCK, kernel.blas_controller().limit(limits=1, user_api="blas"):
+        kernel.lanczos_top(P.numpy(), Wn.numpy(), D2.numpy(), R.numpy(), _TOL,
+                           _STILL * torch.finfo(torch.float64).eps, _FIRST_CHECK_C,
+                           _EVERY_C, out, status, steps)
     res = torch.from_numpy(out) * s * s  # in this order: s² alone can overflow
     left = torch.from_numpy(status == 0).nonzero().squeeze(-1)
     if len(left):

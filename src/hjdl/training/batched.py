@@ -38,13 +38,14 @@ grouping does not change any number.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from dataclasses import dataclass
 
 import torch
 
-from .._compiled import LAUNCH_LOCK, forked, load
+from .._compiled import LAUNCH_LOCK, forked, load, torch_threads
 from .._progress import progress
 from .._validation import as_tensor, check_finite
 from ..core import lse
@@ -209,23 +210,19 @@ def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
     m, v = torch.zeros_like(Q), torch.zeros_like(Q)
     curve = torch.empty((S, steps), dtype=Q.dtype, device=Q.device)
     if kernel is not None:
-        import numba
-
         Xt_np = torch.cat([X, torch.ones_like(X[..., :1])], -1).reshape(-1, n, d + 1).transpose(1, 2).contiguous().numpy()
         y_np, e_np, Q_np = y.reshape(-1, n).contiguous().numpy(), e.contiguous().numpy(), Q.numpy()
         rows, width = kernel.layout(N)
         G = torch.empty_like(Q)
         losses = torch.empty(S, dtype=Q.dtype)
         G_np, l_np = G.numpy(), losses.numpy()
-        threads = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     elif direct:
         Xa = torch.cat([X, torch.ones_like(X[..., :1])], -1).expand(S, n, d + 1).contiguous()
         Xt = Xa.transpose(1, 2).contiguous()  # (S, d + 1, n)
         z = torch.empty((S, n, N), dtype=Q.dtype, device=Q.device)
         w_buf, A, G = torch.empty_like(z), torch.empty_like(Xt), torch.empty_like(Q)
         e3 = e[:, None, None]
-    try:
+    with torch_threads() if kernel is not None else contextlib.nullcontext():
         for k in range(1, steps + 1):
             if kernel is not None:
                 with _KERNEL_LOCK:
@@ -252,13 +249,15 @@ def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
             with torch.no_grad():
                 _adam(Q, G, m, v, k, lr, b1, b2, adam_eps)
             bar.update(S) if bar is not None else None
-    finally:
-        if kernel is not None:
-            numba.set_num_threads(threads)
+        if kernel is not None:  # the final losses: one more step's losses (its gradient unused)
+            with _KERNEL_LOCK:
+                kernel.fused_step(Xt_np, Q_np, e_np, y_np, G_np, l_np, rows, width)
+            final = losses.clone()
     Q = Q.detach()
     W, b = Q[:, :d].transpose(1, 2).contiguous(), Q[:, d].contiguous()
-    with torch.no_grad():
-        final = ((lse_many(X, W, b, e) - y) ** 2).mean(-1)
+    if kernel is None:
+        with torch.no_grad():
+            final = ((lse_many(X, W, b, e) - y) ** 2).mean(-1)
     if not bool(torch.isfinite(final).all()):
         s = int(torch.nonzero(~torch.isfinite(final))[0, 0])
         raise _diverged(offset + s, steps, float(final[s]), float(curve[s, -1]) if steps else None)
