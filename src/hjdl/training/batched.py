@@ -15,25 +15,25 @@ divergence checks are explicit. The per-network losses equal those of ``S`` sepa
 to the rounding of the summation order (about 1e-12 relative in float64).
 
 Two forms of the direct step: with numba installed (``pip install 'hjdl[fast]'``), float64 CPU
-groups run the compiled fused step of :mod:`hjdl.training._fused` (per network and row, the
-logits, the row maximum, a vectorised exponential, LSE and the gradient rows in one pass over a
-row buffer in cache, never the ``(S, n, N)`` tensor; rows split into blocks run in parallel
-with numba limited to torch's thread count); float32 groups, other devices, and processes
-without numba (or fork() children) run the torch step described in :func:`_train_group`. Both
-give the same losses to ~1e-13 (float64).
+groups run the compiled fused step of :mod:`hjdl.training._fused` (blocks of input rows in the
+vector lanes: per neuron, the logits, the running row maximum, a vectorised exponential and the
+gradient sums run as straight loops over contiguous rows, never forming the ``(S, n, N)``
+tensor; tasks of whole row blocks run in parallel on torch's thread count, see
+:func:`hjdl._compiled.torch_threads`); float32 groups, other devices, and processes without
+numba (or fork() children) run the torch step described in :func:`_train_group`. Both give the
+same losses to ~1e-13 (float64).
 
-Measured (``bench/bench_training_batched.py --threads 1``, a shared 2-core machine; ratios
-within one run only). Default settings (32 networks, 100 steps, n = 4000, d = 2), load 1.1-1.8:
-batched / HJRegressor loop 6.1x at N = 10 and 5.6x at N = 100 (the torch step: 3.2x and 2.8x
-in an earlier session under load 6); the compiled step took 5.1 and 1.8 ns per logit, the loop
-31 and 10. N = 1000 with defaults needs ~20 min of loop time and was run only as
-``--networks 4 --steps 20`` under load 7-10: 8.4x (N = 10: 20x, N = 100: 5.3x there, where
-the loop's fixed per-fit cost weighs more). So the 10x of issue 14 is met only for short runs at
-N = 10: at N >= 100 it needs under ~1 ns per logit, with a kernel whose exponential alone
-costs 0.6; at N = 10 the per-row work (``log1p``, short loops) dominates the kernel.
-Networks are processed in groups of at
-most ``max_elements`` logits (``S_group · n · N``) to bound memory; the groups are independent, so
-grouping does not change any number.
+Measured (``bench/bench_training_batched.py``, 32 networks of the ``scaling-trained`` paper
+configuration, 100 steps, n = 4000, d = 2; the 2-core development machine, load 1-2, ratios
+within one run): batched / HJRegressor loop 24-34x at N = 10, 16-21x at N = 100 and 21x at
+N = 1000 with torch's two threads; 13.6x and 12.1x at N = 10 and 100 with one. The compiled
+step costs 1.4 ns per logit at N = 100 and N = 1000 on one thread (0.7 on two), about half of
+it the exponential; the one-network loop 9-17 ns at N >= 100 and 30-45 ns at N = 10.
+
+Groups: the torch step holds ``(S_group, n, N)`` logits, so its groups have at most
+``max_elements`` of them (``S_group · n · N``); the compiled step holds no logits, and its groups
+bound its per-task gradient slots instead (usually all networks in one group, one call per
+step). The groups are independent, so grouping does not change any number.
 """
 
 from __future__ import annotations
