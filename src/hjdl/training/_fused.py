@@ -65,28 +65,26 @@ _MANTISSA = (1 << 52) - 1
 _FLAGS = dict(cache=True, error_model="numpy", fastmath={"contract"})
 
 
-@intrinsic
-def _as_float(typingctx, bits):
-    """The float64 whose bits are the int64 ``bits`` (a register move, no memory)."""
-    if bits != types.int64:
-        return None
+def _bitcast(source, target, name, doc):
+    """A numba intrinsic reinterpreting the bits of a ``source`` scalar as a ``target`` one (a
+    register move, no memory; vectorises)."""
 
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
+    def cast(typingctx, x):
+        if x != source:
+            return None
 
-    return types.float64(types.int64), codegen
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], context.get_value_type(target))
+
+        return target(source), codegen
+
+    cast.__name__ = cast.__qualname__ = name
+    cast.__doc__ = doc
+    return intrinsic(cast)
 
 
-@intrinsic
-def _as_bits(typingctx, x):
-    """The int64 holding the bits of the float64 ``x``."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-
-    return types.int64(types.float64), codegen
+_as_float = _bitcast(types.int64, types.float64, "_as_float", "The float64 whose bits are the int64 given.")
+_as_bits = _bitcast(types.float64, types.int64, "_as_bits", "The int64 holding the bits of the float64 given.")
 
 
 @njit(**_FLAGS)
