@@ -31,3 +31,14 @@ def cli_run(capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``),
+    the count restored after it: modules of many small tensor ops, where intra-op threads only add
+    spin-up cost (on a loaded 2-core machine they slowed such a module ten-fold)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -62,12 +62,6 @@ def dummies():
         unregister_figures(name)
 
 
-def _run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _tree(folder: Path) -> dict:
     return {p.name: p.read_bytes() for p in folder.iterdir()}
 
@@ -79,10 +73,10 @@ def _hidden(folder: Path) -> list:
 # ---------------------------------------------------------------------------------------------
 # failed writes
 @pytest.mark.parametrize("fail_on", ["figure", "result.json", "meta.json"])
-def test_disk_full_is_one_line_and_keeps_the_previous_folder(capsys, dummies, tmp_path, monkeypatch, fail_on):
+def test_disk_full_is_one_line_and_keeps_the_previous_folder(cli_run, dummies, tmp_path, monkeypatch, fail_on):
     # Bug: an OSError while writing printed a 36-line traceback; a figure that could not be
     # saved (disk full) was recorded as a failed experiment whose folder replaced the good one.
-    assert _run(capsys, "run", GOOD, "--out", str(tmp_path), "--seed", "1", "--no-progress")[0] == 0
+    assert cli_run("run", GOOD, "--out", str(tmp_path), "--seed", "1", "--no-progress")[0] == 0
     before = _tree(tmp_path / GOOD)
     real_open = hjdl._io.atomic_open
 
@@ -93,7 +87,7 @@ def test_disk_full_is_one_line_and_keeps_the_previous_folder(capsys, dummies, tm
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(hjdl._io, "atomic_open", full_disk)
-    code, out, err = _run(capsys, "run", GOOD, "--out", str(tmp_path), "--seed", "2", "--no-progress")
+    code, out, err = cli_run("run", GOOD, "--out", str(tmp_path), "--seed", "2", "--no-progress")
     assert code == 1
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert "ENOSPC" in err and GOOD in err and "kept" in err
@@ -101,10 +95,10 @@ def test_disk_full_is_one_line_and_keeps_the_previous_folder(capsys, dummies, tm
     assert _hidden(tmp_path) == []                  # no staging folder, no lock file left
 
 
-def test_report_write_failure_leaves_no_mixed_report(capsys, dummies, tmp_path, monkeypatch):
+def test_report_write_failure_leaves_no_mixed_report(cli_run, dummies, tmp_path, monkeypatch):
     # Bug: a failure writing report.html after report.md left this run's report.md beside an
     # older report.html, and printed a traceback.
-    assert _run(capsys, "run", GOOD, "--out", str(tmp_path), "--seed", "1", "--no-progress")[0] == 0
+    assert cli_run("run", GOOD, "--out", str(tmp_path), "--seed", "1", "--no-progress")[0] == 0
     real_open = hjdl._io.atomic_open
 
     def full_disk(path, *args, **kwargs):
@@ -113,7 +107,7 @@ def test_report_write_failure_leaves_no_mixed_report(capsys, dummies, tmp_path, 
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(hjdl._io, "atomic_open", full_disk)
-    code, _, err = _run(capsys, "run", GOOD, "--out", str(tmp_path), "--seed", "2", "--no-progress")
+    code, _, err = cli_run("run", GOOD, "--out", str(tmp_path), "--seed", "2", "--no-progress")
     assert code == 1 and err.count("\n") == 1 and "report" in err and "Traceback" not in err
     assert not (tmp_path / "report.md").exists() and not (tmp_path / "report.html").exists()
     assert json.loads((tmp_path / GOOD / "meta.json").read_text())["seed"] == 2  # folder complete
@@ -162,10 +156,10 @@ def test_file_size_limit_is_one_line_and_keeps_the_previous_folder(tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # concurrent runs
-def test_concurrent_run_into_a_busy_folder_is_refused(capsys, dummies, tmp_path):
+def test_concurrent_run_into_a_busy_folder_is_refused(cli_run, dummies, tmp_path):
     # Bug: `hjdl run` into the folder of a running `reproduce` replaced a folder that the
     # reproduce's report then described: one run's numbers beside another run's files.
-    assert _run(capsys, "run", GOOD, "--out", str(tmp_path), "--seed", "1", "--no-progress")[0] == 0
+    assert cli_run("run", GOOD, "--out", str(tmp_path), "--seed", "1", "--no-progress")[0] == 0
     GATE["started"].clear()
     GATE["release"].clear()
     codes = []
@@ -175,7 +169,7 @@ def test_concurrent_run_into_a_busy_folder_is_refused(capsys, dummies, tmp_path)
     first.start()
     try:
         assert GATE["started"].wait(60)
-        code, out, err = _run(capsys, "run", GOOD, "--out", str(tmp_path), "--seed", "9", "--no-progress")
+        code, out, err = cli_run("run", GOOD, "--out", str(tmp_path), "--seed", "9", "--no-progress")
         assert code == 2 and out == ""
         line = [ln for ln in err.splitlines() if "hjdl run" in ln]
         assert len(line) == 1 and "another run" in line[0] and "reproduce" in line[0], err
@@ -191,19 +185,19 @@ def test_concurrent_run_into_a_busy_folder_is_refused(capsys, dummies, tmp_path)
     assert all(f"| {name} | quick | 5 |" in md for name in (SLOW, GOOD))
     assert _hidden(tmp_path) == []
     # once it is done the folder is free again
-    assert _run(capsys, "run", GOOD, "--out", str(tmp_path), "--seed", "9", "--no-progress")[0] == 0
+    assert cli_run("run", GOOD, "--out", str(tmp_path), "--seed", "9", "--no-progress")[0] == 0
 
 
-def test_a_lock_file_left_by_a_killed_run_does_not_block(capsys, dummies, tmp_path):
+def test_a_lock_file_left_by_a_killed_run_does_not_block(cli_run, dummies, tmp_path):
     # Bug guarded: a lock taken by creating a file would block forever after a SIGKILL; the
     # kernel releases the lock with the process, so a leftover file is no obstacle.
     (tmp_path / ".hjdl.lock").write_text("pid 999999: hjdl reproduce\n")
-    assert _run(capsys, "run", GOOD, "--out", str(tmp_path), "--no-progress")[0] == 0
+    assert cli_run("run", GOOD, "--out", str(tmp_path), "--no-progress")[0] == 0
     assert _hidden(tmp_path) == []
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the lock needs fcntl")
-def test_lock_held_by_another_process_is_refused(capsys, dummies, tmp_path):
+def test_lock_held_by_another_process_is_refused(cli_run, dummies, tmp_path):
     # the same refusal when the holder is a separate process (as with two `hjdl` commands)
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
@@ -216,22 +210,22 @@ def test_lock_held_by_another_process_is_refused(capsys, dummies, tmp_path):
         """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        code, _, err = _run(capsys, "run", GOOD, "--out", str(tmp_path), "--no-progress")
+        code, _, err = cli_run("run", GOOD, "--out", str(tmp_path), "--no-progress")
         assert code == 2 and err.count("\n") == 1 and f"pid {holder.pid}" in err
         assert not (tmp_path / GOOD).exists()
     finally:
         holder.kill()
         holder.wait(30)
-    assert _run(capsys, "run", GOOD, "--out", str(tmp_path), "--no-progress")[0] == 0
+    assert cli_run("run", GOOD, "--out", str(tmp_path), "--no-progress")[0] == 0
 
 
 # ---------------------------------------------------------------------------------------------
 # empty paths
 @pytest.mark.parametrize("value", ["", "   "])
-def test_empty_out_is_refused(capsys, dummies, tmp_path, monkeypatch, value):
+def test_empty_out_is_refused(cli_run, dummies, tmp_path, monkeypatch, value):
     # Bug: --out '' resolved to the current folder and wrote there without a word.
     monkeypatch.chdir(tmp_path)
-    code, out, err = _run(capsys, "run", GOOD, "--out", value, "--no-progress")
+    code, out, err = cli_run("run", GOOD, "--out", value, "--no-progress")
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "--out" in err and "empty" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
@@ -239,15 +233,15 @@ def test_empty_out_is_refused(capsys, dummies, tmp_path, monkeypatch, value):
 
 
 @pytest.mark.parametrize("value", ["", " "])
-def test_empty_data_dir_is_refused(capsys, dummies, tmp_path, value):
+def test_empty_data_dir_is_refused(cli_run, dummies, tmp_path, value):
     # Bug: --data-dir '' passed the check (Path('') is '.') and the experiments read '' as
     # "not given", silently falling back to the bundled digits.
-    code, out, err = _run(capsys, "run", GOOD, "--out", str(tmp_path / "o"), "--data-dir", value,
+    code, out, err = cli_run("run", GOOD, "--out", str(tmp_path / "o"), "--data-dir", value,
                           "--no-progress")
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "--data-dir" in err and "empty" in err and "Traceback" not in err
     assert SEEN == {} and not (tmp_path / "o").exists()
     # a real folder is still passed through
-    assert _run(capsys, "run", GOOD, "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path),
+    assert cli_run("run", GOOD, "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path),
                 "--no-progress")[0] == 0
     assert SEEN["data_dir"] == str(tmp_path)

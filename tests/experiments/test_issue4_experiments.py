@@ -27,14 +27,7 @@ QUICK = {
 _CACHE: dict = {}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # these runs are many small tensor ops: intra-op threads only add spin-up cost, and on a
-    # loaded 2-core machine they slow the module down ten-fold; restored afterwards
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _run(name):

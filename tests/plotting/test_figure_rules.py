@@ -17,7 +17,6 @@ import os
 
 import matplotlib
 import pytest
-import torch
 
 from figure_rules import problems_of
 
@@ -65,13 +64,7 @@ PENDING: set[str] = set()   # experiments whose figures may still break the rule
 FULL = os.environ.get("HJDL_FIGURES_FULL") == "1"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # many small tensor ops: intra-op threads only add spin-up cost on a loaded machine; restored after
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _params():

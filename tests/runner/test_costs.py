@@ -27,15 +27,9 @@ FAKE = {
 }
 
 
-def _run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_ls_shows_units_and_cost_per_preset(capsys, monkeypatch):
+def test_ls_shows_units_and_cost_per_preset(cli_run, monkeypatch):
     monkeypatch.setattr(cli, "_costs", lambda: FAKE)
-    code, out, _ = _run(capsys, "ls")
+    code, out, _ = cli_run("ls")
     assert code == 0
     line = next(ln for ln in out.splitlines() if ln.startswith(UNITS + " "))
     assert "5 units, 2.0s" in line and "8 units, ~13m20s" in line
@@ -43,14 +37,14 @@ def test_ls_shows_units_and_cost_per_preset(capsys, monkeypatch):
     assert "2 cores, Test CPU, load average 1.0-3.0, 2026-01-02" in out
 
 
-def test_reproduce_paper_prints_its_estimate_before_it_starts(capsys, monkeypatch, tmp_path):
+def test_reproduce_paper_prints_its_estimate_before_it_starts(cli_run, monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "_costs", lambda: FAKE)
 
     def no_run(*args, **kwargs):  # the estimate comes before anything runs or is written
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "_output_folder", no_run)
-    code, out, err = _run(capsys, "reproduce", "--preset", "paper", "--only", UNITS, FAILS, "identity",
+    code, out, err = cli_run("reproduce", "--preset", "paper", "--only", UNITS, FAILS, "identity",
                           "--jobs", "2", "--out", str(tmp_path / "out"))
     assert code == 130 and out == ""
     head, *rows = err.splitlines()[:4]
@@ -66,9 +60,9 @@ def test_reproduce_paper_prints_its_estimate_before_it_starts(capsys, monkeypatc
     assert "not measured: identity" in rows[2]
 
 
-def test_the_quick_preset_prints_no_estimate(capsys, monkeypatch, tmp_path):
+def test_the_quick_preset_prints_no_estimate(cli_run, monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "_costs", lambda: FAKE)
-    code, _, err = _run(capsys, "run", UNITS, "--jobs", "1", "--no-progress", "--out", str(tmp_path))
+    code, _, err = cli_run("run", UNITS, "--jobs", "1", "--no-progress", "--out", str(tmp_path))
     assert code == 0 and "estimated" not in err
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 import runner_toys  # noqa: F401  (registers the toys)
-from hjdl import cli
 from hjdl.experiments import get
 from hjdl.experiments.units import Task, key_text, unit_digest, unit_key
 
@@ -40,12 +39,6 @@ def _ran(log: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
-def _run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _result(out: Path, name: str) -> dict:
     return json.loads((out / name / "result.json").read_text())
 
@@ -55,15 +48,15 @@ def _stored(out: Path, name: str) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
-def test_serial_and_two_processes_give_identical_results_and_failing_units_stay_apart(capsys, tmp_path, log):
+def test_serial_and_two_processes_give_identical_results_and_failing_units_stay_apart(cli_run, tmp_path, log):
     # Bug guarded: a worker that seeds from anything but (seed, unit) (its pid, the order units
     # finish in, a shared generator), or an executor that reorders payloads before assembly.
     # And: a unit that raises fails its experiment only; the other units and experiments complete.
     names = [UNITS, FAILS, "identity", "tropical-limit"]
     serial, pool = tmp_path / "serial", tmp_path / "pool"
-    assert _run(capsys, "reproduce", "--only", *names, "--out", str(serial), "--seed", "3", "--jobs", "1",
+    assert cli_run("reproduce", "--only", *names, "--out", str(serial), "--seed", "3", "--jobs", "1",
                 "--no-progress")[0] == 1
-    code, _, err = _run(capsys, "reproduce", "--only", *names, "--out", str(pool), "--seed", "3", "--jobs", "2")
+    code, _, err = cli_run("reproduce", "--only", *names, "--out", str(pool), "--seed", "3", "--jobs", "2")
     assert code == 1 and FAILS in err
     for name in (UNITS, "identity", "tropical-limit"):
         assert _result(serial, name) == _result(pool, name), name
@@ -95,33 +88,33 @@ def test_serial_and_two_processes_give_identical_results_and_failing_units_stay_
     assert "deliberate failure of unit 1" in md and "2 of 5 unit(s) failed" in md
     # a rerun computes only the failed units again (they fail again)
     log.unlink()
-    assert _run(capsys, "run", FAILS, "--out", str(pool), "--jobs", "1", "--no-progress", "--seed", "3")[0] == 1
+    assert cli_run("run", FAILS, "--out", str(pool), "--jobs", "1", "--no-progress", "--seed", "3")[0] == 1
     assert sorted(_ran(log)) == [f"{FAILS} 1", f"{FAILS} 3"]
 
 
-def test_rerun_reuses_stored_units_and_force_recomputes(capsys, tmp_path, log):
+def test_rerun_reuses_stored_units_and_force_recomputes(cli_run, tmp_path, log):
     out = tmp_path / "out"
     args = ("run", UNITS, "--out", str(out), "--jobs", "1", "--no-progress")
-    assert _run(capsys, *args)[0] == 0
+    assert cli_run(*args)[0] == 0
     first = _result(out, UNITS)
     assert len(_ran(log)) == 5
-    code, _, err = _run(capsys, *args)
+    code, _, err = cli_run(*args)
     assert code == 0 and "reusing 5 of 5 unit(s)" in err and "--force" in err
     assert len(_ran(log)) == 5 and _result(out, UNITS) == first  # nothing recomputed, same result
-    code, _, err = _run(capsys, *args, "--force")
+    code, _, err = cli_run(*args, "--force")
     assert code == 0 and "reusing" not in err
     assert len(_ran(log)) == 10 and _result(out, UNITS) == first
 
 
-def test_another_config_or_seed_is_not_reused(capsys, tmp_path, log):
+def test_another_config_or_seed_is_not_reused(cli_run, tmp_path, log):
     # Bug guarded: a stored unit keyed without its config (or seed) would be reused by a run of
     # another preset (same unit keys k = 0..4) and give the quick numbers in the paper result.
     out = tmp_path / "out"
-    assert _run(capsys, "run", UNITS, "--out", str(out), "--jobs", "1", "--no-progress")[0] == 0
-    code, _, err = _run(capsys, "run", UNITS, "--out", str(out), "--jobs", "1", "--no-progress", "--preset", "paper")
+    assert cli_run("run", UNITS, "--out", str(out), "--jobs", "1", "--no-progress")[0] == 0
+    code, _, err = cli_run("run", UNITS, "--out", str(out), "--jobs", "1", "--no-progress", "--preset", "paper")
     assert code == 0 and "warning" not in err and "reusing" not in err  # other files, not a clash of names
     assert len(_ran(log)) == 5 + 8
-    assert _run(capsys, "run", UNITS, "--out", str(out), "--jobs", "1", "--no-progress", "--seed", "1")[0] == 0
+    assert cli_run("run", UNITS, "--out", str(out), "--jobs", "1", "--no-progress", "--seed", "1")[0] == 0
     assert len(_ran(log)) == 5 + 8 + 5
     assert _result(out, UNITS) == get(UNITS).run("quick", seed=1).to_json_dict()
     # the digest changes with each part of the key
@@ -132,10 +125,10 @@ def test_another_config_or_seed_is_not_reused(capsys, tmp_path, log):
         assert unit_digest(other) != unit_digest(base)
 
 
-def test_corrupt_stored_units_are_recomputed_with_a_warning(capsys, tmp_path, log):
+def test_corrupt_stored_units_are_recomputed_with_a_warning(cli_run, tmp_path, log):
     out = tmp_path / "out"
     args = ("run", UNITS, "--out", str(out), "--jobs", "1", "--no-progress")
-    assert _run(capsys, *args)[0] == 0
+    assert cli_run(*args)[0] == 0
     first = _result(out, UNITS)
     exp = get(UNITS)
     config = exp.config("quick")
@@ -147,7 +140,7 @@ def test_corrupt_stored_units_are_recomputed_with_a_warning(capsys, tmp_path, lo
     tampered["payload"] = "not a dict"
     paths[3].write_text(json.dumps(tampered))
     log.unlink()
-    code, _, err = _run(capsys, *args)
+    code, _, err = cli_run(*args)
     assert code == 0, err
     assert sorted(_ran(log)) == [f"{UNITS} 1", f"{UNITS} 2", f"{UNITS} 3"]
     warnings = [ln for ln in err.splitlines() if "warning" in ln]
@@ -169,7 +162,7 @@ sys.exit(main(["run", runner_toys.SLOW, "--out", {out!r}, "--jobs", {jobs!r}, "-
 """
 
 
-def test_a_run_killed_with_sigkill_resumes_without_recomputing_finished_units(capsys, tmp_path, log):
+def test_a_run_killed_with_sigkill_resumes_without_recomputing_finished_units(cli_run, tmp_path, log):
     out = tmp_path / "out"
     script = _KILLED_RUN.format(here=str(HERE), out=str(out), jobs="1")
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -188,7 +181,7 @@ def test_a_run_killed_with_sigkill_resumes_without_recomputing_finished_units(ca
     done_before = {json.loads(p.read_text())["key"]["unit"]["k"] for p in _stored(out, SLOW)}
     assert 2 <= len(done_before) < 6 and not (out / SLOW).exists()
     ran_before = _ran(log)
-    code, _, err = _run(capsys, "run", SLOW, "--out", str(out), "--jobs", "1", "--no-progress")  # the same command
+    code, _, err = cli_run("run", SLOW, "--out", str(out), "--jobs", "1", "--no-progress")  # the same command
     assert code == 0, err
     assert f"reusing {len(done_before)} of 6 unit(s)" in err
     ran_after = _ran(log)[len(ran_before):]
@@ -203,9 +196,9 @@ def test_a_run_killed_with_sigkill_resumes_without_recomputing_finished_units(ca
     (["--address", "127.0.0.1:6379"], ["--address", "--executor ray"]),
     (["--executor", "dask"], ["'dask'", "local", "ray"]),
 ])
-def test_bad_runner_options_are_one_line_exit_2(capsys, tmp_path, argv, words):
+def test_bad_runner_options_are_one_line_exit_2(cli_run, tmp_path, argv, words):
     out = tmp_path / "out"
-    code, stdout, err = _run(capsys, "run", UNITS, "--out", str(out), *argv)
+    code, stdout, err = cli_run("run", UNITS, "--out", str(out), *argv)
     assert code == 2 and stdout == "" and err.count("\n") == 1, err
     for word in words:
         assert word in err

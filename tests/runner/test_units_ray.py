@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 import runner_toys  # noqa: F401  (registers the toys)
-from hjdl import cli
 from hjdl.experiments import units as units_module
 
 ray = pytest.importorskip("ray")
@@ -29,25 +28,19 @@ def no_ray_left():
         ray.shutdown()
 
 
-def _run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _result(out: Path, name: str) -> dict:
     return json.loads((out / name / "result.json").read_text())
 
 
-def test_a_local_ray_instance_gives_the_serial_results(capsys, tmp_path, monkeypatch):
+def test_a_local_ray_instance_gives_the_serial_results(cli_run, tmp_path, monkeypatch):
     serial, on_ray = tmp_path / "serial", tmp_path / "ray"
     # each node unit first waits (up to 60 s) for a second worker process to reach it: on a
     # loaded machine the second worker can start after the first has run every unit
     monkeypatch.setenv("HJDL_TOY_RENDEZVOUS", str(tmp_path / "rendezvous"))
     names = [UNITS, "identity"]
-    assert _run(capsys, "reproduce", "--only", *names, "--out", str(serial), "--seed", "2", "--jobs", "1",
+    assert cli_run("reproduce", "--only", *names, "--out", str(serial), "--seed", "2", "--jobs", "1",
                 "--no-progress")[0] == 0
-    code, _, err = _run(capsys, "reproduce", "--only", *names, NODES, "--out", str(on_ray), "--seed", "2",
+    code, _, err = cli_run("reproduce", "--only", *names, NODES, "--out", str(on_ray), "--seed", "2",
                         "--executor", "ray", "--jobs", "2", "--no-progress")
     assert code == 0, err
     for name in names:
@@ -58,7 +51,7 @@ def test_a_local_ray_instance_gives_the_serial_results(capsys, tmp_path, monkeyp
     assert not ray.is_initialized()                    # the command shut its instance down
 
 
-def test_units_run_on_both_nodes_of_a_two_node_cluster(capsys, tmp_path):
+def test_units_run_on_both_nodes_of_a_two_node_cluster(cli_run, tmp_path):
     from ray.cluster_utils import Cluster
 
     units_module._loopback_only(ray)
@@ -66,7 +59,7 @@ def test_units_run_on_both_nodes_of_a_two_node_cluster(capsys, tmp_path):
     try:
         cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
-        code, _, err = _run(capsys, "run", NODES, "--out", str(tmp_path), "--executor", "ray",
+        code, _, err = cli_run("run", NODES, "--out", str(tmp_path), "--executor", "ray",
                             "--address", cluster.address, "--no-progress")
         assert code == 0, err
         rows = _result(tmp_path, NODES)["tables"]["nodes"]["rows"]
@@ -80,19 +73,19 @@ def test_units_run_on_both_nodes_of_a_two_node_cluster(capsys, tmp_path):
     assert {row[2] for row in rows} == {"127.0.0.1"}
 
 
-def test_an_unreachable_address_is_one_line_exit_2_and_nothing_is_written(capsys, tmp_path):
+def test_an_unreachable_address_is_one_line_exit_2_and_nothing_is_written(cli_run, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    code, stdout, err = _run(capsys, "run", UNITS, "--out", str(out), "--executor", "ray", "--address", "127.0.0.1:1")
+    code, stdout, err = cli_run("run", UNITS, "--out", str(out), "--executor", "ray", "--address", "127.0.0.1:1")
     assert code == 2 and stdout == "" and err.count("\n") == 1, err
     assert "'127.0.0.1:1'" in err and "no Ray cluster reachable" in err
     assert list(out.iterdir()) == []       # no lock, no unit, no report
     assert not ray.is_initialized()        # nothing started
 
 
-def test_without_ray_the_executor_names_the_extra(capsys, tmp_path, monkeypatch):
+def test_without_ray_the_executor_names_the_extra(cli_run, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     out = tmp_path / "out"
-    code, stdout, err = _run(capsys, "run", UNITS, "--out", str(out), "--executor", "ray")
+    code, stdout, err = cli_run("run", UNITS, "--out", str(out), "--executor", "ray")
     assert code == 2 and stdout == "" and err.count("\n") == 1
     assert "pip install hjdl[ray]" in err and not out.exists()
