@@ -49,16 +49,19 @@ def load(module: str) -> ModuleType | None:
 
 @contextlib.contextmanager
 def torch_threads() -> Iterator[None]:
-    """Within the block numba uses torch's thread count (at most numba's own maximum); after it,
-    numba's count and torch's are what they were. Torch's is read before any numba call: numba's
-    first call starts its OpenMP threading layer, which sets the process's OpenMP thread count,
-    and so torch's (a ``torch.set_num_threads(1)`` read 2 afterwards, and the compiled call ran
-    on 2 threads)."""
+    """Within the block numba uses torch's thread count (at most numba's own maximum) and torch
+    keeps it; after it, numba's count and torch's are what they were. Torch's is read before any
+    numba call and set again after the first: numba's first call starts its OpenMP threading
+    layer, which sets the process's OpenMP thread count, and so torch's (a
+    ``torch.set_num_threads(1)`` read 2 afterwards, and the compiled call ran on 2 threads). A
+    program that started numba's layer itself before setting torch's count is not helped: torch
+    then already reads numba's count on entry."""
     import numba
     import torch
 
     wanted = torch.get_num_threads()
-    before = numba.get_num_threads()
+    before = numba.get_num_threads()  # may start numba's OpenMP layer: torch's count changes
+    torch.set_num_threads(wanted)
     numba.set_num_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))
     try:
         yield

@@ -98,6 +98,9 @@ def test_exp_matches_numpy_over_its_domain_and_underflows_like_it():
     sub = ~normal
     assert np.max(np.abs(out[sub] - ref[sub])) <= 2.0 ** -1074
     assert (out[a < -745.2] == 0).all() and (out[a == 0] == 1.0).all()
+    nan = np.array([np.nan, -np.inf])
+    _fused.exp_neg(nan, out[:2])
+    assert np.isnan(out[0]) and out[1] == 0.0
     assert (out[(a > -745.1) & (a < -708.4)] > 0).all()
 
 
@@ -156,6 +159,10 @@ def test_the_compiled_step_is_the_one_that_runs(monkeypatch):
     assert len(calls) == 5 + 3
     train_many(W0, np.zeros((3, 300)), 0.1, X, X[:, 0] ** 2, max_iter=2, max_elements=2 * 2400)
     assert len(calls) == 8 + 2 * 3  # slots of 4 tasks x 2 x 300 per network: groups of 2 and 1
+    # one data set per network: its transposed copy, (d + 1) n = 8000 per network, counts too
+    X3 = np.random.default_rng(1).uniform(-1, 1, size=(3, 4000, 1))
+    train_many(W0[:, :3], np.zeros((3, 3)), 0.1, X3, X3[..., 0] ** 2, max_iter=2, max_elements=16000)
+    assert len(calls) == 14 + 2 * 3
 
 
 def test_one_and_two_threads_give_the_same_bits():
@@ -189,6 +196,14 @@ def test_non_finite_parameters_or_targets_give_a_nan_loss_for_that_network_only(
     X3[0, 9] = 1e308  # times weights >= 2: +inf
     L, _ = _kernel(X3, np.abs(Q[[0, 0, 0]]) + 2.0, [0.1, 0.1, 0.1], np.tile(X[:, 0], (3, 1)))
     assert np.isnan(L[0]) and np.isfinite(L[1:]).all()
+    # a NaN logit (+inf + -inf in its products) below a finite row maximum: not weight 0
+    Q4 = np.zeros((2, 3, 4))
+    Q4[:, 2] = rng.normal(size=4)
+    Q4[0, 0, 0], Q4[0, 1, 0] = -1e10, 1e10
+    X4 = X.copy()
+    X4[8] = 1e300
+    L, _ = _kernel(X4, Q4, [0.1, 0.1], np.zeros(len(X4)))
+    assert np.isnan(L[0]) and np.isfinite(L[1])
 
 
 def test_divergence_on_the_compiled_path_names_the_network():

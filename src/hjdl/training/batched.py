@@ -32,8 +32,8 @@ it the exponential; the one-network loop 9-17 ns at N >= 100 and 30-45 ns at N =
 
 Groups: the torch step holds ``(S_group, n, N)`` logits, so its groups have at most
 ``max_elements`` of them (``S_group · n · N``); the compiled step holds no logits, and its groups
-bound its per-task gradient slots instead (usually all networks in one group, one call per
-step). The groups are independent, so grouping does not change any number.
+bound its per-task gradient slots and, with one data set per network, its copy of the inputs
+instead (usually all networks in one group, one call per step). The groups are independent, so grouping does not change any number.
 """
 
 from __future__ import annotations
@@ -210,7 +210,11 @@ def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
     m, v = torch.zeros_like(Q), torch.zeros_like(Q)
     curve = torch.empty((S, steps), dtype=Q.dtype, device=Q.device)
     if kernel is not None:
-        Xt_np = torch.cat([X, torch.ones_like(X[..., :1])], -1).reshape(-1, n, d + 1).transpose(1, 2).contiguous().numpy()
+        Xs = X.reshape(-1, n, d)
+        Xt = torch.empty((Xs.shape[0], d + 1, n), dtype=X.dtype)  # [x, 1] transposed: one copy
+        Xt[:, :d] = Xs.transpose(1, 2)
+        Xt[:, d] = 1.0
+        Xt_np = Xt.numpy()
         y_np, e_np, Q_np = y.reshape(-1, n).contiguous().numpy(), e.contiguous().numpy(), Q.numpy()
         rows, width = kernel.layout(N)
         G = torch.empty_like(Q)
@@ -284,8 +288,9 @@ def train_many(weight, bias, eps, X, y, *, max_iter: int = 3000, lr: float = 1e-
         max_iter: Adam steps; lr, betas, adam_eps: Adam's hyper-parameters.
         max_elements: networks are trained in groups (at least one network each) whose largest
             array has at most this many elements: the torch step's logits ``S_group · n · N``,
-            or the compiled step's per-task gradient slots ``S_group · ⌈n / rows⌉ · (d + 1) · N``
-            (it holds no logits). Groups change no number.
+            or, for the compiled step (it holds no logits), its per-task gradient slots
+            ``S_group · ⌈n / rows⌉ · (d + 1) · N`` and, with one data set per network, its
+            transposed inputs ``S_group · (d + 1) · n``. Groups change no number.
         verbose: a progress bar over network-steps.
 
     Returns:
@@ -315,8 +320,9 @@ def train_many(weight, bias, eps, X, y, *, max_iter: int = 3000, lr: float = 1e-
     S, N, _ = W.shape
     n = Xt.shape[-2]
     kernel = _kernel_for(e, W.dtype, W.device)
-    if kernel is not None:  # no logits held: its largest array is the per-task gradient slots
-        per_network = -(-n // kernel.layout(N)[0]) * (W.shape[-1] + 1) * N
+    if kernel is not None:  # no logits held: the per-task gradient slots, and per-network inputs
+        per_network = max(-(-n // kernel.layout(N)[0]) * (W.shape[-1] + 1) * N,
+                          (W.shape[-1] + 1) * n if Xt.ndim == 3 else 0)
     else:  # the (S_group, n, N) logits
         per_network = n * N
     group = max(1, max_elements // max(1, per_network))
