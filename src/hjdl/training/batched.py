@@ -25,7 +25,7 @@ same losses to ~1e-13 (float64).
 
 Measured (``bench/bench_training_batched.py``, 32 networks of the ``scaling-trained`` paper
 configuration, 100 steps, n = 4000, d = 2; the 2-core development machine, load 1-2, ratios
-within one run): batched / HJRegressor loop 24-34x at N = 10, 16-21x at N = 100 and 21x at
+within one run): batched / HJRegressor loop 24-28x at N = 10, 15-21x at N = 100 and 21x at
 N = 1000 with torch's two threads; 13.6x and 12.1x at N = 10 and 100 with one. The compiled
 step costs 1.4 ns per logit at N = 100 and N = 1000 on one thread (0.7 on two), about half of
 it the exponential; the one-network loop 9-17 ns at N >= 100 and 30-45 ns at N = 10.
