@@ -169,7 +169,7 @@ def test_griffe_role_rewriting():
 # docstrings cite sections of the theory page that exist
 
 
-THEORY = SRC / "THEORY.md"  # the page docstrings cite as THEORY; installed with the package
+THEORY = SRC / "THEORY.md"  # the page docstrings cite as THEORY (a link to docs/theory.md); installed with the package
 
 
 def test_the_theory_page_ships_with_the_package_and_is_the_docs_page():
@@ -180,6 +180,9 @@ def test_the_theory_page_ships_with_the_package_and_is_the_docs_page():
     data = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
     assert "THEORY.md" in data["tool"]["setuptools"]["package-data"]["hjdl"]
     assert THEORY.is_file()
+    # the page itself is the docs' file, read by anyone browsing the repository; the package's
+    # THEORY.md links to it (a built wheel holds its text)
+    assert (DOCS / "theory.md").is_file() and not (DOCS / "theory.md").is_symlink()
     assert (DOCS / "theory.md").resolve() == THEORY.resolve()
 
 
