@@ -116,7 +116,9 @@ def _write(out: Path, data: dict, loads: list, all_experiments) -> None:
     order = [e.name for e in all_experiments()]
     data["experiments"] = {k: data["experiments"][k] for k in sorted(data["experiments"],
                                                                      key=lambda k: order.index(k) if k in order else 999)}
-    out.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    from hjdl._io import atomic_write_text
+
+    atomic_write_text(out, json.dumps(data, indent=1, ensure_ascii=False) + "\n")  # a crash leaves the old file
 
 
 def _from_run(run: Path, only) -> dict:

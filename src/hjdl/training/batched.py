@@ -33,7 +33,8 @@ it the exponential; the one-network loop 9-17 ns at N >= 100 and 30-45 ns at N =
 Groups: the torch step holds ``(S_group, n, N)`` logits, so its groups have at most
 ``max_elements`` of them (``S_group · n · N``); the compiled step holds no logits, and its groups
 bound its per-task gradient slots and, with one data set per network, its copy of the inputs
-instead (usually all networks in one group, one call per step). The groups are independent, so grouping does not change any number.
+instead (usually all networks in one group, one call per step). The groups are independent, so
+grouping does not change any number.
 """
 
 from __future__ import annotations
@@ -220,6 +221,10 @@ def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
         G = torch.empty_like(Q)
         losses = torch.empty(S, dtype=Q.dtype)
         G_np, l_np = G.numpy(), losses.numpy()
+
+        def fused():  # losses into ``losses``, gradients into ``G``, at the current ``Q``
+            with _KERNEL_LOCK:
+                kernel.fused_step(Xt_np, Q_np, e_np, y_np, G_np, l_np, rows, width)
     elif direct:
         Xa = torch.cat([X, torch.ones_like(X[..., :1])], -1).expand(S, n, d + 1).contiguous()
         Xt = Xa.transpose(1, 2).contiguous()  # (S, d + 1, n)
@@ -229,8 +234,7 @@ def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
     with torch_threads() if kernel is not None else contextlib.nullcontext():
         for k in range(1, steps + 1):
             if kernel is not None:
-                with _KERNEL_LOCK:
-                    kernel.fused_step(Xt_np, Q_np, e_np, y_np, G_np, l_np, rows, width)
+                fused()
             elif direct:
                 with torch.no_grad():
                     torch.bmm(Xa, Q, out=z)
@@ -254,8 +258,7 @@ def _train_group(W, b, e, X, y, steps, lr, b1, b2, adam_eps, offset, bar):
                 _adam(Q, G, m, v, k, lr, b1, b2, adam_eps)
             bar.update(S) if bar is not None else None
         if kernel is not None:  # the final losses: one more step's losses (its gradient unused)
-            with _KERNEL_LOCK:
-                kernel.fused_step(Xt_np, Q_np, e_np, y_np, G_np, l_np, rows, width)
+            fused()
             final = losses.clone()
     Q = Q.detach()
     W, b = Q[:, :d].transpose(1, 2).contiguous(), Q[:, d].contiguous()
