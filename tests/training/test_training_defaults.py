@@ -45,26 +45,23 @@ def test_weight_decay_matches_closed_form_ridge():
     assert np.linalg.norm(w) < 0.9 * np.linalg.norm(ols)  # the penalty visibly shrinks the weights
 
 
-def _overfitting_problem(seed_net_first):
-    """24 noisy points of |x|, 40 clean validation points, and a wide tanh net that overfits
-    them (its weights drawn before or after seeding, as each test has them)."""
+def _overfitting_problem():
+    """24 noisy points of |x|, 40 clean validation points, and a wide tanh net (seeded weights)
+    that overfits them."""
     rng = np.random.default_rng(1)
     X = rng.uniform(-1, 1, size=(24, 1))
     y = np.abs(X[:, 0]) + rng.normal(scale=0.3, size=24)
     Xv = rng.uniform(-1, 1, size=(40, 1))
     yv = np.abs(Xv[:, 0])
-    if seed_net_first:
-        torch.manual_seed(0)
+    torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(1, 64), torch.nn.Tanh(), torch.nn.Linear(64, 1)).double()
-    if not seed_net_first:
-        torch.manual_seed(0)
     return X, y, Xv, yv, net
 
 
 def test_early_stopping_stops_and_restores_the_best_weights():
     # a wide net on 24 noisy points overfits: the validation loss turns up; the returned weights
     # must be those of its minimum, re-evaluated here in NumPy
-    X, y, Xv, yv, net = _overfitting_problem(seed_net_first=False)
+    X, y, Xv, yv, net = _overfitting_problem()
 
     def mse(p, t):
         return torch.mean((p[:, 0] - t) ** 2)
@@ -198,7 +195,7 @@ def test_lbfgs_solver_matches_closed_form_ridge():
 def test_lbfgs_early_stopping_restores_the_best_validation_iterate():
     # as the Adam test above, for the L-BFGS solver: the returned weights are those of the
     # validation minimum (re-evaluated in NumPy), n_iter_no_change iterations before the stop
-    X, y, Xv, yv, net = _overfitting_problem(seed_net_first=True)
+    X, y, Xv, yv, net = _overfitting_problem()
 
     def mse(p, t):
         return torch.mean((p[:, 0] - t) ** 2)
